@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * stmdev.h - the user/kernel contract of stm.ko, a shared, versioned,
+ * transactional key-value store for processes on one host.
+ *
+ * Open /dev/stm, ATTACH one store to the fd, then READ snapshots and COMMIT
+ * transactions.  Every command is _IOWR(STMDEV_IOC_MAGIC, nr, struct ...):
+ * the same number is the io_uring IORING_OP_URING_CMD cmd_op, whose 16-byte
+ * SQE payload is struct stmdev_uring_cmd (address + length of the same
+ * struct).  Numbers are append-only.
+ *
+ * Conventions, for every command:
+ *  - user pointers travel as __u64 addresses with a __u32 length;
+ *  - reserved fields and unknown flags must be zero, else EINVAL;
+ *  - an unmapped address gives EFAULT;
+ *  - a failed command changes nothing in the store.
+ *
+ * Keys are 1..STMDEV_KEY_MAX arbitrary bytes.  A value is 0..max_value_size
+ * bytes (module parameter, default 64 KiB).  Every committed write of a key
+ * gives it a new version: the store's commit clock value of that commit, so
+ * versions strictly increase and never repeat.  An absent key reads as
+ * absent with version 0.
+ *
+ * STMDEV_IOC_GET_FEATURES (struct stmdev_features)
+ *	out: features (STMDEV_F_*), uapi_version, limits in force.
+ *	Needs no attached store.
+ *
+ * STMDEV_IOC_NOP (struct stmdev_nop)
+ *	Does nothing and returns 0: the floor every benchmark is measured on.
+ *
+ * STMDEV_IOC_ATTACH (struct stmdev_attach)
+ *	in: name (1..63 bytes of [A-Za-z0-9._-], NUL-terminated), flags
+ *	(STMDEV_ATTACH_*), mode (permission bits, with CREAT).
+ *	A created store is owned by the caller's fsuid/fsgid; access is checked
+ *	like a POSIX shm object: read for RDONLY, read+write otherwise.
+ *	Errors: EINVAL bad name or flags, ENAMETOOLONG name without NUL in 64
+ *	bytes, ENOENT no such store without CREAT, EEXIST with CREAT|EXCL,
+ *	EACCES permission denied, ENOSPC max_stores reached, EBUSY this fd
+ *	already has a store attached (one fd serves one store).
+ *
+ * STMDEV_IOC_UNLINK (struct stmdev_unlink)
+ *	in: name.  Removes the name; fds attached to it keep working until
+ *	closed, like an unlinked file.  Owner or CAP_SYS_ADMIN, else EPERM.
+ *	ENOENT no such store.  Needs no attached store.
+ *
+ * STMDEV_IOC_INFO (struct stmdev_info)
+ *	out: name, owner, mode, attach flags, keys, bytes, commit clock,
+ *	unlinked.  ENOTCONN without an attached store (as for every command
+ *	below).
+ *
+ * STMDEV_IOC_LIST_STORES (struct stmdev_list_stores)
+ *	in: cursor (0 to start), addr/len of a struct stmdev_store_ent array.
+ *	out: count entries filled, cursor to pass next (0 when done).
+ *	Needs no attached store; lists every store the caller may read.
+ *
+ * STMDEV_IOC_READ (struct stmdev_read)
+ *	in: entries/count (struct stmdev_read_ent[], count <=
+ *	max_keys_per_call, else E2BIG), flags.  Each entry: key_addr/key_len,
+ *	val_addr/val_len (buffer capacity).
+ *	out per entry: flags (STMDEV_RENT_PRESENT), version, val_len (the
+ *	value's length).  out: clock, the commit clock of the snapshot read.
+ *	All entries are one snapshot: no commit is half visible.  Never EBUSY.
+ *	If a buffer is too small the call still fills every entry's val_len
+ *	and version and fails with E2BIG; grow the buffers and retry.
+ *	With STMDEV_READ_AT, clock is input too: the read fails with ESTALE
+ *	(index in `conflict`) if an entry changed after that clock, so a
+ *	transaction's successive reads all see the instant of its first one.
+ *
+ * STMDEV_IOC_COMMIT (struct stmdev_commit)
+ *	in: entries/count (struct stmdev_commit_ent[]), flags, family.
+ *	Entry ops: READ (validate only), PUT (val_addr/val_len), DEL, ADD
+ *	(val_addr -> 8 bytes little-endian signed delta; a missing key counts
+ *	as 0; a stored value that is not 8 bytes gives EINVAL).  READ entries,
+ *	and write entries with STMDEV_CENT_CHECK, expect `version` (0 =
+ *	absent).  A key may appear once among write entries (else EINVAL) and
+ *	once among READ entries.
+ *	out: version, the commit clock value given to the writes (for a
+ *	read-only commit, the clock at which the reads were valid); conflict,
+ *	index of the first entry whose version differed (ESTALE), else
+ *	STMDEV_NO_CONFLICT.  With STMDEV_CENT_FETCH on an ADD entry, the
+ *	resulting value is written back to val_addr.
+ *	All-or-nothing.  ESTALE: a version differed (conflict).  EBUSY: a key
+ *	was locked by another commit and the commit is non-blocking (attached
+ *	with NONBLOCK or STMDEV_COMMIT_NONBLOCK); retry the commit as it is.
+ *	Blocking commits wait for the locks, interruptibly (EINTR).  EBADF
+ *	through a read-only attachment.  ENOSPC: max_keys_per_store or
+ *	max_bytes_per_store would be exceeded.  E2BIG: count over
+ *	max_keys_per_call or a value over max_value_size.
+ *
+ * STMDEV_IOC_LIST (struct stmdev_list)
+ *	in: cursor (0 to start), addr/len of a buffer.  out: count records
+ *	(struct stmdev_key_rec, each followed by its key bytes and padded to
+ *	8 bytes), cursor to pass next (0 when the walk is done).  Every key
+ *	that exists for the whole walk is returned exactly once.  E2BIG when
+ *	not even one record fits.
+ *
+ * STMDEV_IOC_STATS (struct stmdev_stats)
+ *	out: the attached store's counters.
+ */
+#ifndef _UAPI_LINUX_STMDEV_H
+#define _UAPI_LINUX_STMDEV_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define STMDEV_UAPI_VERSION	1
+#define STMDEV_IOC_MAGIC	0xD5
+#define STMDEV_NAME_MAX		64	/* including the NUL */
+#define STMDEV_KEY_MAX		255
+#define STMDEV_NO_CONFLICT	0xffffffffU
+
+/* GET_FEATURES: features bits */
+#define STMDEV_F_STORE		(1ULL << 0)	/* ATTACH, UNLINK, INFO, LIST_STORES */
+#define STMDEV_F_READ		(1ULL << 1)	/* READ, READ_AT */
+#define STMDEV_F_COMMIT		(1ULL << 2)	/* COMMIT: READ/PUT/DEL/ADD, FETCH */
+#define STMDEV_F_LIST		(1ULL << 3)	/* LIST */
+#define STMDEV_F_STATS		(1ULL << 4)	/* STATS */
+
+struct stmdev_features {
+	__u64 features;		/* out */
+	__u32 uapi_version;	/* out */
+	__u32 max_key_len;	/* out */
+	__u32 max_value_size;	/* out */
+	__u32 max_keys_per_call;/* out */
+	__u64 reserved[2];
+};
+
+struct stmdev_nop {
+	__u64 reserved;
+};
+
+/* ATTACH flags */
+#define STMDEV_ATTACH_CREAT	(1U << 0)
+#define STMDEV_ATTACH_EXCL	(1U << 1)
+#define STMDEV_ATTACH_RDONLY	(1U << 2)
+#define STMDEV_ATTACH_NONBLOCK	(1U << 3)	/* commits fail with EBUSY */
+
+struct stmdev_attach {
+	char  name[STMDEV_NAME_MAX];
+	__u32 flags;
+	__u32 mode;		/* permission bits (07777 masked to 0777) */
+	__u64 reserved[2];
+};
+
+struct stmdev_unlink {
+	char  name[STMDEV_NAME_MAX];
+	__u64 reserved;
+};
+
+struct stmdev_info {
+	char  name[STMDEV_NAME_MAX];	/* out */
+	__u32 uid;			/* out: owner */
+	__u32 gid;			/* out */
+	__u32 mode;			/* out */
+	__u32 attach_flags;		/* out: this fd's STMDEV_ATTACH_* */
+	__u64 keys;			/* out */
+	__u64 bytes;			/* out: key + value bytes */
+	__u64 clock;			/* out: commit clock */
+	__u32 unlinked;			/* out: 1 when the name is gone */
+	__u32 reserved0;
+	__u64 reserved[3];
+};
+
+struct stmdev_store_ent {
+	char  name[STMDEV_NAME_MAX];
+	__u32 uid;
+	__u32 gid;
+	__u32 mode;
+	__u32 reserved;
+	__u64 keys;
+	__u64 bytes;
+};
+
+struct stmdev_list_stores {
+	__u64 cursor;		/* in/out */
+	__u64 addr;		/* in: struct stmdev_store_ent[] */
+	__u32 len;		/* in: bytes at addr */
+	__u32 count;		/* out: entries filled */
+	__u64 reserved;
+};
+
+/* READ flags */
+#define STMDEV_READ_AT		(1U << 0)	/* fail with ESTALE past `clock` */
+
+/* stmdev_read_ent.flags (out) */
+#define STMDEV_RENT_PRESENT	(1U << 0)
+
+struct stmdev_read_ent {
+	__u64 key_addr;
+	__u64 val_addr;
+	__u64 version;		/* out: 0 when absent */
+	__u32 key_len;
+	__u32 val_len;		/* in: capacity; out: the value's length */
+	__u32 flags;		/* out: STMDEV_RENT_* */
+	__u32 reserved;
+};
+
+struct stmdev_read {
+	__u64 entries;		/* in: struct stmdev_read_ent[] */
+	__u32 count;
+	__u32 flags;		/* STMDEV_READ_* */
+	__u64 clock;		/* in (READ_AT) / out: snapshot clock */
+	__u32 conflict;		/* out: READ_AT entry that changed */
+	__u32 reserved0;
+	__u64 reserved;
+};
+
+/* COMMIT entry ops */
+#define STMDEV_OP_READ		0	/* validate version only */
+#define STMDEV_OP_PUT		1
+#define STMDEV_OP_DEL		2
+#define STMDEV_OP_ADD		3	/* add 8-byte LE signed delta */
+
+/* stmdev_commit_ent.flags */
+#define STMDEV_CENT_CHECK	(1U << 0)	/* write entry: validate `version` */
+#define STMDEV_CENT_FETCH	(1U << 1)	/* ADD: write result to val_addr */
+
+struct stmdev_commit_ent {
+	__u64 key_addr;
+	__u64 val_addr;
+	__u64 version;		/* expected version (0 = absent) */
+	__u32 key_len;
+	__u32 val_len;
+	__u16 op;		/* STMDEV_OP_* */
+	__u16 flags;		/* STMDEV_CENT_* */
+	__u32 reserved;
+};
+
+/* COMMIT flags */
+#define STMDEV_COMMIT_NONBLOCK	(1U << 0)	/* EBUSY instead of waiting */
+
+struct stmdev_commit {
+	__u64 entries;		/* in: struct stmdev_commit_ent[] */
+	__u32 count;
+	__u32 flags;		/* STMDEV_COMMIT_* */
+	__u64 version;		/* out */
+	__u32 conflict;		/* out: index, or STMDEV_NO_CONFLICT */
+	__u32 family;		/* in: statistics family id, 0 = none */
+	__u64 reserved[2];
+};
+
+struct stmdev_key_rec {
+	__u64 version;
+	__u32 key_len;
+	__u32 val_len;
+	/* followed by key_len bytes, then padding to 8 */
+};
+
+struct stmdev_list {
+	__u64 cursor;		/* in/out */
+	__u64 addr;		/* in: record buffer */
+	__u32 len;		/* in: bytes at addr */
+	__u32 count;		/* out: records */
+	__u64 reserved;
+};
+
+struct stmdev_stats {
+	__u64 commits;		/* successful commits */
+	__u64 conflicts;	/* ESTALE from COMMIT or READ_AT */
+	__u64 busy;		/* EBUSY from COMMIT */
+	__u64 reads;		/* READ calls */
+	__u64 keys;		/* keys present now */
+	__u64 bytes;		/* key + value bytes now */
+	__u64 reserved[10];	/* out: zero, room for counters to come */
+};
+
+/* io_uring passthrough: the 16-byte payload in the SQE's cmd area. */
+struct stmdev_uring_cmd {
+	__u64 addr;		/* the command's struct */
+	__u32 len;		/* sizeof that struct */
+	__u32 flags;		/* must be zero */
+};
+
+#define STMDEV_IOC_GET_FEATURES	_IOWR(STMDEV_IOC_MAGIC, 0x00, struct stmdev_features)
+#define STMDEV_IOC_NOP		_IOWR(STMDEV_IOC_MAGIC, 0x01, struct stmdev_nop)
+#define STMDEV_IOC_ATTACH	_IOWR(STMDEV_IOC_MAGIC, 0x02, struct stmdev_attach)
+#define STMDEV_IOC_UNLINK	_IOWR(STMDEV_IOC_MAGIC, 0x03, struct stmdev_unlink)
+#define STMDEV_IOC_INFO		_IOWR(STMDEV_IOC_MAGIC, 0x04, struct stmdev_info)
+#define STMDEV_IOC_LIST_STORES	_IOWR(STMDEV_IOC_MAGIC, 0x05, struct stmdev_list_stores)
+#define STMDEV_IOC_READ		_IOWR(STMDEV_IOC_MAGIC, 0x06, struct stmdev_read)
+#define STMDEV_IOC_COMMIT	_IOWR(STMDEV_IOC_MAGIC, 0x07, struct stmdev_commit)
+#define STMDEV_IOC_LIST		_IOWR(STMDEV_IOC_MAGIC, 0x08, struct stmdev_list)
+#define STMDEV_IOC_STATS	_IOWR(STMDEV_IOC_MAGIC, 0x09, struct stmdev_stats)
+
+#endif /* _UAPI_LINUX_STMDEV_H */
