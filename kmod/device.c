@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/stm: one open file attaches one store; every command goes through
+ * stm_dispatch(), whether it comes from ioctl() or (later) io_uring.
+ */
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "stm.h"
+
+#define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
+			 STMDEV_F_LIST | STMDEV_F_STATS)
+
+union stm_cmd_arg {
+	struct stmdev_features features;
+	struct stmdev_nop nop;
+	struct stmdev_attach attach;
+	struct stmdev_unlink unlink;
+	struct stmdev_info info;
+	struct stmdev_list_stores list_stores;
+	struct stmdev_read read;
+	struct stmdev_commit commit;
+	struct stmdev_list list;
+	struct stmdev_stats stats;
+};
+
+static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u)
+{
+	struct stmdev_features *ft = &u->features;
+
+	if (!stm_zero(ft->reserved, sizeof(ft->reserved)))
+		return -EINVAL;
+	ft->features = STM_FEATURES;
+	ft->uapi_version = STMDEV_UAPI_VERSION;
+	ft->max_key_len = STMDEV_KEY_MAX;
+	ft->max_value_size = READ_ONCE(stm_max_value_size);
+	ft->max_keys_per_call = READ_ONCE(stm_max_keys_per_call);
+	return 0;
+}
+
+static int stm_nop(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return u->nop.reserved ? -EINVAL : 0;
+}
+
+static int stm_attach(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_store_attach(f, &u->attach);
+}
+
+static int stm_unlink(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_store_unlink(&u->unlink);
+}
+
+static int stm_info(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_store_info(f, &u->info);
+}
+
+static int stm_list_stores(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_store_list(&u->list_stores);
+}
+
+static int stm_read_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_read(f, &u->read);
+}
+
+static int stm_commit_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_commit(f, &u->commit);
+}
+
+static int stm_list_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_list(f, &u->list);
+}
+
+static int stm_stats(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_store_stats(f, &u->stats);
+}
+
+struct stm_cmd {
+	unsigned int cmd;
+	bool attached;		/* needs a store attached to the fd */
+	int (*fn)(struct stm_file *f, union stm_cmd_arg *u);
+};
+
+/* Indexed by _IOC_NR(cmd); append only. */
+static const struct stm_cmd stm_cmds[] = {
+	{ STMDEV_IOC_GET_FEATURES,	false,	stm_get_features },
+	{ STMDEV_IOC_NOP,		false,	stm_nop },
+	{ STMDEV_IOC_ATTACH,		false,	stm_attach },
+	{ STMDEV_IOC_UNLINK,		false,	stm_unlink },
+	{ STMDEV_IOC_INFO,		true,	stm_info },
+	{ STMDEV_IOC_LIST_STORES,	false,	stm_list_stores },
+	{ STMDEV_IOC_READ,		true,	stm_read_cmd },
+	{ STMDEV_IOC_COMMIT,		true,	stm_commit_cmd },
+	{ STMDEV_IOC_LIST,		true,	stm_list_cmd },
+	{ STMDEV_IOC_STATS,		true,	stm_stats },
+};
+
+/* Outputs are meaningful on success and on these errors. */
+static bool stm_copy_out(int err)
+{
+	return !err || err == -ESTALE || err == -E2BIG || err == -EBUSY;
+}
+
+/*
+ * Run command @cmd with its struct at @uarg of @len bytes.  The one entry
+ * point for ioctl() and io_uring.
+ */
+static long stm_dispatch(struct stm_file *f, unsigned int cmd,
+			 void __user *uarg, size_t len)
+{
+	const struct stm_cmd *c;
+	union stm_cmd_arg u;
+	unsigned int nr = _IOC_NR(cmd);
+	int err;
+
+	if (_IOC_TYPE(cmd) != STMDEV_IOC_MAGIC || nr >= ARRAY_SIZE(stm_cmds))
+		return -ENOTTY;
+	c = &stm_cmds[array_index_nospec(nr, ARRAY_SIZE(stm_cmds))];
+	if (c->cmd != cmd)
+		return -ENOTTY;
+	if (len != _IOC_SIZE(cmd))
+		return -EINVAL;
+	/* Pairs with the release in stm_store_attach(). */
+	if (c->attached && !smp_load_acquire(&f->store))
+		return -ENOTCONN;
+	if (copy_from_user(&u, uarg, len))
+		return -EFAULT;
+	err = c->fn(f, &u);
+	if (stm_copy_out(err) && copy_to_user(uarg, &u, len))
+		return -EFAULT;
+	return err;
+}
+
+static long stm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return stm_dispatch(file->private_data, cmd, (void __user *)arg,
+			    _IOC_SIZE(cmd));
+}
+
+static int stm_open(struct inode *inode, struct file *file)
+{
+	struct stm_file *f;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	file->private_data = f;
+	return 0;
+}
+
+static int stm_release(struct inode *inode, struct file *file)
+{
+	struct stm_file *f = file->private_data;
+
+	if (f->store)
+		stm_store_put(f->store);
+	kfree(f);
+	return 0;
+}
+
+const struct file_operations stm_fops = {
+	.owner		= THIS_MODULE,
+	.open		= stm_open,
+	.release	= stm_release,
+	.unlocked_ioctl	= stm_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= stm_no_llseek,
+};

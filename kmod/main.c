@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stm.ko: a shared, versioned, transactional key-value store for the
+ * processes of one host, reached through the misc device /dev/stm.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/miscdevice.h>
+#include <linux/kstrtox.h>
+#include "stm.h"
+
+unsigned int stm_max_value_size = 64 << 10;
+unsigned int stm_max_keys_per_store = 1 << 20;
+unsigned long stm_max_bytes_per_store = 64UL << 20;
+unsigned int stm_max_stores = 64;
+unsigned int stm_max_keys_per_call = 1024;
+
+/* A bounded module parameter: writes outside [min, max] get EINVAL. */
+struct stm_param {
+	void *var;
+	bool is_ulong;
+	unsigned long min;
+	unsigned long max;
+};
+
+static int stm_param_set(const char *val, const struct kernel_param *kp)
+{
+	const struct stm_param *p = kp->arg;
+	unsigned long v;
+	int err;
+
+	err = kstrtoul(val, 0, &v);
+	if (err)
+		return err;
+	if (v < p->min || v > p->max)
+		return -EINVAL;
+	if (p->is_ulong)
+		WRITE_ONCE(*(unsigned long *)p->var, v);
+	else
+		WRITE_ONCE(*(unsigned int *)p->var, v);
+	return 0;
+}
+
+static int stm_param_get(char *buf, const struct kernel_param *kp)
+{
+	const struct stm_param *p = kp->arg;
+
+	if (p->is_ulong)
+		return sysfs_emit(buf, "%lu\n", READ_ONCE(*(unsigned long *)p->var));
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*(unsigned int *)p->var));
+}
+
+static const struct kernel_param_ops stm_param_ops = {
+	.set = stm_param_set,
+	.get = stm_param_get,
+};
+
+#define STM_PARAM(name, ulong, lo, hi, desc)					\
+	static struct stm_param stm_param_##name = {				\
+		.var = &stm_##name, .is_ulong = ulong, .min = lo, .max = hi,	\
+	};									\
+	module_param_cb(name, &stm_param_ops, &stm_param_##name, 0644);		\
+	MODULE_PARM_DESC(name, desc)
+
+STM_PARAM(max_value_size, false, 0, 16U << 20,
+	  "largest value in bytes (default 65536, at most 16 MiB)");
+STM_PARAM(max_keys_per_store, false, 1, 1U << 30,
+	  "keys one store may hold (default 1048576)");
+STM_PARAM(max_bytes_per_store, true, 1, 1UL << 40,
+	  "key + value bytes one store may hold (default 64 MiB)");
+STM_PARAM(max_stores, false, 1, 1U << 20,
+	  "stores that may exist at once (default 64)");
+STM_PARAM(max_keys_per_call, false, 1, 1U << 16,
+	  "entries in one READ or COMMIT (default 1024)");
+
+static struct miscdevice stm_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "stm",
+	.fops	= &stm_fops,
+	.mode	= 0666,
+};
+
+static int __init stm_init(void)
+{
+	int err;
+
+	err = misc_register(&stm_misc);
+	if (err)
+		return err;
+	pr_debug("loaded, uapi %d\n", STMDEV_UAPI_VERSION);
+	return 0;
+}
+
+static void __exit stm_exit(void)
+{
+	misc_deregister(&stm_misc);
+	stm_stores_destroy();
+	rcu_barrier();
+}
+
+module_init(stm_init);
+module_exit(stm_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Shared versioned transactional key-value store");
+MODULE_AUTHOR("The stm developers");

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The key table of a store: an rhashtable of struct stm_key by key bytes
+ * for lookups, and an xarray of the same keys by a stable id, so that LIST
+ * can walk with a cursor that survives table resizes and concurrent churn.
+ */
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include "stm.h"
+
+static u32 stm_kref_hashfn(const void *data, u32 len, u32 seed)
+{
+	const struct stm_kref *kr = data;
+
+	return kr->hash;
+}
+
+static u32 stm_key_hashfn(const void *data, u32 len, u32 seed)
+{
+	const struct stm_key *k = data;
+
+	return k->hash;
+}
+
+static int stm_key_cmpfn(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct stm_kref *kr = arg->key;
+	const struct stm_key *k = obj;
+
+	return kr->len != k->len || memcmp(kr->p, k->key, k->len);
+}
+
+static const struct rhashtable_params stm_table_params = {
+	.head_offset		= offsetof(struct stm_key, node),
+	.hashfn			= stm_kref_hashfn,
+	.obj_hashfn		= stm_key_hashfn,
+	.obj_cmpfn		= stm_key_cmpfn,
+	.automatic_shrinking	= true,
+};
+
+u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
+{
+	return jhash(p, len, s->seed);
+}
+
+int stm_table_init(struct stm_store *s)
+{
+	xa_init_flags(&s->ids, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	return rhashtable_init(&s->table, &stm_table_params);
+}
+
+static void stm_table_free_key(void *ptr, void *arg)
+{
+	struct stm_key *k = ptr;
+	struct stm_val *v = rcu_dereference_raw(k->val);
+
+	if (v)
+		stm_val_put(v);
+	kfree(k);
+}
+
+/* No fd and no reader is left: nothing races with this. */
+void stm_table_destroy(struct stm_store *s)
+{
+	rhashtable_free_and_destroy(&s->table, stm_table_free_key, NULL);
+	xa_destroy(&s->ids);
+}
+
+/* Caller is in an RCU read-side section. */
+struct stm_key *stm_key_lookup(struct stm_store *s, const struct stm_kref *kr)
+{
+	return rhashtable_lookup(&s->table, kr, stm_table_params);
+}
+
+/*
+ * A new key, locked from birth and absent (no value), registered in the id
+ * map so LIST can find it once it holds a value.  May sleep.
+ */
+struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr)
+{
+	struct stm_key *k;
+	int err;
+
+	k = kmalloc(struct_size(k, key, kr->len), GFP_KERNEL_ACCOUNT);
+	if (!k)
+		return NULL;
+	k->lockver = STM_LOCKED;
+	RCU_INIT_POINTER(k->val, NULL);
+	k->hash = kr->hash;
+	k->len = kr->len;
+	k->dead = 0;
+	memcpy(k->key, kr->p, kr->len);
+	err = xa_alloc_cyclic(&s->ids, &k->id, k, xa_limit_32b, &s->next_id,
+			      GFP_KERNEL_ACCOUNT);
+	if (err < 0) {
+		kfree(k);
+		return NULL;
+	}
+	return k;
+}
+
+/*
+ * Insert @k unless its key is present.  Returns NULL when inserted, the
+ * present key otherwise, or an ERR_PTR.  Atomic context allowed.
+ */
+struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k)
+{
+	struct stm_kref kr = { .p = k->key, .len = k->len, .hash = k->hash };
+
+	return rhashtable_lookup_get_insert_key(&s->table, &kr, &k->node,
+						stm_table_params);
+}
+
+/* Unlink an inserted key the caller holds locked.  Atomic context allowed. */
+void stm_key_remove(struct stm_store *s, struct stm_key *k)
+{
+	WRITE_ONCE(k->dead, 1);
+	rhashtable_remove_fast(&s->table, &k->node, stm_table_params);
+}
+
+/* Free a key no longer in the table (or never inserted), after RCU. */
+void stm_key_free(struct stm_store *s, struct stm_key *k)
+{
+	struct stm_val *v = rcu_dereference_protected(k->val, 1);
+
+	xa_erase(&s->ids, k->id);
+	if (v)
+		stm_val_put(v);
+	kfree_rcu(k, rcu);
+}
+
+struct stm_val *stm_val_alloc(u32 len)
+{
+	struct stm_val *v;
+
+	v = kvmalloc(struct_size(v, data, len), GFP_KERNEL_ACCOUNT);
+	if (!v)
+		return NULL;
+	refcount_set(&v->ref, 1);
+	v->len = len;
+	return v;
+}
+
+void stm_val_put(struct stm_val *v)
+{
+	if (refcount_dec_and_test(&v->ref))
+		kvfree_rcu(v, rcu);
+}

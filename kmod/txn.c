@@ -1,0 +1,773 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * READ, COMMIT and LIST: the transactional core.  See stm.h for the
+ * protocol; in short, commits lock their write set in (hash, length,
+ * bytes) order, take a clock value, validate, publish; readers are
+ * lock-free and retry until they see one instant.
+ */
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+#include "stm.h"
+
+/* cpu_relax() rounds spent on a locked key before backing off. */
+#define STM_SPIN	256
+
+/* Key bytes of a request, copied from user memory into one buffer. */
+static int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
+			u64 addr, u32 len)
+{
+	if (!len || len > STMDEV_KEY_MAX)
+		return -EINVAL;
+	if (copy_from_user(*cursor, u64_to_user_ptr(addr), len))
+		return -EFAULT;
+	kr->p = *cursor;
+	kr->len = len;
+	kr->hash = stm_hash(s, kr->p, len);
+	*cursor += len;
+	return 0;
+}
+
+static int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b)
+{
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return memcmp(a->p, b->p, a->len);
+}
+
+/*
+ * Read @k's version and value as one instant, pinning the value.  Returns
+ * false while the key is locked.  Caller is in an RCU read-side section.
+ */
+static bool stm_key_snap(struct stm_key *k, u64 *ver, struct stm_val **val)
+{
+	struct stm_val *v;
+	u64 lv;
+
+	for (;;) {
+		/* Pairs with the release that unlocks: value after version. */
+		lv = smp_load_acquire(&k->lockver);
+		if (lv & STM_LOCKED)
+			return false;
+		v = rcu_dereference(k->val);
+		if (v && READ_ONCE(k->dead))
+			v = NULL;
+		if (v && !refcount_inc_not_zero(&v->ref))
+			v = NULL;
+		smp_rmb();	/* value and dead flag before the recheck */
+		if (READ_ONCE(k->lockver) == lv)
+			break;
+		if (v)
+			stm_val_put(v);
+	}
+	*ver = stm_version(lv);
+	*val = v;
+	return true;
+}
+
+struct stm_rslot {
+	struct stm_kref kr;
+	struct stm_val *val;
+	u64 ver;
+};
+
+static void stm_rslots_put(struct stm_rslot *rs, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (rs[i].val)
+			stm_val_put(rs[i].val);
+		rs[i].val = NULL;
+	}
+}
+
+/*
+ * Fill @rs with one snapshot of its keys.  With @at, the snapshot must be
+ * the one at clock *@rv, else -ESTALE with *@bad the first changed entry.
+ */
+static int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
+			bool at, u64 *rv, u32 *bad)
+{
+	bool absent;
+	u32 i, spins;
+	u64 clock;
+
+restart:
+	spins = 0;
+	absent = false;
+	rcu_read_lock();
+	clock = at ? *rv : atomic64_read(&s->clock);
+	smp_rmb();	/* the clock before any key */
+	for (i = 0; i < n; i++) {
+		struct stm_key *k = stm_key_lookup(s, &rs[i].kr);
+
+		if (!k) {
+			absent = true;
+			rs[i].ver = 0;
+			rs[i].val = NULL;
+			continue;
+		}
+		while (!stm_key_snap(k, &rs[i].ver, &rs[i].val)) {
+			if (++spins > STM_SPIN)
+				goto backoff;
+			cpu_relax();
+		}
+		if (rs[i].ver > clock) {
+			if (at) {
+				*bad = i;
+				goto stale;
+			}
+			goto retry;
+		}
+		if (!rs[i].val) {
+			absent = true;
+			rs[i].ver = 0;
+		}
+	}
+	smp_rmb();	/* keys before the delete clock */
+	if (absent && (u64)atomic64_read(&s->del_clock) > clock) {
+		if (at) {
+			/* A delete since @clock may hide a key we saw absent. */
+			for (i = 0; i < n && rs[i].val; i++)
+				;
+			*bad = i;
+			goto stale;
+		}
+		goto retry;
+	}
+	rcu_read_unlock();
+	*rv = clock;
+	return 0;
+
+stale:
+	rcu_read_unlock();
+	stm_rslots_put(rs, n);
+	return -ESTALE;
+retry:
+	rcu_read_unlock();
+	stm_rslots_put(rs, n);
+	goto restart;
+backoff:
+	rcu_read_unlock();
+	stm_rslots_put(rs, n);
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	goto restart;
+}
+
+int stm_read(struct stm_file *f, struct stmdev_read *r)
+{
+	struct stm_store *s = f->store;
+	struct stmdev_read_ent __user *uents = u64_to_user_ptr(r->entries);
+	struct stmdev_read_ent *ents;
+	struct stm_rslot *rs;
+	bool e2big = false;
+	u8 *keys, *cur;
+	u32 i, n = r->count;
+	u64 rv = r->clock;
+	int err;
+
+	if (r->flags & ~STMDEV_READ_AT || r->reserved0 || r->reserved)
+		return -EINVAL;
+	if (n > READ_ONCE(stm_max_keys_per_call))
+		return -E2BIG;
+	if (r->flags & STMDEV_READ_AT && rv > atomic64_read(&s->clock))
+		return -EINVAL;
+	r->conflict = STMDEV_NO_CONFLICT;
+	atomic64_inc(&s->st_reads);
+	if (!n) {
+		r->clock = atomic64_read(&s->clock);
+		return 0;
+	}
+
+	ents = kvmalloc_array(n, sizeof(*ents), GFP_KERNEL_ACCOUNT);
+	rs = kvmalloc_array(n, sizeof(*rs), GFP_KERNEL_ACCOUNT);
+	keys = kvmalloc_array(n, STMDEV_KEY_MAX, GFP_KERNEL_ACCOUNT);
+	err = -ENOMEM;
+	if (!ents || !rs || !keys)
+		goto out_free;
+	err = -EFAULT;
+	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
+		goto out_free;
+	cur = keys;
+	for (i = 0; i < n; i++) {
+		err = -EINVAL;
+		if (ents[i].reserved)
+			goto out_free;
+		err = stm_copy_key(s, &rs[i].kr, &cur, ents[i].key_addr,
+				   ents[i].key_len);
+		if (err)
+			goto out_free;
+		rs[i].val = NULL;
+	}
+
+	err = stm_snapshot(s, rs, n, r->flags & STMDEV_READ_AT, &rv, &r->conflict);
+	if (err == -ESTALE)
+		atomic64_inc(&s->st_conflicts);
+	if (err)
+		goto out_free;
+
+	for (i = 0; i < n; i++) {
+		struct stm_val *v = rs[i].val;
+		u32 cap = ents[i].val_len;
+
+		ents[i].version = v ? rs[i].ver : 0;
+		ents[i].flags = v ? STMDEV_RENT_PRESENT : 0;
+		ents[i].val_len = v ? v->len : 0;
+		if (!v || !v->len)
+			continue;
+		if (v->len > cap) {
+			e2big = true;
+			continue;
+		}
+		if (copy_to_user(u64_to_user_ptr(ents[i].val_addr), v->data, v->len))
+			err = -EFAULT;
+	}
+	stm_rslots_put(rs, n);
+	if (!err && copy_to_user(uents, ents, array_size(n, sizeof(*ents))))
+		err = -EFAULT;
+	if (!err && e2big)
+		err = -E2BIG;
+	r->clock = rv;
+out_free:
+	kvfree(keys);
+	kvfree(rs);
+	kvfree(ents);
+	return err;
+}
+
+/* One entry of a commit, in kernel form. */
+struct stm_went {
+	struct stm_kref kr;
+	u32 idx;		/* in the user's array */
+	u16 op;
+	u16 flags;
+	u64 expect;		/* expected version */
+	struct stm_val *nval;	/* PUT/ADD: the value to publish */
+	s64 delta;		/* ADD */
+	s64 result;		/* ADD: the value published */
+	struct stm_key *fresh;	/* a placeholder ready for an absent key */
+	struct stm_key *k;	/* the key, locked (writes) */
+	u64 lv;			/* k->lockver before we locked it */
+	bool inserted;		/* k is our placeholder */
+};
+
+static int stm_went_cmp(const void *a, const void *b)
+{
+	const struct stm_went *x = a, *y = b;
+
+	return stm_kref_cmp(&x->kr, &y->kr);
+}
+
+struct stm_commit_ctx {
+	struct stm_store *s;
+	struct stm_went *w;	/* write entries, sorted */
+	u32 nw;
+	struct stm_went *r;	/* READ entries, sorted */
+	u32 nr;
+	bool nonblock;
+	u32 conflict;		/* user index of the first conflict */
+	struct stm_key *wait;	/* key we found locked */
+	struct stm_went *need;	/* entry that needs a placeholder */
+	u64 version;
+};
+
+/* Release every lock the commit holds, dropping placeholders. */
+static void stm_unlock_all(struct stm_commit_ctx *c)
+{
+	u32 i;
+
+	for (i = 0; i < c->nw; i++) {
+		struct stm_went *w = &c->w[i];
+
+		if (!w->k)
+			continue;
+		if (w->inserted) {
+			stm_key_remove(c->s, w->k);
+			/* Unlock after the unlink: readers then see it dead. */
+			smp_store_release(&w->k->lockver, 0);
+			stm_key_free(c->s, w->k);
+			w->inserted = false;
+		} else {
+			/* Unlock, version unchanged. */
+			smp_store_release(&w->k->lockver, w->lv);
+		}
+		w->k = NULL;
+	}
+}
+
+/*
+ * Lock the write set in order.  Returns 0, -EAGAIN when the commit must back
+ * off (c->wait locked by another, or c->need lacks a placeholder), or an
+ * error.  Caller is in an RCU read-side section with preemption disabled.
+ */
+static int stm_lock_writes(struct stm_commit_ctx *c)
+{
+	struct stm_key *k, *old;
+	u32 i, spins;
+	u64 lv;
+
+	for (i = 0; i < c->nw; i++) {
+		struct stm_went *w = &c->w[i];
+
+		spins = 0;
+again:
+		k = stm_key_lookup(c->s, &w->kr);
+		if (!k) {
+			if (!w->fresh) {
+				c->need = w;
+				return -EAGAIN;
+			}
+			old = stm_key_insert(c->s, w->fresh);
+			if (IS_ERR(old))
+				return -ENOMEM;	/* not its -EBUSY: ours means locked */
+			if (!old) {
+				w->k = w->fresh;
+				w->fresh = NULL;
+				w->inserted = true;
+				w->lv = 0;
+				continue;
+			}
+			k = old;
+		}
+		lv = READ_ONCE(k->lockver);
+		if (lv & STM_LOCKED) {
+			if (c->nonblock)
+				return -EBUSY;
+			if (++spins > STM_SPIN) {
+				c->wait = k;
+				return -EAGAIN;
+			}
+			cpu_relax();
+			goto again;
+		}
+		if (cmpxchg_acquire(&k->lockver, lv, lv | STM_LOCKED) != lv)
+			goto again;
+		if (READ_ONCE(k->dead)) {
+			/* Dead: unlock it and look the key up again. */
+			smp_store_release(&k->lockver, lv);
+			goto again;
+		}
+		w->k = k;
+		w->lv = lv;
+	}
+	return 0;
+}
+
+/* Current version of a key we hold locked (0 when absent). */
+static u64 stm_held_version(const struct stm_went *w)
+{
+	return rcu_access_pointer(w->k->val) ? stm_version(w->lv) : 0;
+}
+
+static void stm_conflict(struct stm_commit_ctx *c, u32 idx)
+{
+	c->conflict = min(c->conflict, idx);
+}
+
+/*
+ * Validate the read set and the checked writes, after the clock was taken.
+ * Returns 0, -ESTALE (c->conflict set), -EBUSY or -EAGAIN (c->wait).
+ */
+static int stm_validate(struct stm_commit_ctx *c)
+{
+	u32 i, j = 0;
+	int cmp;
+
+	for (i = 0; i < c->nw; i++)
+		if (c->w[i].flags & STMDEV_CENT_CHECK &&
+		    stm_held_version(&c->w[i]) != c->w[i].expect)
+			stm_conflict(c, c->w[i].idx);
+
+	for (i = 0; i < c->nr; i++) {
+		struct stm_went *r = &c->r[i];
+		struct stm_val *v;
+		struct stm_key *k;
+		u64 cur;
+
+		/* Both lists are sorted alike: find r among the writes. */
+		cmp = 1;
+		while (j < c->nw && (cmp = stm_kref_cmp(&c->w[j].kr, &r->kr)) < 0)
+			j++;
+		if (j < c->nw && !cmp) {
+			cur = stm_held_version(&c->w[j]);
+		} else {
+			k = stm_key_lookup(c->s, &r->kr);
+			cur = 0;
+			if (k && !stm_key_snap(k, &cur, &v)) {
+				if (c->nonblock)
+					return -EBUSY;
+				c->wait = k;
+				return -EAGAIN;
+			}
+			if (k && v)
+				stm_val_put(v);
+			else
+				cur = 0;
+		}
+		if (cur != r->expect)
+			stm_conflict(c, r->idx);
+	}
+	return c->conflict == STMDEV_NO_CONFLICT ? 0 : -ESTALE;
+}
+
+/* Charge the store for the commit's writes, or fail with ENOSPC/EINVAL. */
+static int stm_charge(struct stm_commit_ctx *c)
+{
+	s64 dkeys = 0, dbytes = 0;
+	u32 i;
+
+	for (i = 0; i < c->nw; i++) {
+		struct stm_went *w = &c->w[i];
+		struct stm_val *old = rcu_dereference_protected(w->k->val, 1);
+
+		if (w->op == STMDEV_OP_ADD) {
+			s64 x = 0;
+
+			if (old && old->len != sizeof(u64)) {
+				c->conflict = w->idx;
+				return -EINVAL;
+			}
+			if (old)
+				x = (s64)get_unaligned_le64(old->data);
+			w->result = (s64)((u64)x + (u64)w->delta);
+			put_unaligned_le64((u64)w->result, w->nval->data);
+		}
+		if (old) {
+			dkeys--;
+			dbytes -= w->kr.len + old->len;
+		}
+		if (w->nval) {
+			dkeys++;
+			dbytes += w->kr.len + w->nval->len;
+		}
+	}
+	if (atomic64_add_return(dkeys, &c->s->nkeys) >
+	    READ_ONCE(stm_max_keys_per_store) && dkeys > 0)
+		goto out_keys;
+	if (atomic64_add_return(dbytes, &c->s->nbytes) >
+	    READ_ONCE(stm_max_bytes_per_store) && dbytes > 0)
+		goto out_bytes;
+	return 0;
+
+out_bytes:
+	atomic64_sub(dbytes, &c->s->nbytes);
+out_keys:
+	atomic64_sub(dkeys, &c->s->nkeys);
+	return -ENOSPC;
+}
+
+static void stm_del_clock_max(struct stm_store *s, u64 wv)
+{
+	s64 cur = atomic64_read(&s->del_clock);
+
+	while ((u64)cur < wv && !atomic64_try_cmpxchg(&s->del_clock, &cur, wv))
+		;
+}
+
+/* Publish the writes at version @wv and release every lock. */
+static void stm_apply(struct stm_commit_ctx *c, u64 wv)
+{
+	u32 i;
+
+	for (i = 0; i < c->nw; i++) {
+		struct stm_went *w = &c->w[i];
+		struct stm_key *k = w->k;
+		struct stm_val *old = rcu_dereference_protected(k->val, 1);
+
+		if (w->nval) {
+			rcu_assign_pointer(k->val, w->nval);
+			w->nval = NULL;
+			w->inserted = false;
+			/* Value, then version + unlock: see stm_key_snap(). */
+			smp_store_release(&k->lockver, wv << 1);
+		} else {
+			if (old) {
+				stm_del_clock_max(c->s, wv);
+				smp_wmb();	/* delete clock before unlinking */
+			}
+			stm_key_remove(c->s, k);
+			/* Dead and unlinked, then version + unlock. */
+			smp_store_release(&k->lockver, wv << 1);
+			stm_key_free(c->s, k);
+			w->inserted = false;
+			old = NULL;	/* freed with the key */
+		}
+		if (old)
+			stm_val_put(old);
+		w->k = NULL;
+	}
+}
+
+/* Ready a placeholder for every write whose key is absent now.  May sleep. */
+static int stm_prepare_fresh(struct stm_commit_ctx *c)
+{
+	struct stm_key *k;
+	u32 i;
+
+	for (i = 0; i < c->nw; i++) {
+		struct stm_went *w = &c->w[i];
+
+		if (w->fresh)
+			continue;
+		rcu_read_lock();
+		k = stm_key_lookup(c->s, &w->kr);
+		rcu_read_unlock();
+		if (k && w != c->need)
+			continue;
+		w->fresh = stm_key_alloc(c->s, &w->kr);
+		if (!w->fresh)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Lock, validate, apply; back off and start over while contended. */
+static int stm_commit_run(struct stm_commit_ctx *c)
+{
+	int err;
+	u64 wv;
+
+	err = stm_prepare_fresh(c);
+	if (err)
+		return err;
+	for (;;) {
+		c->wait = NULL;
+		c->need = NULL;
+		c->conflict = STMDEV_NO_CONFLICT;
+		rcu_read_lock();
+		preempt_disable();
+		err = stm_lock_writes(c);
+		if (!err) {
+			/* TL2: the clock after the locks, before validation. */
+			wv = c->nw ? atomic64_inc_return(&c->s->clock) :
+				     atomic64_read(&c->s->clock);
+			err = stm_validate(c);
+		}
+		if (!err && c->nw)
+			err = stm_charge(c);
+		if (!err) {
+			stm_apply(c, wv);
+			c->version = wv;
+		} else {
+			stm_unlock_all(c);
+		}
+		preempt_enable();
+		rcu_read_unlock();
+		if (err != -EAGAIN)
+			return err;
+
+		if (c->need) {
+			err = stm_prepare_fresh(c);
+			if (err)
+				return err;
+		}
+		if (signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+}
+
+static int stm_went_load(struct stm_store *s, struct stm_went *w,
+			 const struct stmdev_commit_ent *e, u8 **cur)
+{
+	u64 delta;
+	int err;
+
+	if (e->reserved || e->op > STMDEV_OP_ADD ||
+	    e->flags & ~(STMDEV_CENT_CHECK | STMDEV_CENT_FETCH))
+		return -EINVAL;
+	if (e->flags & STMDEV_CENT_FETCH && e->op != STMDEV_OP_ADD)
+		return -EINVAL;
+	if ((e->op == STMDEV_OP_READ || e->op == STMDEV_OP_DEL) && e->val_len)
+		return -EINVAL;
+	if (e->op == STMDEV_OP_ADD && e->val_len != sizeof(u64))
+		return -EINVAL;
+	if (e->op == STMDEV_OP_PUT && e->val_len > READ_ONCE(stm_max_value_size))
+		return -E2BIG;
+	err = stm_copy_key(s, &w->kr, cur, e->key_addr, e->key_len);
+	if (err)
+		return err;
+	w->op = e->op;
+	w->flags = e->flags;
+	w->expect = e->version;
+	if (e->op == STMDEV_OP_PUT || e->op == STMDEV_OP_ADD) {
+		w->nval = stm_val_alloc(e->val_len);
+		if (!w->nval)
+			return -ENOMEM;
+		if (copy_from_user(w->nval->data, u64_to_user_ptr(e->val_addr),
+				   e->val_len))
+			return -EFAULT;
+	}
+	if (e->op == STMDEV_OP_ADD) {
+		delta = get_unaligned_le64(w->nval->data);
+		w->delta = (s64)delta;
+	}
+	return 0;
+}
+
+static void stm_went_release(struct stm_store *s, struct stm_went *w)
+{
+	if (w->nval)
+		stm_val_put(w->nval);
+	if (w->fresh)
+		stm_key_free(s, w->fresh);
+}
+
+static bool stm_went_dups(const struct stm_went *w, u32 n)
+{
+	u32 i;
+
+	for (i = 1; i < n; i++)
+		if (!stm_kref_cmp(&w[i - 1].kr, &w[i].kr))
+			return true;
+	return false;
+}
+
+int stm_commit(struct stm_file *f, struct stmdev_commit *cm)
+{
+	struct stm_commit_ctx c = { .s = f->store };
+	struct stmdev_commit_ent __user *uents = u64_to_user_ptr(cm->entries);
+	struct stmdev_commit_ent *ents;
+	struct stm_went *all;
+	u32 i, n = cm->count;
+	u8 *keys, *cur;
+	int err;
+
+	if (cm->flags & ~STMDEV_COMMIT_NONBLOCK || cm->reserved[0] || cm->reserved[1])
+		return -EINVAL;
+	if (n > READ_ONCE(stm_max_keys_per_call))
+		return -E2BIG;
+	cm->conflict = STMDEV_NO_CONFLICT;
+	c.nonblock = (f->flags & STMDEV_ATTACH_NONBLOCK) ||
+		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
+
+	ents = kvmalloc_array(n, sizeof(*ents), GFP_KERNEL_ACCOUNT);
+	all = kvcalloc(n, sizeof(*all), GFP_KERNEL_ACCOUNT);
+	keys = kvmalloc_array(n, STMDEV_KEY_MAX, GFP_KERNEL_ACCOUNT);
+	err = -ENOMEM;
+	if ((!ents || !all || !keys) && n)
+		goto out_free;
+	err = -EFAULT;
+	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
+		goto out_free;
+
+	/* Writes first, READ entries after them, each group in key order. */
+	for (i = 0; i < n; i++)
+		if (ents[i].op != STMDEV_OP_READ)
+			c.nw++;
+	err = -EBADF;
+	if (c.nw && (f->flags & STMDEV_ATTACH_RDONLY))
+		goto out_free;
+	c.w = all;
+	c.r = all + c.nw;
+	cur = keys;
+	for (i = 0; i < n; i++) {
+		struct stm_went *w = ents[i].op == STMDEV_OP_READ ?
+				     &c.r[c.nr++] : &c.w[i - c.nr];
+
+		w->idx = i;
+		err = stm_went_load(c.s, w, &ents[i], &cur);
+		if (err)
+			goto out_release;
+	}
+	sort(c.w, c.nw, sizeof(*c.w), stm_went_cmp, NULL);
+	sort(c.r, c.nr, sizeof(*c.r), stm_went_cmp, NULL);
+	err = -EINVAL;
+	if (stm_went_dups(c.w, c.nw) || stm_went_dups(c.r, c.nr))
+		goto out_release;
+
+	err = stm_commit_run(&c);
+	if (err == -ESTALE) {
+		cm->conflict = c.conflict;
+		atomic64_inc(&c.s->st_conflicts);
+	} else if (err == -EBUSY) {
+		atomic64_inc(&c.s->st_busy);
+	} else if (err == -EINVAL && c.conflict != STMDEV_NO_CONFLICT) {
+		cm->conflict = c.conflict;	/* ADD on a non-8-byte value */
+	}
+	if (err)
+		goto out_release;
+	atomic64_inc(&c.s->st_commits);
+	cm->version = c.version;
+	for (i = 0; i < c.nw; i++) {
+		struct stm_went *w = &c.w[i];
+		__le64 res = cpu_to_le64((u64)w->result);
+
+		if (!(w->flags & STMDEV_CENT_FETCH))
+			continue;
+		if (copy_to_user(u64_to_user_ptr(ents[w->idx].val_addr), &res,
+				 sizeof(res)))
+			err = -EFAULT;
+	}
+out_release:
+	for (i = 0; i < n; i++)
+		stm_went_release(c.s, &all[i]);
+out_free:
+	kvfree(keys);
+	kvfree(all);
+	kvfree(ents);
+	return err;
+}
+
+int stm_list(struct stm_file *f, struct stmdev_list *l)
+{
+	struct stm_store *s = f->store;
+	unsigned long index = l->cursor, next = 0;
+	size_t cap, used = 0;
+	struct stm_key *k;
+	u32 n = 0;
+	u8 *buf;
+	int err = 0;
+
+	if (l->reserved || l->cursor > U32_MAX)
+		return -EINVAL;
+	cap = min_t(size_t, l->len, 256 << 10);
+	if (cap < sizeof(struct stmdev_key_rec) + 8)
+		return -E2BIG;
+	buf = kvmalloc(cap, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+
+	rcu_read_lock();
+	xa_for_each_start(&s->ids, index, k, l->cursor) {
+		struct stmdev_key_rec rec = {};
+		struct stm_val *v;
+		size_t sz;
+
+		v = rcu_dereference(k->val);
+		if (!v || READ_ONCE(k->dead))
+			continue;
+		sz = sizeof(rec) + ALIGN(k->len, 8);
+		if (used + sz > cap) {
+			next = index;
+			break;
+		}
+		rec.version = stm_version(READ_ONCE(k->lockver));
+		rec.key_len = k->len;
+		rec.val_len = v->len;
+		memcpy(buf + used, &rec, sizeof(rec));
+		memcpy(buf + used + sizeof(rec), k->key, k->len);
+		memset(buf + used + sizeof(rec) + k->len, 0,
+		       ALIGN(k->len, 8) - k->len);
+		used += sz;
+		n++;
+	}
+	rcu_read_unlock();
+
+	if (!n && next)
+		err = -E2BIG;
+	else if (copy_to_user(u64_to_user_ptr(l->addr), buf, used))
+		err = -EFAULT;
+	kvfree(buf);
+	l->count = n;
+	l->cursor = next;
+	return err;
+}
