@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dev.c - the /dev/stm backend: library requests as stm.ko ioctls.
+ *
+ * One fd per store handle (the device serves one attached store per fd).
+ * Nothing here keeps state between calls beyond the immutable handle, so
+ * several threads may use one handle at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/stmdev.h>
+
+#include "internal.h"
+
+#define STM_DEV_PATH	"/dev/stm"
+#define STACK_ENTS	16
+#define LIST_BUF	16384
+#define STORES_BATCH	32
+
+static inline __u64 uptr(const void *p)
+{
+	return (__u64)(uintptr_t)p;
+}
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
+/* An fd on the device; a missing device is -ENODEV, not -ENOENT, so that
+ * "no such store" and "no module" stay apart. */
+static int dev_open_fd(void)
+{
+	int fd = open(STM_DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == EACCES)
+		fd = open(STM_DEV_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		return (e == ENOENT || e == ENXIO || e == ENODEV) ? -ENODEV : -e;
+	}
+	return fd;
+}
+
+static void copy_name(char dst[STMDEV_NAME_MAX], const char *name)
+{
+	memset(dst, 0, STMDEV_NAME_MAX);
+	strncpy(dst, name, STMDEV_NAME_MAX - 1);
+}
+
+static int dev_open(struct stm_store *s, const char *name, int flags, mode_t mode)
+{
+	struct stmdev_features f;
+	struct stmdev_attach a;
+	int fd, ret;
+
+	fd = dev_open_fd();
+	if (fd < 0)
+		return fd;
+
+	memset(&f, 0, sizeof(f));
+	ret = xioctl(fd, STMDEV_IOC_GET_FEATURES, &f);
+	if (ret)
+		goto out_close;
+	s->lim.features = f.features;
+	s->lim.max_key_len = f.max_key_len ? f.max_key_len : STMDEV_KEY_MAX;
+	if (s->lim.max_key_len > STM_KEY_MAX)
+		s->lim.max_key_len = STM_KEY_MAX;
+	s->lim.max_value_size = f.max_value_size;
+	s->lim.max_keys_per_call = f.max_keys_per_call;
+
+	memset(&a, 0, sizeof(a));
+	copy_name(a.name, name);
+	if (flags & STM_CREAT)
+		a.flags |= STMDEV_ATTACH_CREAT;
+	if (flags & STM_EXCL)
+		a.flags |= STMDEV_ATTACH_EXCL;
+	if (flags & STM_RDONLY)
+		a.flags |= STMDEV_ATTACH_RDONLY;
+	if (flags & STM_NONBLOCK)
+		a.flags |= STMDEV_ATTACH_NONBLOCK;
+	a.mode = mode & 07777;
+	ret = xioctl(fd, STMDEV_IOC_ATTACH, &a);
+	if (ret)
+		goto out_close;
+	s->fd = fd;
+	return 0;
+
+out_close:
+	close(fd);
+	return ret;
+}
+
+static void dev_close(struct stm_store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+static int dev_unlink(const char *name)
+{
+	struct stmdev_unlink u;
+	int fd, ret;
+
+	fd = dev_open_fd();
+	if (fd < 0)
+		return fd;
+	memset(&u, 0, sizeof(u));
+	copy_name(u.name, name);
+	ret = xioctl(fd, STMDEV_IOC_UNLINK, &u);
+	close(fd);
+	return ret;
+}
+
+static int dev_stores(int (*cb)(const struct stm_store_ent *e, void *arg), void *arg)
+{
+	struct stmdev_store_ent ents[STORES_BATCH];
+	struct stmdev_list_stores ls;
+	int fd, ret, seen = 0;
+
+	fd = dev_open_fd();
+	if (fd < 0)
+		return fd;
+	memset(&ls, 0, sizeof(ls));
+	do {
+		ls.addr = uptr(ents);
+		ls.len = sizeof(ents);
+		ls.count = 0;
+		ls.reserved = 0;
+		ret = xioctl(fd, STMDEV_IOC_LIST_STORES, &ls);
+		if (ret)
+			goto out_close;
+		if (ls.count > STORES_BATCH) {
+			ret = -EPROTO;
+			goto out_close;
+		}
+		for (__u32 i = 0; i < ls.count; i++) {
+			char name[STMDEV_NAME_MAX + 1];
+			struct stm_store_ent e;
+
+			memcpy(name, ents[i].name, STMDEV_NAME_MAX);
+			name[STMDEV_NAME_MAX] = '\0';
+			memset(&e, 0, sizeof(e));
+			e.name = name;
+			e.uid = ents[i].uid;
+			e.gid = ents[i].gid;
+			e.mode = ents[i].mode;
+			e.keys = ents[i].keys;
+			e.bytes = ents[i].bytes;
+			seen++;
+			ret = cb(&e, arg);
+			if (ret)
+				goto out_close;
+		}
+	} while (ls.cursor);
+	ret = seen;
+out_close:
+	close(fd);
+	return ret;
+}
+
+static int dev_read(struct stm_store *s, struct stm_rd *rd, size_t n,
+		    unsigned flags, uint64_t *clock, uint32_t *conflict)
+{
+	struct stmdev_read_ent stack[STACK_ENTS], *ents = stack;
+	struct stmdev_read r;
+	int ret;
+
+	if (n > STACK_ENTS) {
+		ents = calloc(n, sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ents[i] = (struct stmdev_read_ent){
+			.key_addr = uptr(rd[i].key),
+			.key_len = rd[i].klen,
+			.val_addr = uptr(rd[i].buf),
+			.val_len = rd[i].cap,
+		};
+	}
+	memset(&r, 0, sizeof(r));
+	r.entries = uptr(ents);
+	r.count = n;
+	if (flags & STM_RD_AT) {
+		r.flags |= STMDEV_READ_AT;
+		r.clock = *clock;
+	}
+	ret = xioctl(s->fd, STMDEV_IOC_READ, &r);
+	if (ret == 0 || ret == -E2BIG) {
+		for (size_t i = 0; i < n; i++) {
+			rd[i].version = ents[i].version;
+			rd[i].len = ents[i].val_len;
+			rd[i].present = ents[i].flags & STMDEV_RENT_PRESENT;
+		}
+	}
+	if (ret == 0 && clock)
+		*clock = r.clock;
+	if (ret == -ESTALE && conflict)
+		*conflict = r.conflict;
+	if (ents != stack)
+		free(ents);
+	return ret;
+}
+
+static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
+		      unsigned flags, uint32_t family, uint64_t *version,
+		      uint32_t *conflict)
+{
+	struct stmdev_commit_ent stack[STACK_ENTS], *ents = stack;
+	struct stmdev_commit c;
+	int ret;
+
+	if (n > STACK_ENTS) {
+		ents = calloc(n, sizeof(*ents));
+		if (!ents)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const void *val = ops[i].val;
+		__u16 f = 0;
+
+		if (ops[i].flags & STM_COP_CHECK)
+			f |= STMDEV_CENT_CHECK;
+		if (ops[i].flags & STM_COP_FETCH) {
+			/* the kernel writes the result over the delta */
+			f |= STMDEV_CENT_FETCH;
+			memcpy(ops[i].fetch, ops[i].val, 8);
+			val = ops[i].fetch;
+		}
+		ents[i] = (struct stmdev_commit_ent){
+			.key_addr = uptr(ops[i].key),
+			.key_len = ops[i].klen,
+			.val_addr = uptr(val),
+			.val_len = ops[i].vlen,
+			.version = ops[i].version,
+			.op = ops[i].op,	/* enum stm_op == STMDEV_OP_* */
+			.flags = f,
+		};
+	}
+	memset(&c, 0, sizeof(c));
+	c.entries = uptr(ents);
+	c.count = n;
+	c.family = family;
+	c.conflict = STMDEV_NO_CONFLICT;
+	if (flags & STM_CM_NONBLOCK)
+		c.flags |= STMDEV_COMMIT_NONBLOCK;
+	ret = xioctl(s->fd, STMDEV_IOC_COMMIT, &c);
+	if (ret == 0 && version)
+		*version = c.version;
+	if (conflict)
+		*conflict = (ret == -ESTALE) ? c.conflict : STMDEV_NO_CONFLICT;
+	if (ents != stack)
+		free(ents);
+	return ret;
+}
+
+static int dev_keys(struct stm_store *s, struct stm_key_walk *w)
+{
+	struct stmdev_list l;
+	uint8_t *buf;
+	int ret, seen = 0;
+
+	buf = malloc(LIST_BUF);
+	if (!buf)
+		return -ENOMEM;
+	memset(&l, 0, sizeof(l));
+	do {
+		size_t off = 0;
+
+		l.addr = uptr(buf);
+		l.len = LIST_BUF;
+		l.count = 0;
+		l.reserved = 0;
+		ret = xioctl(s->fd, STMDEV_IOC_LIST, &l);
+		if (ret)
+			goto out_free;
+		for (__u32 i = 0; i < l.count; i++) {
+			struct stmdev_key_rec rec;
+			struct stm_key_info ki;
+			size_t step;
+
+			if (off + sizeof(rec) > LIST_BUF) {
+				ret = -EPROTO;
+				goto out_free;
+			}
+			memcpy(&rec, buf + off, sizeof(rec));
+			step = (sizeof(rec) + rec.key_len + 7) & ~(size_t)7;
+			if (rec.key_len == 0 || off + sizeof(rec) + rec.key_len > LIST_BUF) {
+				ret = -EPROTO;
+				goto out_free;
+			}
+			ki.key = buf + off + sizeof(rec);
+			ki.key_len = rec.key_len;
+			ki.version = rec.version;
+			ki.value_len = rec.val_len;
+			seen++;
+			ret = w->cb(&ki, w->arg);
+			if (ret)
+				goto out_free;
+			off += step;
+		}
+	} while (l.cursor);
+	ret = seen;
+out_free:
+	free(buf);
+	return ret;
+}
+
+static int dev_info(struct stm_store *s, struct stm_info *out)
+{
+	struct stmdev_info in;
+	int ret;
+
+	memset(&in, 0, sizeof(in));
+	ret = xioctl(s->fd, STMDEV_IOC_INFO, &in);
+	if (ret)
+		return ret;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, in.name, sizeof(out->name) - 1);
+	out->uid = in.uid;
+	out->gid = in.gid;
+	out->mode = in.mode;
+	if (in.attach_flags & STMDEV_ATTACH_CREAT)
+		out->flags |= STM_CREAT;
+	if (in.attach_flags & STMDEV_ATTACH_EXCL)
+		out->flags |= STM_EXCL;
+	if (in.attach_flags & STMDEV_ATTACH_RDONLY)
+		out->flags |= STM_RDONLY;
+	if (in.attach_flags & STMDEV_ATTACH_NONBLOCK)
+		out->flags |= STM_NONBLOCK;
+	out->keys = in.keys;
+	out->bytes = in.bytes;
+	out->clock = in.clock;
+	out->unlinked = in.unlinked;
+	return 0;
+}
+
+static int dev_stats(struct stm_store *s, struct stm_stats *out)
+{
+	struct stmdev_stats st;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	ret = xioctl(s->fd, STMDEV_IOC_STATS, &st);
+	if (ret)
+		return ret;
+	memset(out, 0, sizeof(*out));
+	out->commits = st.commits;
+	out->conflicts = st.conflicts;
+	out->busy = st.busy;
+	out->reads = st.reads;
+	out->keys = st.keys;
+	out->bytes = st.bytes;
+	return 0;
+}
+
+_Static_assert(STM_OP_READ == STMDEV_OP_READ && STM_OP_PUT == STMDEV_OP_PUT &&
+	       STM_OP_DEL == STMDEV_OP_DEL && STM_OP_ADD == STMDEV_OP_ADD,
+	       "library ops mirror the uapi's");
+_Static_assert(STM_NAME_MAX + 1 == STMDEV_NAME_MAX, "store name length");
+_Static_assert(STM_KEY_MAX == STMDEV_KEY_MAX, "key length");
+
+const struct stm_backend stm_dev_backend = {
+	.name = "dev",
+	.open = dev_open,
+	.close = dev_close,
+	.unlink = dev_unlink,
+	.stores = dev_stores,
+	.read = dev_read,
+	.commit = dev_commit,
+	.keys = dev_keys,
+	.info = dev_info,
+	.stats = dev_stats,
+};

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - libstmdev internals: the objects behind the public handles
+ * and the backend boundary.
+ *
+ * Everything above this boundary (values, collections, dump, and later
+ * transactions) speaks in backend-neutral requests: struct stm_rd for a
+ * snapshot read entry, struct stm_cop for a commit entry.  A backend turns
+ * them into its own calls: the /dev/stm backend (dev.c) into ioctls, a
+ * future etcd backend into Range-at-revision and Txn requests.
+ */
+#ifndef STMDEV_INTERNAL_H
+#define STMDEV_INTERNAL_H
+
+#include <stdbool.h>
+#include "stmdev.h"
+
+
+/* One entry of a snapshot read. */
+struct stm_rd {
+	const void *key;
+	uint32_t    klen;
+	uint32_t    cap;	/* in: bytes at buf */
+	void       *buf;
+	uint64_t    version;	/* out: 0 when absent */
+	uint32_t    len;	/* out: the value's length */
+	bool        present;	/* out */
+};
+
+/* Commit entry ops and flags (same meaning as the uapi's). */
+enum stm_op { STM_OP_READ, STM_OP_PUT, STM_OP_DEL, STM_OP_ADD };
+#define STM_COP_CHECK	(1U << 0)	/* write entry: validate version */
+#define STM_COP_FETCH	(1U << 1)	/* ADD: result into fetch */
+
+/* One entry of a commit. */
+struct stm_cop {
+	const void *key;
+	uint32_t    klen;
+	uint16_t    op;		/* enum stm_op */
+	uint16_t    flags;	/* STM_COP_* */
+	uint64_t    version;	/* expected (READ, or write with CHECK) */
+	const void *val;	/* PUT data; ADD: 8-byte LE delta */
+	uint32_t    vlen;
+	void       *fetch;	/* ADD with FETCH: 8 bytes out */
+};
+
+/* Read flags */
+#define STM_RD_AT	(1U << 0)	/* fail with -ESTALE past *clock */
+/* Commit flags */
+#define STM_CM_NONBLOCK	(1U << 0)
+
+struct stm_key_walk {
+	int (*cb)(const struct stm_key_info *ki, void *arg);
+	void *arg;
+};
+
+/*
+ * A backend.  Store-less operations take a name; the others a store
+ * attached by ->open.  All return 0 / count or -errno and may be called
+ * from several threads on one store at once.
+ */
+struct stm_backend {
+	const char *name;
+	int  (*open)(struct stm_store *s, const char *name, int flags, mode_t mode);
+	void (*close)(struct stm_store *s);
+	int  (*unlink)(const char *name);
+	int  (*stores)(int (*cb)(const struct stm_store_ent *e, void *arg), void *arg);
+	/* One snapshot.  -E2BIG when a buffer was short: len and version are
+	 * then filled for every entry.  *clock: out, or in too with STM_RD_AT
+	 * (then -ESTALE with *conflict set). */
+	int  (*read)(struct stm_store *s, struct stm_rd *rd, size_t n,
+		     unsigned flags, uint64_t *clock, uint32_t *conflict);
+	/* All or nothing.  *version: the clock value given to the writes;
+	 * *conflict: index of the first conflicting entry on -ESTALE. */
+	int  (*commit)(struct stm_store *s, struct stm_cop *ops, size_t n,
+		       unsigned flags, uint32_t family, uint64_t *version,
+		       uint32_t *conflict);
+	int  (*keys)(struct stm_store *s, struct stm_key_walk *w);
+	int  (*info)(struct stm_store *s, struct stm_info *out);
+	int  (*stats)(struct stm_store *s, struct stm_stats *out);
+};
+
+extern const struct stm_backend stm_dev_backend;
+
+/* Immutable after stm_open(): that is what makes a handle thread-safe. */
+struct stm_store {
+	const struct stm_backend *be;
+	int                 fd;		/* dev backend: one fd, one store */
+	int                 flags;	/* STM_* open flags */
+	struct stm_limits   lim;
+	char                name[STM_NAME_MAX + 1];
+};
+
+enum stm_vstate { STM_V_CLEAN, STM_V_PUT, STM_V_DEL };
+
+struct stm_value {
+	struct stm_store *store;
+	struct stm_coll  *coll;		/* owner, or NULL from stm_usevar */
+	uint8_t          *key;		/* klen bytes + NUL */
+	uint32_t          klen;
+	enum stm_vstate   state;
+	bool              present;	/* as read (or as last committed) */
+	uint64_t          version;	/* as read (or as last committed) */
+	uint8_t          *buf;		/* read data, or local data once set */
+	uint32_t          len;
+	uint32_t          cap;
+};
+
+struct stm_coll {
+	struct stm_store  *store;
+	size_t             n;
+	struct stm_value  *vals;	/* n values, in the order given */
+	struct stm_value  *conflict;	/* of the last commit */
+	uint64_t           clock;	/* snapshot clock of the last read */
+};
+
+/* util.c */
+int stm_check_name(const char *name);
+int stm_check_key(const struct stm_store *s, const void *key, size_t klen);
+size_t stm_key_len(const char *key);	/* strnlen capped at STM_KEY_MAX + 1 */
+void stm_put_le64(void *p, int64_t x);
+int64_t stm_get_le64(const void *p);
+
+/* value.c */
+int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
+		    size_t n, uint64_t *clock);
+int stm_value_init(struct stm_value *v, struct stm_store *s, const void *key,
+		   size_t klen);
+void stm_value_fini(struct stm_value *v);
+
+#endif /* STMDEV_INTERNAL_H */

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stmdev.h - libstmdev, the user library of stm: a shared, versioned,
+ * transactional key-value store for processes on one host (/dev/stm).
+ *
+ * The model is Kamaelia Axon.STM's: open a store, take private copies of
+ * values (stm_usevar) or of a group of values read in one snapshot
+ * (stm_using), change the copies locally, then commit.  A commit publishes
+ * every change at once if nothing it read has changed since, else it fails
+ * with -STM_ECONFLICT (Axon's ConcurrentUpdate) and the caller redoes the
+ * work.  A non-blocking store may fail a commit with -STM_EBUSY (Axon's
+ * BusyRetry): retry the commit as it is, without redoing the work.
+ *
+ * Conventions:
+ *  - functions returning int give >= 0 on success and a negative errno
+ *    on failure; objects come back through out-parameters;
+ *  - the library never prints (except stm_dump, to the FILE given) and
+ *    never exits;
+ *  - keys are 1..STM_KEY_MAX arbitrary bytes (the plain functions take a
+ *    NUL-terminated string, the _n variants a pointer and a length);
+ *  - keys and values are copied in and out: nothing returned points into
+ *    the store, and nothing passed in is kept after the call returns;
+ *  - a store handle may be used from several threads at once; a value or
+ *    a collection belongs to one thread at a time;
+ *  - bad arguments are refused before anything reaches the store.
+ */
+#ifndef STMDEV_H
+#define STMDEV_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STMDEV_LIB_VERSION_MAJOR 1
+#define STMDEV_LIB_VERSION_MINOR 0
+
+/* Error codes with an STM meaning (returned negated, like every error). */
+#define STM_ECONFLICT	ESTALE	/* Axon ConcurrentUpdate: redo the transaction */
+#define STM_EBUSY	EBUSY	/* Axon BusyRetry: retry the commit as it is */
+
+#define STM_KEY_MAX	255	/* longest key, in bytes */
+#define STM_NAME_MAX	63	/* longest store name, in bytes */
+
+/* stm_open flags */
+#define STM_CREAT	(1 << 0)	/* create the store if it does not exist */
+#define STM_EXCL	(1 << 1)	/* with STM_CREAT: fail with -EEXIST if it exists */
+#define STM_RDONLY	(1 << 2)	/* attach read-only: read, never commit */
+#define STM_NONBLOCK	(1 << 3)	/* commits fail with -STM_EBUSY instead of waiting */
+
+struct stm_store;	/* an attached store; thread-safe */
+struct stm_value;	/* a private copy of one key's value and version */
+struct stm_coll;	/* values read together in one snapshot */
+
+/**
+ * stm_strerror() - describe an error code returned by this library.
+ * @err: a negative (or positive) errno value.
+ *
+ * Return: a static, read-only string; never NULL.  Thread-safe.
+ */
+const char *stm_strerror(int err);
+
+/* ---- stores ------------------------------------------------------------ */
+
+/**
+ * stm_open() - attach to (and with STM_CREAT, create) a store.
+ * @name:  store name, 1..STM_NAME_MAX bytes of [A-Za-z0-9._-].
+ * @flags: STM_CREAT, STM_EXCL, STM_RDONLY, STM_NONBLOCK.
+ * @mode:  permission bits of a created store (like shm_open; no umask).
+ * @out:   receives the store handle, to release with stm_close().
+ *
+ * Return: 0; -EINVAL bad name or flags; -ENAMETOOLONG name too long;
+ * -ENOENT no such store (without STM_CREAT); -EEXIST (STM_CREAT|STM_EXCL);
+ * -EACCES; -ENOSPC too many stores; -ENODEV /dev/stm is missing (module
+ * not loaded); -EPROTONOSUPPORT a URL for a backend not built in.
+ */
+int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out);
+
+/**
+ * stm_close() - detach from a store and free the handle.
+ * @s: store handle, or NULL (does nothing).
+ *
+ * Values and collections taken from @s must be freed before.  The store
+ * itself lives on until unlinked.
+ */
+void stm_close(struct stm_store *s);
+
+/**
+ * stm_unlink() - remove a store's name.
+ * @name: store name.
+ *
+ * Handles already attached keep working until closed.
+ *
+ * Return: 0; -ENOENT no such store; -EPERM not the owner; -EINVAL bad name.
+ */
+int stm_unlink(const char *name);
+
+/**
+ * stm_store_name() - the name a store was opened with.
+ * @s: store handle.
+ *
+ * Return: a string owned by @s, valid until stm_close().
+ */
+const char *stm_store_name(const struct stm_store *s);
+
+/** struct stm_limits - limits in force, from the backend. */
+struct stm_limits {
+	uint32_t max_key_len;		/* bytes */
+	uint32_t max_value_size;	/* bytes */
+	uint32_t max_keys_per_call;	/* keys in one stm_using / commit */
+	uint32_t reserved0;
+	uint64_t features;		/* backend feature bits (STMDEV_F_*) */
+	uint64_t reserved[3];
+};
+
+/**
+ * stm_limits() - the limits of the store's backend, read at stm_open().
+ * @s:   store handle.
+ * @out: filled in.
+ *
+ * Return: 0, or -EINVAL for NULL arguments.
+ */
+int stm_limits(const struct stm_store *s, struct stm_limits *out);
+
+/** struct stm_info - what stm_info() reports about an attached store. */
+struct stm_info {
+	char     name[STM_NAME_MAX + 1];
+	uint32_t uid, gid;		/* owner */
+	uint32_t mode;			/* permission bits */
+	uint32_t flags;			/* this handle's STM_* open flags */
+	uint64_t keys;			/* keys present */
+	uint64_t bytes;			/* key + value bytes */
+	uint64_t clock;			/* the store's commit clock */
+	uint32_t unlinked;		/* 1 once the name is removed */
+	uint32_t reserved0;
+	uint64_t reserved[4];
+};
+
+/**
+ * stm_info() - owner, mode, size and commit clock of an attached store.
+ * @s:   store handle.
+ * @out: filled in.
+ *
+ * Return: 0 or -errno.
+ */
+int stm_info(struct stm_store *s, struct stm_info *out);
+
+/** struct stm_stats - a store's counters, shared by every process. */
+struct stm_stats {
+	uint64_t commits;		/* successful commits */
+	uint64_t conflicts;		/* commits (and pinned reads) that conflicted */
+	uint64_t busy;			/* non-blocking commits that found a key locked */
+	uint64_t reads;			/* snapshot read calls */
+	uint64_t keys;			/* keys present now */
+	uint64_t bytes;			/* key + value bytes now */
+	uint64_t reserved[10];
+};
+
+/**
+ * stm_stats() - the counters of an attached store.
+ * @s:   store handle.
+ * @out: filled in.
+ *
+ * Return: 0 or -errno.
+ */
+int stm_stats(struct stm_store *s, struct stm_stats *out);
+
+/** struct stm_store_ent - one store, as stm_stores() lists it. */
+struct stm_store_ent {
+	const char *name;		/* valid during the callback only */
+	uint32_t uid, gid, mode;
+	uint32_t reserved0;
+	uint64_t keys, bytes;
+};
+
+/**
+ * stm_stores() - call @cb for every store the caller may read.
+ * @cb:  called once per store; returning non-zero stops the walk.
+ * @arg: passed to @cb.
+ *
+ * Needs no attached store.
+ *
+ * Return: the number of stores visited, the non-zero value @cb returned,
+ * or -errno (-ENODEV without /dev/stm).
+ */
+int stm_stores(int (*cb)(const struct stm_store_ent *e, void *arg), void *arg);
+
+/* ---- values (Axon: usevar, Value) -------------------------------------- */
+
+/**
+ * stm_usevar() - take a private copy of one key's value and version.
+ * @s:   store handle.
+ * @key: NUL-terminated key (1..STM_KEY_MAX bytes).
+ * @out: receives the value, to release with stm_value_free().
+ *
+ * An absent key gives a value with no data and version 0; setting and
+ * committing it creates the key.
+ *
+ * Return: 0; -EINVAL bad arguments; -ENOMEM; -errno from the store.
+ */
+int stm_usevar(struct stm_store *s, const char *key, struct stm_value **out);
+
+/**
+ * stm_usevar_n() - stm_usevar() for a binary key.
+ * @s:    store handle.
+ * @key:  key bytes.
+ * @klen: key length, 1..STM_KEY_MAX.
+ * @out:  receives the value.
+ *
+ * Return: as stm_usevar().
+ */
+int stm_usevar_n(struct stm_store *s, const void *key, size_t klen,
+		 struct stm_value **out);
+
+/**
+ * stm_value_key() - the key of a value.
+ * @v:   value.
+ * @len: if not NULL, receives the key length.
+ *
+ * Return: the key bytes, NUL-terminated for convenience, owned by @v.
+ */
+const void *stm_value_key(const struct stm_value *v, size_t *len);
+
+/**
+ * stm_value_data() - the value's data, as read or as set locally since.
+ * @v:   value.
+ * @len: if not NULL, receives the length (0 when absent).
+ *
+ * Return: the data, owned by @v and valid until the next call that changes
+ * @v; NULL when the key is absent (or deleted locally).  A present empty
+ * value gives a non-NULL pointer and length 0.
+ */
+const void *stm_value_data(const struct stm_value *v, size_t *len);
+
+/**
+ * stm_value_version() - the version the value was read at.
+ * @v: value.
+ *
+ * After a successful commit of a change, the version that commit gave the
+ * key.  Local changes do not alter it.
+ *
+ * Return: the version, 0 when the key was absent.
+ */
+uint64_t stm_value_version(const struct stm_value *v);
+
+/**
+ * stm_value_dirty() - whether the value has local changes not committed.
+ * @v: value.
+ *
+ * Return: 1 if set or deleted since read or last commit, else 0.
+ */
+int stm_value_dirty(const struct stm_value *v);
+
+/**
+ * stm_value_set() - change the private copy (Axon Value.set).
+ * @v:    value.
+ * @data: new bytes (may be NULL when @len is 0).
+ * @len:  length, at most the store's max_value_size.
+ *
+ * Nothing reaches the store until a commit.
+ *
+ * Return: 0; -EINVAL bad arguments; -E2BIG @len over the limit; -ENOMEM.
+ */
+int stm_value_set(struct stm_value *v, const void *data, size_t len);
+
+/**
+ * stm_value_set_i64() - set the copy to an 8-byte little-endian integer.
+ * @v: value.
+ * @x: the integer; the encoding the store's add-i64 uses.
+ *
+ * Return: as stm_value_set().
+ */
+int stm_value_set_i64(struct stm_value *v, int64_t x);
+
+/**
+ * stm_value_i64() - read the copy as an 8-byte little-endian integer.
+ * @v:   value.
+ * @out: receives the integer.
+ *
+ * Return: 0; -ENOENT absent; -EINVAL not 8 bytes (or NULL arguments).
+ */
+int stm_value_i64(const struct stm_value *v, int64_t *out);
+
+/**
+ * stm_value_del() - mark the copy deleted: the key is absent after commit.
+ * @v: value.
+ *
+ * Return: 0, or -EINVAL for NULL.
+ */
+int stm_value_del(struct stm_value *v);
+
+/**
+ * stm_value_commit() - publish one value (Axon Value.commit).
+ * @v: value.
+ *
+ * Sends one commit holding the key as a write checked against the version
+ * @v was read at, or, when @v has no local change, as a read to validate.
+ * On success a written @v carries the new version and is clean again, so
+ * set + commit can repeat with the same handle.
+ *
+ * Return: 0; -STM_ECONFLICT the key changed since @v was read (redo the
+ * work, e.g. after stm_value_refresh()); -STM_EBUSY (non-blocking store:
+ * retry the commit); -EBADF read-only store; -ENOSPC store full; -EINTR a
+ * blocking commit was interrupted (nothing changed); other -errno.
+ */
+int stm_value_commit(struct stm_value *v);
+
+/**
+ * stm_value_refresh() - read the value again, dropping local changes.
+ * @v: value.
+ *
+ * Return: 0 or -errno (then @v is unchanged).
+ */
+int stm_value_refresh(struct stm_value *v);
+
+/**
+ * stm_value_free() - release a value from stm_usevar().
+ * @v: value, or NULL.  Values that belong to a collection are released
+ *     with the collection: freeing them here does nothing.
+ */
+void stm_value_free(struct stm_value *v);
+
+/* ---- collections (Axon: using, Collection) ------------------------------ */
+
+/**
+ * stm_using() - copy several keys' values, all read in one snapshot.
+ * @s:    store handle.
+ * @keys: @n NUL-terminated keys; a key given twice appears once.
+ * @n:    number of keys, at most max_keys_per_call.
+ * @out:  receives the collection, to release with stm_coll_free().
+ *
+ * One read call: no commit is half visible among the values.
+ *
+ * Return: 0; -EINVAL bad arguments; -E2BIG @n over max_keys_per_call;
+ * -ENOMEM; -errno from the store.
+ */
+int stm_using(struct stm_store *s, const char *const *keys, size_t n,
+	      struct stm_coll **out);
+
+/**
+ * stm_using_n() - stm_using() for binary keys.
+ * @s:    store handle.
+ * @keys: @n key pointers.
+ * @lens: @n key lengths.
+ * @n:    number of keys.
+ * @out:  receives the collection.
+ *
+ * Return: as stm_using().
+ */
+int stm_using_n(struct stm_store *s, const void *const *keys,
+		const size_t *lens, size_t n, struct stm_coll **out);
+
+/**
+ * stm_coll_get() - the value of @key in a collection (Axon D["key"]).
+ * @c:   collection.
+ * @key: NUL-terminated key.
+ *
+ * Return: the value, owned by @c; NULL if @key is not in @c.
+ */
+struct stm_value *stm_coll_get(struct stm_coll *c, const char *key);
+
+/**
+ * stm_coll_get_n() - stm_coll_get() for a binary key.
+ * @c:    collection.
+ * @key:  key bytes.
+ * @klen: key length.
+ *
+ * Return: the value, owned by @c; NULL if not in @c.
+ */
+struct stm_value *stm_coll_get_n(struct stm_coll *c, const void *key, size_t klen);
+
+/**
+ * stm_coll_count() - number of (distinct) keys in a collection.
+ * @c: collection.
+ *
+ * Return: the count.
+ */
+size_t stm_coll_count(const struct stm_coll *c);
+
+/**
+ * stm_coll_at() - the @i-th value of a collection, in the order given.
+ * @c: collection.
+ * @i: index below stm_coll_count().
+ *
+ * Return: the value owned by @c, or NULL when @i is out of range.
+ */
+struct stm_value *stm_coll_at(struct stm_coll *c, size_t i);
+
+/**
+ * stm_coll_commit() - publish a collection (Axon Collection.commit).
+ * @c: collection.
+ *
+ * One commit: every value of @c is validated against the version it was
+ * read at (unchanged values as reads, changed ones as checked writes), and
+ * all changes are applied at once, or none.  On success the written values
+ * carry the new version and are clean again.
+ *
+ * Return: 0; -STM_ECONFLICT (see stm_coll_conflict(); redo the work, e.g.
+ * after stm_coll_refresh()); -STM_EBUSY (retry the commit as it is);
+ * others as stm_value_commit().
+ */
+int stm_coll_commit(struct stm_coll *c);
+
+/**
+ * stm_coll_conflict() - the value whose key conflicted in the last commit.
+ * @c: collection.
+ *
+ * Return: the value, or NULL if the last commit did not conflict.
+ */
+struct stm_value *stm_coll_conflict(const struct stm_coll *c);
+
+/**
+ * stm_coll_refresh() - read every value again in one new snapshot,
+ * dropping local changes.
+ * @c: collection.
+ *
+ * Return: 0 or -errno (then @c is unchanged).
+ */
+int stm_coll_refresh(struct stm_coll *c);
+
+/**
+ * stm_coll_free() - release a collection and all its values.
+ * @c: collection, or NULL.
+ */
+void stm_coll_free(struct stm_coll *c);
+
+/* ---- single operations (one call each, no copy kept) -------------------- */
+
+/**
+ * stm_cas() - write @key if its version is still @expected_version.
+ * @s:                store handle.
+ * @key:              NUL-terminated key.
+ * @expected_version: the version the key must have (0: must be absent).
+ * @data:             new bytes.
+ * @len:              length.
+ * @new_version:      if not NULL, receives the version given to the write.
+ *
+ * Return: 0; -STM_ECONFLICT the version differed; -STM_EBUSY; -errno.
+ */
+int stm_cas(struct stm_store *s, const char *key, uint64_t expected_version,
+	    const void *data, size_t len, uint64_t *new_version);
+
+/**
+ * stm_cas_n() - stm_cas() for a binary key.
+ * @s:                store handle.
+ * @key:              key bytes.
+ * @klen:             key length.
+ * @expected_version: as stm_cas().
+ * @data:             new bytes.
+ * @len:              length.
+ * @new_version:      as stm_cas().
+ *
+ * Return: as stm_cas().
+ */
+int stm_cas_n(struct stm_store *s, const void *key, size_t klen,
+	      uint64_t expected_version, const void *data, size_t len,
+	      uint64_t *new_version);
+
+/**
+ * stm_fetch_add() - add @delta to an 8-byte integer key, atomically.
+ * @s:      store handle.
+ * @key:    NUL-terminated key; absent counts as 0.
+ * @delta:  signed amount.
+ * @result: if not NULL, receives the value after the addition.
+ *
+ * Commutes with other additions: never conflicts.
+ *
+ * Return: 0; -EINVAL the stored value is not 8 bytes; -STM_EBUSY; -errno.
+ */
+int stm_fetch_add(struct stm_store *s, const char *key, int64_t delta,
+		  int64_t *result);
+
+/**
+ * stm_fetch_add_n() - stm_fetch_add() for a binary key.
+ * @s:      store handle.
+ * @key:    key bytes.
+ * @klen:   key length.
+ * @delta:  signed amount.
+ * @result: as stm_fetch_add().
+ *
+ * Return: as stm_fetch_add().
+ */
+int stm_fetch_add_n(struct stm_store *s, const void *key, size_t klen,
+		    int64_t delta, int64_t *result);
+
+/* ---- walking and dumping ------------------------------------------------ */
+
+/**
+ * stm_names() - call @cb with every key of the store (Axon names).
+ * @s:   store handle.
+ * @cb:  called with each key's bytes and length; non-zero stops the walk.
+ * @arg: passed to @cb.
+ *
+ * Not a snapshot: a key that exists for the whole walk is seen exactly
+ * once; keys created or deleted meanwhile may or may not be.
+ *
+ * Return: the number of keys visited, the non-zero value @cb returned, or
+ * -errno.
+ */
+int stm_names(struct stm_store *s,
+	      int (*cb)(const void *key, size_t len, void *arg), void *arg);
+
+/** struct stm_key_info - one key, as stm_keys() reports it. */
+struct stm_key_info {
+	const void *key;	/* valid during the callback only */
+	size_t      key_len;
+	uint64_t    version;
+	size_t      value_len;
+};
+
+/**
+ * stm_keys() - stm_names() with each key's version and value length.
+ * @s:   store handle.
+ * @cb:  called once per key; non-zero stops the walk.
+ * @arg: passed to @cb.
+ *
+ * Return: as stm_names().
+ */
+int stm_keys(struct stm_store *s,
+	     int (*cb)(const struct stm_key_info *ki, void *arg), void *arg);
+
+/**
+ * stm_dump() - print every key, version and value, as text (Axon dump).
+ * @s:   store handle.
+ * @out: stream to print to.
+ *
+ * Keys are sorted; printable data is shown quoted, other data in hex
+ * (8-byte values also as i64); long data is cut.  Values are read in as
+ * few snapshots as the per-call limit allows.
+ *
+ * Return: the number of keys printed, or -errno (-EIO on a write error).
+ */
+int stm_dump(struct stm_store *s, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STMDEV_H */

@@ -1,0 +1,683 @@
+// SPDX-License-Identifier: MIT
+/*
+ * value.c - Axon.STM's model: values (usevar), collections (using), local
+ * changes, and commits validated against the versions read.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define STACK_ENTS	16
+#define MIN_CAP		64	/* first guess of a value's size */
+#define GROW_ROUNDS	8	/* E2BIG rounds before growing to the maximum */
+#define MAX_ROUNDS	64
+
+static const uint8_t empty_data[1];
+
+int stm_value_init(struct stm_value *v, struct stm_store *s, const void *key,
+		   size_t klen)
+{
+	memset(v, 0, sizeof(*v));
+	v->key = malloc(klen + 1);
+	if (!v->key)
+		return -ENOMEM;
+	memcpy(v->key, key, klen);
+	v->key[klen] = '\0';
+	v->klen = klen;
+	v->store = s;
+	v->state = STM_V_CLEAN;
+	return 0;
+}
+
+void stm_value_fini(struct stm_value *v)
+{
+	free(v->key);
+	free(v->buf);
+	v->key = NULL;
+	v->buf = NULL;
+}
+
+/*
+ * Read @n values in one snapshot, into fresh buffers so that a failure
+ * leaves every value as it was.  A short buffer (E2BIG, which reports every
+ * value's length) is grown to the length reported and the read retried.
+ * On success every value is clean: as read.
+ */
+int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
+		    size_t n, uint64_t *clock)
+{
+	struct stm_rd stack[STACK_ENTS], *rd = stack;
+	uint64_t clk = 0;
+	int ret = 0, round;
+
+	if (n == 0)
+		return 0;
+	if (n > STACK_ENTS) {
+		rd = calloc(n, sizeof(*rd));
+		if (!rd)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cap = vals[i]->cap > MIN_CAP ? vals[i]->cap : MIN_CAP;
+
+		rd[i] = (struct stm_rd){ .key = vals[i]->key, .klen = vals[i]->klen, .cap = cap };
+		rd[i].buf = malloc(cap);
+		if (!rd[i].buf) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (round = 0; round < MAX_ROUNDS; round++) {
+		bool grew = false;
+
+		ret = s->be->read(s, rd, n, 0, &clk, NULL);
+		if (ret != -E2BIG)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t want = rd[i].len;
+			void *nb;
+
+			if (want <= rd[i].cap)
+				continue;
+			if (round >= GROW_ROUNDS && s->lim.max_value_size > want)
+				want = s->lim.max_value_size;
+			nb = realloc(rd[i].buf, want);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
+			rd[i].buf = nb;
+			rd[i].cap = want;
+			grew = true;
+		}
+		if (!grew)	/* not a buffer: too many keys */
+			break;
+	}
+	if (ret)
+		goto out_free;
+
+	for (size_t i = 0; i < n; i++) {
+		struct stm_value *v = vals[i];
+
+		if (rd[i].len > rd[i].cap) {	/* the backend broke its word */
+			ret = -EPROTO;
+			goto out_free;
+		}
+		free(v->buf);
+		v->buf = rd[i].buf;
+		v->cap = rd[i].cap;
+		rd[i].buf = NULL;
+		v->present = rd[i].present;
+		v->len = v->present ? rd[i].len : 0;
+		v->version = rd[i].version;
+		v->state = STM_V_CLEAN;
+	}
+	if (clock)
+		*clock = clk;
+out_free:
+	for (size_t i = 0; i < n; i++)
+		free(rd[i].buf);
+	if (rd != stack)
+		free(rd);
+	return ret;
+}
+
+/*
+ * A read-only attachment cannot commit, not even reads: validate by
+ * reading the versions again in one snapshot (buffers of capacity 0: the
+ * backend reports versions even when it fails with E2BIG).
+ */
+static int validate_by_read(struct stm_store *s, struct stm_value *const *vals,
+			    size_t n, size_t *conflict)
+{
+	struct stm_rd stack[STACK_ENTS], *rd = stack;
+	static uint8_t dummy[1];
+	int ret;
+
+	if (n > STACK_ENTS) {
+		rd = calloc(n, sizeof(*rd));
+		if (!rd)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		rd[i] = (struct stm_rd){ .key = vals[i]->key, .klen = vals[i]->klen,
+					 .buf = dummy, .cap = 0 };
+	ret = s->be->read(s, rd, n, 0, NULL, NULL);
+	if (ret == 0 || ret == -E2BIG) {
+		ret = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (rd[i].version != vals[i]->version) {
+				*conflict = i;
+				ret = -STM_ECONFLICT;
+				break;
+			}
+		}
+	}
+	if (rd != stack)
+		free(rd);
+	return ret;
+}
+
+/* The commit entry for one value: a checked write, or a read to validate. */
+static void value_cop(const struct stm_value *v, struct stm_cop *op)
+{
+	*op = (struct stm_cop){ .key = v->key, .klen = v->klen, .version = v->version };
+	switch (v->state) {
+	case STM_V_CLEAN:
+		op->op = STM_OP_READ;
+		break;
+	case STM_V_PUT:
+		op->op = STM_OP_PUT;
+		op->flags = STM_COP_CHECK;
+		op->val = v->buf ? v->buf : empty_data;
+		op->vlen = v->len;
+		break;
+	case STM_V_DEL:
+		op->op = STM_OP_DEL;
+		op->flags = STM_COP_CHECK;
+		break;
+	}
+}
+
+/* After a successful commit: the value is what it wrote, at @version. */
+static void value_committed(struct stm_value *v, uint64_t version)
+{
+	switch (v->state) {
+	case STM_V_CLEAN:
+		return;
+	case STM_V_PUT:
+		v->present = true;
+		v->version = version;
+		break;
+	case STM_V_DEL:
+		v->present = false;
+		v->version = 0;		/* an absent key has version 0 */
+		v->len = 0;
+		break;
+	}
+	v->state = STM_V_CLEAN;
+}
+
+static int alloc_value(struct stm_store *s, const void *key, size_t klen,
+		       struct stm_value **out)
+{
+	struct stm_value *v;
+	int ret;
+
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ret = stm_value_init(v, s, key, klen);
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*out = v;
+	return 0;
+}
+
+int stm_usevar_n(struct stm_store *s, const void *key, size_t klen,
+		 struct stm_value **out)
+{
+	struct stm_value *v;
+	int ret;
+
+	if (!s || !out)
+		return -EINVAL;
+	*out = NULL;
+	ret = stm_check_key(s, key, klen);
+	if (ret)
+		return ret;
+	ret = alloc_value(s, key, klen, &v);
+	if (ret)
+		return ret;
+	ret = stm_read_values(s, &v, 1, NULL);
+	if (ret) {
+		stm_value_free(v);
+		return ret;
+	}
+	*out = v;
+	return 0;
+}
+
+int stm_usevar(struct stm_store *s, const char *key, struct stm_value **out)
+{
+	if (!key) {
+		if (out)
+			*out = NULL;
+		return -EINVAL;
+	}
+	return stm_usevar_n(s, key, stm_key_len(key), out);
+}
+
+const void *stm_value_key(const struct stm_value *v, size_t *len)
+{
+	if (!v) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = v->klen;
+	return v->key;
+}
+
+const void *stm_value_data(const struct stm_value *v, size_t *len)
+{
+	bool present;
+
+	if (!v) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	present = v->state == STM_V_PUT || (v->state == STM_V_CLEAN && v->present);
+	if (len)
+		*len = present ? v->len : 0;
+	if (!present)
+		return NULL;
+	return v->buf ? v->buf : empty_data;
+}
+
+uint64_t stm_value_version(const struct stm_value *v)
+{
+	return v ? v->version : 0;
+}
+
+int stm_value_dirty(const struct stm_value *v)
+{
+	return v && v->state != STM_V_CLEAN;
+}
+
+int stm_value_set(struct stm_value *v, const void *data, size_t len)
+{
+	if (!v || (!data && len))
+		return -EINVAL;
+	if (len > UINT32_MAX ||
+	    (v->store->lim.max_value_size && len > v->store->lim.max_value_size))
+		return -E2BIG;
+	if (len > v->cap) {
+		void *nb = realloc(v->buf, len);
+
+		if (!nb)
+			return -ENOMEM;
+		v->buf = nb;
+		v->cap = len;
+	}
+	if (len)
+		memmove(v->buf, data, len);
+	v->len = len;
+	v->state = STM_V_PUT;
+	return 0;
+}
+
+int stm_value_set_i64(struct stm_value *v, int64_t x)
+{
+	uint8_t b[8];
+
+	stm_put_le64(b, x);
+	return stm_value_set(v, b, sizeof(b));
+}
+
+int stm_value_i64(const struct stm_value *v, int64_t *out)
+{
+	const void *d;
+	size_t len;
+
+	if (!v || !out)
+		return -EINVAL;
+	d = stm_value_data(v, &len);
+	if (!d)
+		return -ENOENT;
+	if (len != 8)
+		return -EINVAL;
+	*out = stm_get_le64(d);
+	return 0;
+}
+
+int stm_value_del(struct stm_value *v)
+{
+	if (!v)
+		return -EINVAL;
+	v->state = STM_V_DEL;
+	v->len = 0;
+	return 0;
+}
+
+int stm_value_commit(struct stm_value *v)
+{
+	struct stm_store *s;
+	struct stm_cop op;
+	uint64_t version = 0;
+	int ret;
+
+	if (!v)
+		return -EINVAL;
+	s = v->store;
+	if (s->flags & STM_RDONLY) {
+		size_t idx;
+
+		if (v->state != STM_V_CLEAN)
+			return -EBADF;
+		return validate_by_read(s, &v, 1, &idx);
+	}
+	value_cop(v, &op);
+	ret = s->be->commit(s, &op, 1, 0, 0, &version, NULL);
+	if (ret)
+		return ret;
+	value_committed(v, version);
+	return 0;
+}
+
+int stm_value_refresh(struct stm_value *v)
+{
+	if (!v)
+		return -EINVAL;
+	return stm_read_values(v->store, &v, 1, NULL);
+}
+
+void stm_value_free(struct stm_value *v)
+{
+	if (!v || v->coll)
+		return;
+	stm_value_fini(v);
+	free(v);
+}
+
+/* ---- collections ------------------------------------------------------ */
+
+static struct stm_value *coll_find(struct stm_coll *c, size_t upto,
+				   const void *key, size_t klen)
+{
+	for (size_t i = 0; i < upto; i++) {
+		struct stm_value *v = &c->vals[i];
+
+		if (v->klen == klen && memcmp(v->key, key, klen) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static int coll_read(struct stm_coll *c)
+{
+	struct stm_value *stack[STACK_ENTS], **vp = stack;
+	int ret;
+
+	if (c->n == 0)
+		return 0;
+	if (c->n > STACK_ENTS) {
+		vp = calloc(c->n, sizeof(*vp));
+		if (!vp)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		vp[i] = &c->vals[i];
+	ret = stm_read_values(c->store, vp, c->n, &c->clock);
+	if (vp != stack)
+		free(vp);
+	return ret;
+}
+
+int stm_using_n(struct stm_store *s, const void *const *keys,
+		const size_t *lens, size_t n, struct stm_coll **out)
+{
+	struct stm_coll *c;
+	int ret;
+
+	if (!s || !out || (n && (!keys || !lens)))
+		return -EINVAL;
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
+		ret = stm_check_key(s, keys[i], lens[i]);
+		if (ret)
+			return ret;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->store = s;
+	if (n) {
+		c->vals = calloc(n, sizeof(*c->vals));
+		if (!c->vals) {
+			free(c);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stm_value *v;
+
+		if (coll_find(c, c->n, keys[i], lens[i]))
+			continue;	/* a key given twice is one value */
+		v = &c->vals[c->n];
+		ret = stm_value_init(v, s, keys[i], lens[i]);
+		if (ret)
+			goto out_free;
+		v->coll = c;
+		c->n++;
+	}
+	if (s->lim.max_keys_per_call && c->n > s->lim.max_keys_per_call) {
+		ret = -E2BIG;
+		goto out_free;
+	}
+	ret = coll_read(c);
+	if (ret)
+		goto out_free;
+	*out = c;
+	return 0;
+
+out_free:
+	stm_coll_free(c);
+	return ret;
+}
+
+int stm_using(struct stm_store *s, const char *const *keys, size_t n,
+	      struct stm_coll **out)
+{
+	const void *stack_k[STACK_ENTS], **k = stack_k;
+	size_t stack_l[STACK_ENTS], *l = stack_l;
+	int ret;
+
+	if (!s || !out || (n && !keys)) {
+		if (out)
+			*out = NULL;
+		return -EINVAL;
+	}
+	if (n > STACK_ENTS) {
+		k = calloc(n, sizeof(*k));
+		l = calloc(n, sizeof(*l));
+		if (!k || !l) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i]) {
+			*out = NULL;
+			ret = -EINVAL;
+			goto out_free;
+		}
+		k[i] = keys[i];
+		l[i] = stm_key_len(keys[i]);
+	}
+	ret = stm_using_n(s, k, l, n, out);
+out_free:
+	if (k != stack_k)
+		free(k);
+	if (l != stack_l)
+		free(l);
+	return ret;
+}
+
+struct stm_value *stm_coll_get_n(struct stm_coll *c, const void *key, size_t klen)
+{
+	if (!c || !key)
+		return NULL;
+	return coll_find(c, c->n, key, klen);
+}
+
+struct stm_value *stm_coll_get(struct stm_coll *c, const char *key)
+{
+	if (!c || !key)
+		return NULL;
+	return coll_find(c, c->n, key, strlen(key));
+}
+
+size_t stm_coll_count(const struct stm_coll *c)
+{
+	return c ? c->n : 0;
+}
+
+struct stm_value *stm_coll_at(struct stm_coll *c, size_t i)
+{
+	if (!c || i >= c->n)
+		return NULL;
+	return &c->vals[i];
+}
+
+int stm_coll_commit(struct stm_coll *c)
+{
+	struct stm_cop stack[STACK_ENTS], *ops = stack;
+	struct stm_store *s;
+	uint32_t conflict = UINT32_MAX;
+	uint64_t version = 0;
+	int ret;
+
+	if (!c)
+		return -EINVAL;
+	s = c->store;
+	c->conflict = NULL;
+	if (c->n == 0)
+		return 0;
+	if (s->flags & STM_RDONLY) {
+		struct stm_value *stackv[STACK_ENTS], **vp = stackv;
+		size_t idx = 0;
+
+		for (size_t i = 0; i < c->n; i++)
+			if (c->vals[i].state != STM_V_CLEAN)
+				return -EBADF;
+		if (c->n > STACK_ENTS) {
+			vp = calloc(c->n, sizeof(*vp));
+			if (!vp)
+				return -ENOMEM;
+		}
+		for (size_t i = 0; i < c->n; i++)
+			vp[i] = &c->vals[i];
+		ret = validate_by_read(s, vp, c->n, &idx);
+		if (ret == -STM_ECONFLICT)
+			c->conflict = &c->vals[idx];
+		if (vp != stackv)
+			free(vp);
+		return ret;
+	}
+	if (c->n > STACK_ENTS) {
+		ops = calloc(c->n, sizeof(*ops));
+		if (!ops)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		value_cop(&c->vals[i], &ops[i]);
+	ret = s->be->commit(s, ops, c->n, 0, 0, &version, &conflict);
+	if (ret == 0) {
+		for (size_t i = 0; i < c->n; i++)
+			value_committed(&c->vals[i], version);
+	} else if (ret == -STM_ECONFLICT && conflict < c->n) {
+		c->conflict = &c->vals[conflict];
+	}
+	if (ops != stack)
+		free(ops);
+	return ret;
+}
+
+struct stm_value *stm_coll_conflict(const struct stm_coll *c)
+{
+	return c ? c->conflict : NULL;
+}
+
+int stm_coll_refresh(struct stm_coll *c)
+{
+	if (!c)
+		return -EINVAL;
+	c->conflict = NULL;
+	return coll_read(c);
+}
+
+void stm_coll_free(struct stm_coll *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		stm_value_fini(&c->vals[i]);
+	free(c->vals);
+	free(c);
+}
+
+/* ---- single operations ------------------------------------------------- */
+
+int stm_cas_n(struct stm_store *s, const void *key, size_t klen,
+	      uint64_t expected_version, const void *data, size_t len,
+	      uint64_t *new_version)
+{
+	struct stm_cop op;
+	uint64_t version = 0;
+	int ret;
+
+	if (!s || (!data && len))
+		return -EINVAL;
+	ret = stm_check_key(s, key, klen);
+	if (ret)
+		return ret;
+	if (len > UINT32_MAX || (s->lim.max_value_size && len > s->lim.max_value_size))
+		return -E2BIG;
+	if (s->flags & STM_RDONLY)
+		return -EBADF;
+	op = (struct stm_cop){ .key = key, .klen = klen, .op = STM_OP_PUT,
+			       .flags = STM_COP_CHECK, .version = expected_version,
+			       .val = data ? data : empty_data, .vlen = len };
+	ret = s->be->commit(s, &op, 1, 0, 0, &version, NULL);
+	if (ret == 0 && new_version)
+		*new_version = version;
+	return ret;
+}
+
+int stm_cas(struct stm_store *s, const char *key, uint64_t expected_version,
+	    const void *data, size_t len, uint64_t *new_version)
+{
+	if (!key)
+		return -EINVAL;
+	return stm_cas_n(s, key, stm_key_len(key), expected_version, data, len,
+			 new_version);
+}
+
+int stm_fetch_add_n(struct stm_store *s, const void *key, size_t klen,
+		    int64_t delta, int64_t *result)
+{
+	uint8_t d[8], r[8];
+	struct stm_cop op;
+	int ret;
+
+	if (!s)
+		return -EINVAL;
+	ret = stm_check_key(s, key, klen);
+	if (ret)
+		return ret;
+	if (s->flags & STM_RDONLY)
+		return -EBADF;
+	stm_put_le64(d, delta);
+	op = (struct stm_cop){ .key = key, .klen = klen, .op = STM_OP_ADD,
+			       .flags = STM_COP_FETCH, .val = d, .vlen = 8,
+			       .fetch = r };
+	ret = s->be->commit(s, &op, 1, 0, 0, NULL, NULL);
+	if (ret == 0 && result)
+		*result = stm_get_le64(r);
+	return ret;
+}
+
+int stm_fetch_add(struct stm_store *s, const char *key, int64_t delta,
+		  int64_t *result)
+{
+	if (!key)
+		return -EINVAL;
+	return stm_fetch_add_n(s, key, stm_key_len(key), delta, result);
+}
