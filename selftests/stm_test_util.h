@@ -502,6 +502,27 @@ static inline int stm_fp_diff(const struct stm_fp *a, const struct stm_fp *b)
 	return 0;
 }
 
+/*
+ * Checks for forked children, where ASSERT_* must not be used (it would
+ * longjmp into the parent's copy of the test): print and return 1.
+ */
+#define CK_EQ(expected, seen) do {					\
+	long long __e = (long long)(expected), __s = (long long)(seen);	\
+	if (__e != __s) {						\
+		fprintf(stderr, "# %s:%d: expected %s (%lld) == %s (%lld)\n", \
+			__FILE__, __LINE__, #expected, __e, #seen, __s); \
+		return 1;						\
+	}								\
+} while (0)
+
+#define CK(cond) do {							\
+	if (!(cond)) {							\
+		fprintf(stderr, "# %s:%d: %s is false\n", __FILE__,	\
+			__LINE__, #cond);				\
+		return 1;						\
+	}								\
+} while (0)
+
 /* ---- processes ----------------------------------------------------------- */
 
 /* Anonymous shared memory, visible to forked children; NULL on failure. */

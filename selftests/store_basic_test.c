@@ -888,8 +888,9 @@ TEST_F(store, list_keys_with_cursor)
 	__u32 count;
 	int i, j, calls;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 5; i++) {
 		ASSERT_EQ(0, stm_put_str(self->fd, keys[i], vals[i], &vers[i]));
+	}
 	ASSERT_EQ(0, stm_del(self->fd, "e", 1, NULL));	/* deleted: not listed */
 
 	/* a buffer smaller than one record: E2BIG */
@@ -938,9 +939,11 @@ TEST_F(store, list_keys_with_cursor)
 	}
 	ASSERT_LT(calls, 100);
 	EXPECT_EQ(4, seen.n);
-	for (i = 0; i < seen.n; i++)
-		for (j = i + 1; j < seen.n; j++)
+	for (i = 0; i < seen.n; i++) {
+		for (j = i + 1; j < seen.n; j++) {
 			EXPECT_STRNE(seen.key[i], seen.key[j]);
+		}
+	}
 }
 
 TEST(list_on_empty_store)
