@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# stm: one entry point.
+#
+#   make                 module (for KDIR), library, tools, selftests
+#   make KDIR=/lib/modules/6.1.0-56-amd64/build [W=1] [STM_DEBUG=1]
+#   make check           style + every selftest in QEMU on each STM_KERNELS
+#   make demo / bench    run a program in the VM (see selftests/vm/run)
+#   make style           checkpatch on kmod/ and uapi/
+#   make install         module, uapi header, library and tools
+#   make deps            install the toolchain (scripts/deps, as root)
+#
+# Sub-directories are built only when their Makefile exists, so the tree
+# builds while pieces are still missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+
+TOP := $(CURDIR)
+
+# The kernel to build the module against: the running one when its build
+# tree is installed, else the newest Debian header tree (sort -V).
+ifeq ($(origin KDIR),undefined)
+KDIR := $(shell d=/lib/modules/$$(uname -r)/build; \
+	if [ -d "$$d" ]; then echo "$$d"; \
+	else ls -d /lib/modules/*-amd64/build 2>/dev/null | sort -V | tail -n 1; fi)
+endif
+
+# Module build flags passed through to Kbuild (W=1 extra warnings,
+# STM_DEBUG=1 makes kmod/Kbuild add -DDEBUG).
+KBUILD_ARGS := $(if $(W),W=$(W)) $(if $(STM_DEBUG),STM_DEBUG=$(STM_DEBUG))
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+# Which kernels `make demo` / `make bench` boot (make check: all of
+# STM_KERNELS, default chosen by selftests/vm/run).
+DEMO_KERNELS ?= 6.1
+DEMO_CMD ?= stm-bank
+BENCH_CMD ?= stm-bench
+
+VM_RUN := $(TOP)/selftests/vm/run
+
+# Everything `make check` needs from scripts/deps; if any is missing, deps
+# runs first (it is quick when all is there, and needs root when not).
+DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harness.h && \
+	test -f $(TOP)/.cache/kernel/scripts/checkpatch.pl && \
+	command -v qemu-system-x86_64 >/dev/null && test -x /bin/busybox && \
+	command -v cpio >/dev/null && test -f /usr/lib/x86_64-linux-gnu/liburing.a && \
+	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1
+NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
+	bash $(TOP)/scripts/deps; fi
+
+SUBDIRS := lib tools
+
+.PHONY: all module userspace lib tools selftests deps check demo bench style \
+	install clean
+
+all: module userspace
+
+# The module for KDIR, built in place (kmod/stm.ko); any compiler or
+# modpost warning fails the build.
+module:
+	@if [ ! -f kmod/Kbuild ]; then echo "make: no kmod/Kbuild yet, module skipped"; exit 0; fi; \
+	if [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)/" ]; then \
+		echo "make: no kernel build tree (KDIR='$(KDIR)'); run make deps or pass KDIR=" >&2; exit 1; fi
+	+@if [ -f kmod/Kbuild ]; then $(TOP)/selftests/vm/kbuild $(KDIR) $(TOP)/kmod $(KBUILD_ARGS); fi
+
+userspace: lib tools selftests
+
+lib tools:
+	+@if [ -f $@/Makefile ]; then $(MAKE) -C $@; else echo "make: no $@/Makefile yet, $@ skipped"; fi
+
+# Tests link libstmdev.a when it exists: build lib first.
+tools selftests: lib
+selftests:
+	+$(MAKE) -C selftests
+
+deps:
+	bash $(TOP)/scripts/deps
+
+# checkpatch on the kernel side, exactly as a kernel submission would see it.
+# kmod/compat/ is the one place allowed to test LINUX_VERSION_CODE (DESIGN
+# section 4: every kernel-version difference lives there), so that check,
+# and only it, is off for those files.  Generated *.mod.c are not ours.
+CHECKPATCH := $(TOP)/.cache/kernel/scripts/checkpatch.pl
+CHECKPATCH_FLAGS := --no-tree --show-types --quiet
+STYLE_COMPAT = $(shell find kmod/compat -name '*.[ch]' 2>/dev/null | LC_ALL=C sort)
+STYLE_FILES = $(filter-out $(STYLE_COMPAT), \
+	$(shell find kmod -name '*.[ch]' ! -name '*.mod.c' 2>/dev/null | LC_ALL=C sort)) \
+	uapi/linux/stmdev.h
+style:
+	@if [ ! -f $(CHECKPATCH) ]; then bash $(TOP)/scripts/deps; fi
+	perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) -f $(STYLE_FILES)
+	$(if $(STYLE_COMPAT),perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) --ignore LINUX_VERSION_CODE -f $(STYLE_COMPAT))
+	@echo "style: $(words $(STYLE_FILES) $(STYLE_COMPAT)) files checkpatch-clean"
+
+# Every selftest on every kernel of STM_KERNELS, in QEMU.
+check:
+	$(NEED_DEPS)
+	+$(MAKE) module lib tools
+	+$(MAKE) style
+	$(VM_RUN)
+
+# `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
+demo:
+	$(NEED_DEPS)
+	+$(MAKE) all
+	@if [ "$(origin DEMO_CMD)" = file ] && [ ! -x tools/stm-bank ]; then \
+		echo "make demo: tools/stm-bank is not built yet (it arrives with the library)" >&2; exit 1; fi
+	STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(DEMO_CMD)'
+
+# `make bench`: the benchmark in the VM; whatever it writes to /out in the
+# guest lands in .build/<kernel>/out/.
+bench:
+	$(NEED_DEPS)
+	+$(MAKE) all
+	@if [ "$(origin BENCH_CMD)" = file ] && [ ! -x tools/stm-bench ]; then \
+		echo "make bench: tools/stm-bench is not built yet; set BENCH_CMD=" >&2; exit 1; fi
+	STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(BENCH_CMD)'
+
+KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+install: all
+	+$(MAKE) -C $(KDIR) M=$(TOP)/kmod $(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
+	if [ -z "$(DESTDIR)" ] && [ -n "$(KVER)" ]; then depmod -a $(KVER); fi
+	install -D -m 0644 uapi/linux/stmdev.h $(DESTDIR)$(PREFIX)/include/linux/stmdev.h
+	+for d in $(SUBDIRS); do \
+		if [ -f $$d/Makefile ] && grep -q '^install:' $$d/Makefile; then \
+			$(MAKE) -C $$d install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR); fi; done
+
+clean:
+	+if [ -f kmod/Kbuild ] && [ -d "$(KDIR)/" ]; then $(MAKE) -C $(KDIR) M=$(TOP)/kmod clean; fi
+	+for d in $(SUBDIRS); do if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; done
+	+$(MAKE) -C selftests clean
+	rm -rf .build
