@@ -11,7 +11,8 @@
 #include "stm.h"
 
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
-			 STMDEV_F_LIST | STMDEV_F_STATS)
+			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
+			 STMDEV_F_FAMILY)
 
 union stm_cmd_arg {
 	struct stmdev_features features;
@@ -24,6 +25,10 @@ union stm_cmd_arg {
 	struct stmdev_commit commit;
 	struct stmdev_list list;
 	struct stmdev_stats stats;
+	struct stmdev_wait wait;
+	struct stmdev_watch watch;
+	struct stmdev_family family;
+	struct stmdev_family_stats family_stats;
 };
 
 static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u)
@@ -85,6 +90,26 @@ static int stm_stats(struct stm_file *f, union stm_cmd_arg *u)
 	return stm_store_stats(f, &u->stats);
 }
 
+static int stm_wait_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_wait(f, &u->wait);
+}
+
+static int stm_watch_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_watch(f, &u->watch);
+}
+
+static int stm_family_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_family_add(f, &u->family);
+}
+
+static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u)
+{
+	return stm_family_stats(f, &u->family_stats);
+}
+
 struct stm_cmd {
 	unsigned int cmd;
 	bool attached;		/* needs a store attached to the fd */
@@ -103,12 +128,17 @@ static const struct stm_cmd stm_cmds[] = {
 	{ STMDEV_IOC_COMMIT,		true,	stm_commit_cmd },
 	{ STMDEV_IOC_LIST,		true,	stm_list_cmd },
 	{ STMDEV_IOC_STATS,		true,	stm_stats },
+	{ STMDEV_IOC_WAIT,		true,	stm_wait_cmd },
+	{ STMDEV_IOC_WATCH,		true,	stm_watch_cmd },
+	{ STMDEV_IOC_FAMILY,		true,	stm_family_cmd },
+	{ STMDEV_IOC_FAMILY_STATS,	true,	stm_family_stats_cmd },
 };
 
 /* Outputs are meaningful on success and on these errors. */
 static bool stm_copy_out(int err)
 {
-	return !err || err == -ESTALE || err == -E2BIG || err == -EBUSY;
+	return !err || err == -ESTALE || err == -E2BIG || err == -EBUSY ||
+	       err == -ETIMEDOUT;
 }
 
 /*
@@ -154,14 +184,25 @@ static int stm_open(struct inode *inode, struct file *file)
 	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f)
 		return -ENOMEM;
+	mutex_init(&f->watch_lock);
+	init_waitqueue_head(&f->poll_wq);
 	file->private_data = f;
 	return 0;
+}
+
+static __poll_t stm_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct stm_file *f = file->private_data;
+
+	poll_wait(file, &f->poll_wq, pt);
+	return stm_watch_poll(f);
 }
 
 static int stm_release(struct inode *inode, struct file *file)
 {
 	struct stm_file *f = file->private_data;
 
+	stm_watch_release(f);
 	if (f->store)
 		stm_store_put(f->store);
 	kfree(f);
@@ -172,6 +213,7 @@ const struct file_operations stm_fops = {
 	.owner		= THIS_MODULE,
 	.open		= stm_open,
 	.release	= stm_release,
+	.poll		= stm_poll,
 	.unlocked_ioctl	= stm_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= stm_no_llseek,

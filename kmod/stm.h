@@ -24,6 +24,9 @@
 #include <linux/refcount.h>
 #include <linux/string.h>
 #include <linux/uidgid.h>
+#include <linux/mutex.h>
+#include <linux/wait.h>
+#include <linux/poll.h>
 #include <linux/stmdev.h>
 
 /* Module parameters (main.c). */
@@ -63,6 +66,18 @@ struct stm_kref {
 	u32 hash;
 };
 
+/* Wait-queue buckets per store, by key hash: wakes touch only one. */
+#define STM_WAIT_BUCKETS	256
+
+struct stm_family {
+	char name[STMDEV_FAMILY_NAME_MAX];
+	atomic64_t attempts;
+	atomic64_t commits;
+	atomic64_t conflicts;
+	atomic64_t busy;
+	atomic64_t waits;
+};
+
 struct stm_store {
 	struct kref ref;		/* the registry's, and each fd's */
 	struct list_head link;		/* stm_stores, under stm_stores_lock */
@@ -87,12 +102,52 @@ struct stm_store {
 	atomic64_t st_conflicts;
 	atomic64_t st_busy;
 	atomic64_t st_reads;
+	atomic64_t st_waits;
+	atomic64_t st_wakeups;
+
+	wait_queue_head_t wq[STM_WAIT_BUCKETS];
+
+	struct mutex fam_lock;		/* adding families */
+	u32 nfamilies;			/* published with release */
+	struct stm_family families[STMDEV_FAMILIES_MAX];
+};
+
+struct stm_rslot {
+	struct stm_kref kr;
+	struct stm_val *val;
+	u64 ver;
+};
+
+struct stm_waitset;
+
+/* One key of a wait set, queued on the store's bucket for its hash. */
+struct stm_waiter {
+	struct wait_queue_entry wq;
+	struct stm_waitset *set;
+	u32 hash;
+};
+
+/* Keys and the versions a waiter saw; woken when one of them is written. */
+struct stm_waitset {
+	struct stm_store *s;
+	struct task_struct *task;	/* WAIT: the sleeping task */
+	wait_queue_head_t *notify;	/* WATCH: the fd's poll head */
+	bool all;			/* STMDEV_WAIT_ALL */
+	bool woken;
+	u32 n;
+	u64 *seen;
+	struct stm_rslot *rs;
+	u8 *keys;
+	struct stm_waiter w[];
 };
 
 /* One open /dev/stm. */
 struct stm_file {
 	struct stm_store *store;	/* set once by ATTACH */
 	u32 flags;			/* STMDEV_ATTACH_* */
+	struct mutex watch_lock;	/* watch */
+	struct stm_waitset *watch;	/* WATCH set for poll() */
+	wait_queue_head_t poll_wq;
 };
 
 /* device.c */
@@ -105,6 +160,9 @@ int stm_store_info(struct stm_file *f, struct stmdev_info *info);
 int stm_store_list(struct stmdev_list_stores *ls);
 int stm_store_stats(struct stm_file *f, struct stmdev_stats *st);
 void stm_store_put(struct stm_store *s);
+int stm_family_add(struct stm_file *f, struct stmdev_family *fam);
+int stm_family_stats(struct stm_file *f, struct stmdev_family_stats *fs);
+struct stm_family *stm_family_get(struct stm_store *s, u32 id);
 void stm_stores_destroy(void);
 
 /* table.c */
@@ -123,6 +181,20 @@ void stm_val_put(struct stm_val *v);
 int stm_read(struct stm_file *f, struct stmdev_read *r);
 int stm_commit(struct stm_file *f, struct stmdev_commit *c);
 int stm_list(struct stm_file *f, struct stmdev_list *l);
+int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
+		 u64 addr, u32 len);
+int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
+		 bool at, u64 *rv, u32 *bad);
+void stm_rslots_put(struct stm_rslot *rs, u32 n);
+
+/* wait.c */
+void stm_wait_init(struct stm_store *s);
+void stm_wake_key(struct stm_store *s, u32 hash);
+void stm_wake_all(struct stm_store *s);
+int stm_wait(struct stm_file *f, struct stmdev_wait *wt);
+int stm_watch(struct stm_file *f, struct stmdev_watch *wa);
+__poll_t stm_watch_poll(struct stm_file *f);
+void stm_watch_release(struct stm_file *f);
 
 /* Are the @len bytes at @p all zero (reserved fields)? */
 static inline bool stm_zero(const void *p, size_t len)

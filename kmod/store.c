@@ -77,6 +77,8 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 		kfree(s);
 		return ERR_PTR(-ENOMEM);
 	}
+	stm_wait_init(s);
+	mutex_init(&s->fam_lock);
 	kref_init(&s->ref);
 	strscpy(s->name, name, sizeof(s->name));
 	s->uid = current_fsuid();
@@ -185,8 +187,10 @@ int stm_store_unlink(struct stmdev_unlink *u)
 	err = 0;
 out_unlock:
 	mutex_unlock(&stm_stores_lock);
-	if (!err)
+	if (!err) {
+		stm_wake_all(s);
 		stm_store_put(s);
+	}
 	return err;
 }
 
@@ -266,6 +270,76 @@ int stm_store_stats(struct stm_file *f, struct stmdev_stats *st)
 	st->reads = atomic64_read(&s->st_reads);
 	st->keys = atomic64_read(&s->nkeys);
 	st->bytes = atomic64_read(&s->nbytes);
+	st->waits = atomic64_read(&s->st_waits);
+	st->wakeups = atomic64_read(&s->st_wakeups);
+	return 0;
+}
+
+/* Family @id (1-based) of @s, or NULL. */
+struct stm_family *stm_family_get(struct stm_store *s, u32 id)
+{
+	/* Pairs with the release in stm_family_add(). */
+	if (!id || id > smp_load_acquire(&s->nfamilies))
+		return NULL;
+	return &s->families[id - 1];
+}
+
+int stm_family_add(struct stm_file *f, struct stmdev_family *fam)
+{
+	struct stm_store *s = f->store;
+	size_t len = strnlen(fam->name, sizeof(fam->name));
+	u32 i;
+	int err;
+
+	if (fam->reserved)
+		return -EINVAL;
+	if (len == sizeof(fam->name))
+		return -ENAMETOOLONG;
+	if (!len)
+		return -EINVAL;
+	mutex_lock(&s->fam_lock);
+	for (i = 0; i < s->nfamilies; i++)
+		if (!strcmp(s->families[i].name, fam->name))
+			goto out_found;
+	err = -ENOSPC;
+	if (i == STMDEV_FAMILIES_MAX)
+		goto out_unlock;
+	strscpy(s->families[i].name, fam->name, sizeof(s->families[i].name));
+	/* Name before count: readers use stm_family_get(). */
+	smp_store_release(&s->nfamilies, i + 1);
+out_found:
+	fam->id = i + 1;
+	err = 0;
+out_unlock:
+	mutex_unlock(&s->fam_lock);
+	return err;
+}
+
+int stm_family_stats(struct stm_file *f, struct stmdev_family_stats *fs)
+{
+	struct stmdev_family_ent __user *out = u64_to_user_ptr(fs->addr);
+	struct stm_store *s = f->store;
+	struct stmdev_family_ent e;
+	u32 i, n;
+
+	if (fs->reserved)
+		return -EINVAL;
+	/* Pairs with the release in stm_family_add(): names are set. */
+	n = min_t(u32, smp_load_acquire(&s->nfamilies), fs->len / sizeof(e));
+	for (i = 0; i < n; i++) {
+		struct stm_family *fam = &s->families[i];
+
+		memset(&e, 0, sizeof(e));
+		memcpy(e.name, fam->name, sizeof(e.name));
+		e.attempts = atomic64_read(&fam->attempts);
+		e.commits = atomic64_read(&fam->commits);
+		e.conflicts = atomic64_read(&fam->conflicts);
+		e.busy = atomic64_read(&fam->busy);
+		e.waits = atomic64_read(&fam->waits);
+		if (copy_to_user(&out[i], &e, sizeof(e)))
+			return -EFAULT;
+	}
+	fs->count = n;
 	return 0;
 }
 

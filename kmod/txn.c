@@ -17,8 +17,8 @@
 #define STM_SPIN	256
 
 /* Key bytes of a request, copied from user memory into one buffer. */
-static int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
-			u64 addr, u32 len)
+int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
+		 u64 addr, u32 len)
 {
 	if (!len || len > STMDEV_KEY_MAX)
 		return -EINVAL;
@@ -70,13 +70,7 @@ static bool stm_key_snap(struct stm_key *k, u64 *ver, struct stm_val **val)
 	return true;
 }
 
-struct stm_rslot {
-	struct stm_kref kr;
-	struct stm_val *val;
-	u64 ver;
-};
-
-static void stm_rslots_put(struct stm_rslot *rs, u32 n)
+void stm_rslots_put(struct stm_rslot *rs, u32 n)
 {
 	u32 i;
 
@@ -91,8 +85,8 @@ static void stm_rslots_put(struct stm_rslot *rs, u32 n)
  * Fill @rs with one snapshot of its keys.  With @at, the snapshot must be
  * the one at clock *@rv, else -ESTALE with *@bad the first changed entry.
  */
-static int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
-			bool at, u64 *rv, u32 *bad)
+int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
+		 bool at, u64 *rv, u32 *bad)
 {
 	bool absent;
 	u32 i, spins;
@@ -634,6 +628,7 @@ static bool stm_went_dups(const struct stm_went *w, u32 n)
 int stm_commit(struct stm_file *f, struct stmdev_commit *cm)
 {
 	struct stm_commit_ctx c = { .s = f->store };
+	struct stm_family *fam = NULL;
 	struct stmdev_commit_ent __user *uents = u64_to_user_ptr(cm->entries);
 	struct stmdev_commit_ent *ents;
 	struct stm_went *all;
@@ -645,6 +640,12 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm)
 		return -EINVAL;
 	if (n > READ_ONCE(stm_max_keys_per_call))
 		return -E2BIG;
+	if (cm->family) {
+		fam = stm_family_get(c.s, cm->family);
+		if (!fam)
+			return -EINVAL;
+		atomic64_inc(&fam->attempts);
+	}
 	cm->conflict = STMDEV_NO_CONFLICT;
 	c.nonblock = (f->flags & STMDEV_ATTACH_NONBLOCK) ||
 		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
@@ -688,18 +689,26 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm)
 	if (err == -ESTALE) {
 		cm->conflict = c.conflict;
 		atomic64_inc(&c.s->st_conflicts);
+		if (fam)
+			atomic64_inc(&fam->conflicts);
 	} else if (err == -EBUSY) {
 		atomic64_inc(&c.s->st_busy);
+		if (fam)
+			atomic64_inc(&fam->busy);
 	} else if (err == -EINVAL && c.conflict != STMDEV_NO_CONFLICT) {
 		cm->conflict = c.conflict;	/* ADD on a non-8-byte value */
 	}
 	if (err)
 		goto out_release;
 	atomic64_inc(&c.s->st_commits);
+	if (fam)
+		atomic64_inc(&fam->commits);
 	cm->version = c.version;
 	for (i = 0; i < c.nw; i++) {
 		struct stm_went *w = &c.w[i];
 		__le64 res = cpu_to_le64((u64)w->result);
+
+		stm_wake_key(c.s, w->kr.hash);
 
 		if (!(w->flags & STMDEV_CENT_FETCH))
 			continue;

@@ -96,6 +96,29 @@
  *
  * STMDEV_IOC_STATS (struct stmdev_stats)
  *	out: the attached store's counters.
+ *
+ * STMDEV_IOC_WAIT (struct stmdev_wait)
+ *	in: entries/count (struct stmdev_wait_ent[]: key and the version the
+ *	caller saw, 0 = absent), flags (STMDEV_WAIT_ALL: wait until every key
+ *	changed; default any), timeout_ns (< 0: none; 0: just check), family.
+ *	Sleeps until the condition holds: returns 0 with `index` the first
+ *	entry that differs.  ETIMEDOUT on timeout, EINTR on a signal, EIDRM
+ *	when the store is unlinked.  Only waiters on a written key are woken.
+ *
+ * STMDEV_IOC_WATCH (struct stmdev_watch)
+ *	in: entries/count as for WAIT (count 0 clears).  Replaces the fd's
+ *	watch set: poll()/epoll report EPOLLIN while a watched key's version
+ *	differs from the one given.
+ *
+ * STMDEV_IOC_FAMILY (struct stmdev_family)
+ *	in: name (1..31 bytes, NUL-terminated).  out: id, the same for every
+ *	process naming the same family in this store (at most
+ *	STMDEV_FAMILIES_MAX; ENOSPC beyond).  COMMIT and WAIT carry the id,
+ *	and the store counts per family.
+ *
+ * STMDEV_IOC_FAMILY_STATS (struct stmdev_family_stats)
+ *	in: addr/len of a struct stmdev_family_ent array.  out: count filled,
+ *	one per family registered (id order).
  */
 #ifndef _UAPI_LINUX_STMDEV_H
 #define _UAPI_LINUX_STMDEV_H
@@ -115,6 +138,8 @@
 #define STMDEV_F_COMMIT		(1ULL << 2)	/* COMMIT: READ/PUT/DEL/ADD, FETCH */
 #define STMDEV_F_LIST		(1ULL << 3)	/* LIST */
 #define STMDEV_F_STATS		(1ULL << 4)	/* STATS */
+#define STMDEV_F_WAIT		(1ULL << 5)	/* WAIT, WATCH + poll() */
+#define STMDEV_F_FAMILY		(1ULL << 6)	/* FAMILY, FAMILY_STATS */
 
 struct stmdev_features {
 	__u64 features;		/* out */
@@ -261,7 +286,62 @@ struct stmdev_stats {
 	__u64 reads;		/* READ calls */
 	__u64 keys;		/* keys present now */
 	__u64 bytes;		/* key + value bytes now */
-	__u64 reserved[10];	/* out: zero, room for counters to come */
+	__u64 waits;		/* WAIT calls that slept */
+	__u64 wakeups;		/* waiters woken by a commit or unlink */
+	__u64 reserved[8];	/* out: zero, room for counters to come */
+};
+
+/* WAIT flags */
+#define STMDEV_WAIT_ALL		(1U << 0)	/* every key, not any */
+
+struct stmdev_wait_ent {
+	__u64 key_addr;
+	__u64 version;		/* the version seen; 0 = absent */
+	__u32 key_len;
+	__u32 reserved;
+};
+
+struct stmdev_wait {
+	__u64 entries;		/* in: struct stmdev_wait_ent[] */
+	__u32 count;
+	__u32 flags;		/* STMDEV_WAIT_* */
+	__s64 timeout_ns;	/* < 0: none, 0: check only */
+	__u32 index;		/* out: first entry that differs */
+	__u32 family;		/* in: statistics family id, 0 = none */
+	__u64 reserved;
+};
+
+struct stmdev_watch {
+	__u64 entries;		/* in: struct stmdev_wait_ent[] */
+	__u32 count;
+	__u32 flags;		/* must be zero */
+	__u64 reserved;
+};
+
+#define STMDEV_FAMILY_NAME_MAX	32	/* including the NUL */
+#define STMDEV_FAMILIES_MAX	64
+
+struct stmdev_family {
+	char  name[STMDEV_FAMILY_NAME_MAX];
+	__u32 id;		/* out: 1..STMDEV_FAMILIES_MAX */
+	__u32 reserved;
+};
+
+struct stmdev_family_ent {
+	char  name[STMDEV_FAMILY_NAME_MAX];
+	__u64 attempts;		/* COMMIT calls */
+	__u64 commits;
+	__u64 conflicts;
+	__u64 busy;
+	__u64 waits;		/* WAIT calls: blocking retries */
+	__u64 reserved;
+};
+
+struct stmdev_family_stats {
+	__u64 addr;		/* in: struct stmdev_family_ent[] */
+	__u32 len;		/* in: bytes at addr */
+	__u32 count;		/* out */
+	__u64 reserved;
 };
 
 /* io_uring passthrough: the 16-byte payload in the SQE's cmd area. */
@@ -281,5 +361,9 @@ struct stmdev_uring_cmd {
 #define STMDEV_IOC_COMMIT	_IOWR(STMDEV_IOC_MAGIC, 0x07, struct stmdev_commit)
 #define STMDEV_IOC_LIST		_IOWR(STMDEV_IOC_MAGIC, 0x08, struct stmdev_list)
 #define STMDEV_IOC_STATS	_IOWR(STMDEV_IOC_MAGIC, 0x09, struct stmdev_stats)
+#define STMDEV_IOC_WAIT		_IOWR(STMDEV_IOC_MAGIC, 0x0a, struct stmdev_wait)
+#define STMDEV_IOC_WATCH	_IOWR(STMDEV_IOC_MAGIC, 0x0b, struct stmdev_watch)
+#define STMDEV_IOC_FAMILY	_IOWR(STMDEV_IOC_MAGIC, 0x0c, struct stmdev_family)
+#define STMDEV_IOC_FAMILY_STATS	_IOWR(STMDEV_IOC_MAGIC, 0x0d, struct stmdev_family_stats)
 
 #endif /* _UAPI_LINUX_STMDEV_H */

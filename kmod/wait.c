@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Blocking retry: WAIT sleeps until keys differ from the versions a
+ * transaction saw; WATCH arms poll() on the fd for the same condition.
+ *
+ * Every waited-on key queues one entry on the store's wait-queue bucket
+ * for its hash.  A commit wakes the bucket of each key it wrote, passing
+ * the key's hash, and an entry wakes its owner only when the hash is its
+ * own: a commit costs nothing to waiters on other keys.
+ */
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "stm.h"
+
+void stm_wait_init(struct stm_store *s)
+{
+	int i;
+
+	for (i = 0; i < STM_WAIT_BUCKETS; i++)
+		init_waitqueue_head(&s->wq[i]);
+}
+
+static wait_queue_head_t *stm_bucket(struct stm_store *s, u32 hash)
+{
+	return &s->wq[hash % STM_WAIT_BUCKETS];
+}
+
+/* Called by a commit after publishing a write of the key with @hash. */
+void stm_wake_key(struct stm_store *s, u32 hash)
+{
+	wait_queue_head_t *wq = stm_bucket(s, hash);
+
+	/* wq_has_sleeper() orders the publish before the queue check. */
+	if (wq_has_sleeper(wq))
+		__wake_up(wq, TASK_NORMAL, 0, &hash);
+}
+
+/* The store is gone from the namespace: every waiter must look. */
+void stm_wake_all(struct stm_store *s)
+{
+	int i;
+
+	for (i = 0; i < STM_WAIT_BUCKETS; i++)
+		if (wq_has_sleeper(&s->wq[i]))
+			__wake_up(&s->wq[i], TASK_NORMAL, 0, NULL);
+}
+
+static int stm_waiter_fn(struct wait_queue_entry *wq, unsigned int mode,
+			 int sync, void *key)
+{
+	struct stm_waiter *w = container_of(wq, struct stm_waiter, wq);
+	struct stm_waitset *ws = w->set;
+
+	if (key && *(u32 *)key != w->hash)
+		return 0;
+	atomic64_inc(&ws->s->st_wakeups);
+	WRITE_ONCE(ws->woken, true);
+	if (ws->task)
+		wake_up_process(ws->task);
+	if (ws->notify)
+		wake_up_interruptible_poll(ws->notify, EPOLLIN);
+	return 0;
+}
+
+static void stm_waitset_free(struct stm_waitset *ws)
+{
+	u32 i;
+
+	if (!ws)
+		return;
+	for (i = 0; i < ws->n; i++)
+		if (ws->w[i].set)
+			remove_wait_queue(stm_bucket(ws->s, ws->w[i].hash),
+					  &ws->w[i].wq);
+	kvfree(ws->keys);
+	kvfree(ws->rs);
+	kvfree(ws->seen);
+	kvfree(ws);
+}
+
+/* Copy the entries in and queue one waiter per key. */
+static struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr,
+					   u32 n)
+{
+	struct stmdev_wait_ent __user *uents = u64_to_user_ptr(uaddr);
+	struct stmdev_wait_ent e;
+	struct stm_waitset *ws;
+	u8 *cur;
+	u32 i;
+	int err;
+
+	if (n > READ_ONCE(stm_max_keys_per_call))
+		return ERR_PTR(-E2BIG);
+	ws = kvzalloc(struct_size(ws, w, n), GFP_KERNEL_ACCOUNT);
+	if (!ws)
+		return ERR_PTR(-ENOMEM);
+	ws->s = s;
+	ws->seen = kvmalloc_array(n, sizeof(*ws->seen), GFP_KERNEL_ACCOUNT);
+	ws->rs = kvcalloc(n, sizeof(*ws->rs), GFP_KERNEL_ACCOUNT);
+	ws->keys = kvmalloc_array(n, STMDEV_KEY_MAX, GFP_KERNEL_ACCOUNT);
+	err = -ENOMEM;
+	if (n && (!ws->seen || !ws->rs || !ws->keys))
+		goto out_free;
+	cur = ws->keys;
+	for (i = 0; i < n; i++) {
+		err = -EFAULT;
+		if (copy_from_user(&e, &uents[i], sizeof(e)))
+			goto out_free;
+		err = -EINVAL;
+		if (e.reserved)
+			goto out_free;
+		err = stm_copy_key(s, &ws->rs[i].kr, &cur, e.key_addr, e.key_len);
+		if (err)
+			goto out_free;
+		ws->seen[i] = e.version;
+	}
+	ws->n = n;
+	for (i = 0; i < n; i++) {
+		struct stm_waiter *w = &ws->w[i];
+
+		init_waitqueue_func_entry(&w->wq, stm_waiter_fn);
+		w->hash = ws->rs[i].kr.hash;
+		w->set = ws;
+		add_wait_queue(stm_bucket(s, w->hash), &w->wq);
+	}
+	return ws;
+
+out_free:
+	stm_waitset_free(ws);
+	return ERR_PTR(err);
+}
+
+/*
+ * Does the wait set's condition hold?  Returns 1 (with *@index the first
+ * entry that differs), 0, or an error.  Never sleeps for long.
+ */
+static int stm_waitset_check(struct stm_waitset *ws, u32 *index)
+{
+	u32 i, changed = 0, first = STMDEV_NO_CONFLICT;
+	u64 rv;
+	int err;
+
+	if (!ws->n)
+		return 0;
+	err = stm_snapshot(ws->s, ws->rs, ws->n, false, &rv, NULL);
+	if (err)
+		return err;
+	for (i = 0; i < ws->n; i++) {
+		if (ws->rs[i].ver == ws->seen[i])
+			continue;
+		changed++;
+		first = min(first, i);
+	}
+	stm_rslots_put(ws->rs, ws->n);
+	*index = first;
+	return ws->all ? changed == ws->n : changed > 0;
+}
+
+int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
+{
+	struct stm_store *s = f->store;
+	struct stm_family *fam = NULL;
+	struct stm_waitset *ws;
+	bool slept = false;
+	ktime_t expires;
+	int err;
+
+	if (wt->flags & ~STMDEV_WAIT_ALL || wt->reserved || !wt->count)
+		return -EINVAL;
+	if (wt->family) {
+		fam = stm_family_get(s, wt->family);
+		if (!fam)
+			return -EINVAL;
+	}
+	wt->index = STMDEV_NO_CONFLICT;
+	ws = stm_waitset_new(s, wt->entries, wt->count);
+	if (IS_ERR(ws))
+		return PTR_ERR(ws);
+	ws->all = wt->flags & STMDEV_WAIT_ALL;
+	ws->task = current;
+	if (fam)
+		atomic64_inc(&fam->waits);
+	if (wt->timeout_ns > 0)
+		expires = ktime_add_ns(ktime_get(), wt->timeout_ns);
+
+	for (;;) {
+		WRITE_ONCE(ws->woken, false);
+		smp_mb();	/* clear woken before reading versions */
+		err = stm_waitset_check(ws, &wt->index);
+		if (err)
+			break;
+		err = -EIDRM;
+		if (READ_ONCE(s->unlinked))
+			break;
+		err = -EINTR;
+		if (signal_pending(current))
+			break;
+		err = -ETIMEDOUT;
+		if (!wt->timeout_ns ||
+		    (wt->timeout_ns > 0 && ktime_after(ktime_get(), expires)))
+			break;
+		if (!slept) {
+			atomic64_inc(&s->st_waits);
+			slept = true;
+		}
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(ws->woken))
+			__set_current_state(TASK_RUNNING);
+		else if (wt->timeout_ns > 0)
+			schedule_hrtimeout(&expires, HRTIMER_MODE_ABS);
+		else
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	stm_waitset_free(ws);
+	return err > 0 ? 0 : err;
+}
+
+int stm_watch(struct stm_file *f, struct stmdev_watch *wa)
+{
+	struct stm_waitset *ws = NULL, *old;
+
+	if (wa->flags || wa->reserved)
+		return -EINVAL;
+	if (wa->count) {
+		ws = stm_waitset_new(f->store, wa->entries, wa->count);
+		if (IS_ERR(ws))
+			return PTR_ERR(ws);
+		ws->notify = &f->poll_wq;
+	}
+	mutex_lock(&f->watch_lock);
+	old = f->watch;
+	f->watch = ws;
+	mutex_unlock(&f->watch_lock);
+	stm_waitset_free(old);
+	wake_up_interruptible_poll(&f->poll_wq, EPOLLIN);
+	return 0;
+}
+
+/* poll(): readable while a watched key differs from the version given. */
+__poll_t stm_watch_poll(struct stm_file *f)
+{
+	__poll_t mask = 0;
+	u32 index;
+
+	mutex_lock(&f->watch_lock);
+	if (f->watch && stm_waitset_check(f->watch, &index) > 0)
+		mask = EPOLLIN | EPOLLRDNORM;
+	mutex_unlock(&f->watch_lock);
+	if (f->store && READ_ONCE(f->store->unlinked))
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+void stm_watch_release(struct stm_file *f)
+{
+	stm_waitset_free(f->watch);
+	f->watch = NULL;
+}
