@@ -124,42 +124,6 @@ out_free:
 	return ret;
 }
 
-/*
- * A read-only attachment cannot commit, not even reads: validate by
- * reading the versions again in one snapshot (buffers of capacity 0: the
- * backend reports versions even when it fails with E2BIG).
- */
-static int validate_by_read(struct stm_store *s, struct stm_value *const *vals,
-			    size_t n, size_t *conflict)
-{
-	struct stm_rd stack[STACK_ENTS], *rd = stack;
-	static uint8_t dummy[1];
-	int ret;
-
-	if (n > STACK_ENTS) {
-		rd = calloc(n, sizeof(*rd));
-		if (!rd)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		rd[i] = (struct stm_rd){ .key = vals[i]->key, .klen = vals[i]->klen,
-					 .buf = dummy, .cap = 0 };
-	ret = s->be->read(s, rd, n, 0, NULL, NULL);
-	if (ret == 0 || ret == -E2BIG) {
-		ret = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (rd[i].version != vals[i]->version) {
-				*conflict = i;
-				ret = -STM_ECONFLICT;
-				break;
-			}
-		}
-	}
-	if (rd != stack)
-		free(rd);
-	return ret;
-}
-
 /* The commit entry for one value: a checked write, or a read to validate. */
 static void value_cop(const struct stm_value *v, struct stm_cop *op)
 {
@@ -356,13 +320,9 @@ int stm_value_commit(struct stm_value *v)
 	if (!v)
 		return -EINVAL;
 	s = v->store;
-	if (s->flags & STM_RDONLY) {
-		size_t idx;
-
-		if (v->state != STM_V_CLEAN)
-			return -EBADF;
-		return validate_by_read(s, &v, 1, &idx);
-	}
+	/* A read-only attachment can validate but not write. */
+	if ((s->flags & STM_RDONLY) && v->state != STM_V_CLEAN)
+		return -EBADF;
 	value_cop(v, &op);
 	ret = s->be->commit(s, &op, 1, 0, 0, &version, NULL);
 	if (ret)
@@ -550,27 +510,10 @@ int stm_coll_commit(struct stm_coll *c)
 	c->conflict = NULL;
 	if (c->n == 0)
 		return 0;
-	if (s->flags & STM_RDONLY) {
-		struct stm_value *stackv[STACK_ENTS], **vp = stackv;
-		size_t idx = 0;
-
+	if (s->flags & STM_RDONLY)
 		for (size_t i = 0; i < c->n; i++)
 			if (c->vals[i].state != STM_V_CLEAN)
 				return -EBADF;
-		if (c->n > STACK_ENTS) {
-			vp = calloc(c->n, sizeof(*vp));
-			if (!vp)
-				return -ENOMEM;
-		}
-		for (size_t i = 0; i < c->n; i++)
-			vp[i] = &c->vals[i];
-		ret = validate_by_read(s, vp, c->n, &idx);
-		if (ret == -STM_ECONFLICT)
-			c->conflict = &c->vals[idx];
-		if (vp != stackv)
-			free(vp);
-		return ret;
-	}
 	if (c->n > STACK_ENTS) {
 		ops = calloc(c->n, sizeof(*ops));
 		if (!ops)
