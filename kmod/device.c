@@ -12,7 +12,8 @@
 
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
-			 STMDEV_F_FAMILY)
+			 STMDEV_F_FAMILY | STMDEV_F_URING | \
+			 (STM_URING_CANCEL ? STMDEV_F_URING_CANCEL : 0))
 
 union stm_cmd_arg {
 	struct stmdev_features features;
@@ -31,7 +32,7 @@ union stm_cmd_arg {
 	struct stmdev_family_stats family_stats;
 };
 
-static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	struct stmdev_features *ft = &u->features;
 
@@ -45,67 +46,67 @@ static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u)
 	return 0;
 }
 
-static int stm_nop(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_nop(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return u->nop.reserved ? -EINVAL : 0;
 }
 
-static int stm_attach(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_attach(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_store_attach(f, &u->attach);
 }
 
-static int stm_unlink(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_unlink(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_store_unlink(&u->unlink);
 }
 
-static int stm_info(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_info(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_store_info(f, &u->info);
 }
 
-static int stm_list_stores(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_list_stores(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_store_list(&u->list_stores);
 }
 
-static int stm_read_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_read_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_read(f, &u->read);
 }
 
-static int stm_commit_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_commit_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
-	return stm_commit(f, &u->commit);
+	return stm_commit(f, &u->commit, how);
 }
 
-static int stm_list_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_list_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_list(f, &u->list);
 }
 
-static int stm_stats(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_stats(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_store_stats(f, &u->stats);
 }
 
-static int stm_wait_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_wait_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_wait(f, &u->wait);
 }
 
-static int stm_watch_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_watch_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_watch(f, &u->watch);
 }
 
-static int stm_family_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_family_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_family_add(f, &u->family);
 }
 
-static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u)
+static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
 	return stm_family_stats(f, &u->family_stats);
 }
@@ -113,7 +114,7 @@ static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u)
 struct stm_cmd {
 	unsigned int cmd;
 	bool attached;		/* needs a store attached to the fd */
-	int (*fn)(struct stm_file *f, union stm_cmd_arg *u);
+	int (*fn)(struct stm_file *f, union stm_cmd_arg *u, unsigned int how);
 };
 
 /* Indexed by _IOC_NR(cmd); append only. */
@@ -145,8 +146,8 @@ static bool stm_copy_out(int err)
  * Run command @cmd with its struct at @uarg of @len bytes.  The one entry
  * point for ioctl() and io_uring.
  */
-static long stm_dispatch(struct stm_file *f, unsigned int cmd,
-			 void __user *uarg, size_t len)
+long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
+		  size_t len, unsigned int how)
 {
 	const struct stm_cmd *c;
 	union stm_cmd_arg u;
@@ -165,7 +166,7 @@ static long stm_dispatch(struct stm_file *f, unsigned int cmd,
 		return -ENOTCONN;
 	if (copy_from_user(&u, uarg, len))
 		return -EFAULT;
-	err = c->fn(f, &u);
+	err = c->fn(f, &u, how);
 	if (stm_copy_out(err) && copy_to_user(uarg, &u, len))
 		return -EFAULT;
 	return err;
@@ -174,7 +175,7 @@ static long stm_dispatch(struct stm_file *f, unsigned int cmd,
 static long stm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	return stm_dispatch(file->private_data, cmd, (void __user *)arg,
-			    _IOC_SIZE(cmd));
+			    _IOC_SIZE(cmd), 0);
 }
 
 static int stm_open(struct inode *inode, struct file *file)
@@ -216,5 +217,6 @@ const struct file_operations stm_fops = {
 	.poll		= stm_poll,
 	.unlocked_ioctl	= stm_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.uring_cmd	= stm_uring_cmd,
 	.llseek		= stm_no_llseek,
 };

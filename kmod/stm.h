@@ -132,6 +132,8 @@ struct stm_waitset {
 	struct stm_store *s;
 	struct task_struct *task;	/* WAIT: the sleeping task */
 	wait_queue_head_t *notify;	/* WATCH: the fd's poll head */
+	void (*kick)(void *arg);	/* io_uring WAIT: set once armed */
+	void *kick_arg;
 	bool all;			/* STMDEV_WAIT_ALL */
 	bool woken;
 	u32 n;
@@ -179,7 +181,10 @@ void stm_val_put(struct stm_val *v);
 
 /* txn.c */
 int stm_read(struct stm_file *f, struct stmdev_read *r);
-int stm_commit(struct stm_file *f, struct stmdev_commit *c);
+/* How a command is issued: STM_NOWAIT from io_uring's inline issue. */
+#define STM_NOWAIT	1
+
+int stm_commit(struct stm_file *f, struct stmdev_commit *c, unsigned int how);
 int stm_list(struct stm_file *f, struct stmdev_list *l);
 int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
 		 u64 addr, u32 len);
@@ -195,6 +200,17 @@ int stm_wait(struct stm_file *f, struct stmdev_wait *wt);
 int stm_watch(struct stm_file *f, struct stmdev_watch *wa);
 __poll_t stm_watch_poll(struct stm_file *f);
 void stm_watch_release(struct stm_file *f);
+struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n);
+void stm_waitset_free(struct stm_waitset *ws);
+int stm_waitset_check(struct stm_waitset *ws, u32 *index);
+struct stm_waitset *stm_wait_start(struct stm_file *f, struct stmdev_wait *wt);
+
+/* device.c */
+long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
+		  size_t len, unsigned int how);
+
+/* uring.c */
+int stm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
 
 /* Are the @len bytes at @p all zero (reserved fields)? */
 static inline bool stm_zero(const void *p, size_t len)

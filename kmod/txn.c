@@ -15,6 +15,8 @@
 
 /* cpu_relax() rounds spent on a locked key before backing off. */
 #define STM_SPIN	256
+/* Internal: drop every lock and start the commit over. */
+#define STM_BACKOFF	1
 
 /* Key bytes of a request, copied from user memory into one buffer. */
 int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
@@ -266,7 +268,8 @@ struct stm_commit_ctx {
 	u32 nw;
 	struct stm_went *r;	/* READ entries, sorted */
 	u32 nr;
-	bool nonblock;
+	bool nonblock;		/* EBUSY rather than wait for a lock */
+	bool nowait;		/* io_uring inline issue: EAGAIN to wait */
 	u32 conflict;		/* user index of the first conflict */
 	struct stm_key *wait;	/* key we found locked */
 	struct stm_went *need;	/* entry that needs a placeholder */
@@ -298,7 +301,7 @@ static void stm_unlock_all(struct stm_commit_ctx *c)
 }
 
 /*
- * Lock the write set in order.  Returns 0, -EAGAIN when the commit must back
+ * Lock the write set in order.  Returns 0, STM_BACKOFF when the commit must back
  * off (c->wait locked by another, or c->need lacks a placeholder), or an
  * error.  Caller is in an RCU read-side section with preemption disabled.
  */
@@ -317,7 +320,7 @@ again:
 		if (!k) {
 			if (!w->fresh) {
 				c->need = w;
-				return -EAGAIN;
+				return STM_BACKOFF;
 			}
 			old = stm_key_insert(c->s, w->fresh);
 			if (IS_ERR(old))
@@ -337,7 +340,7 @@ again:
 				return -EBUSY;
 			if (++spins > STM_SPIN) {
 				c->wait = k;
-				return -EAGAIN;
+				return STM_BACKOFF;
 			}
 			cpu_relax();
 			goto again;
@@ -368,7 +371,7 @@ static void stm_conflict(struct stm_commit_ctx *c, u32 idx)
 
 /*
  * Validate the read set and the checked writes, after the clock was taken.
- * Returns 0, -ESTALE (c->conflict set), -EBUSY or -EAGAIN (c->wait).
+ * Returns 0, -ESTALE (c->conflict set), -EBUSY or STM_BACKOFF (c->wait).
  */
 static int stm_validate(struct stm_commit_ctx *c)
 {
@@ -399,7 +402,7 @@ static int stm_validate(struct stm_commit_ctx *c)
 				if (c->nonblock)
 					return -EBUSY;
 				c->wait = k;
-				return -EAGAIN;
+				return STM_BACKOFF;
 			}
 			if (k && v)
 				stm_val_put(v);
@@ -555,8 +558,10 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		}
 		preempt_enable();
 		rcu_read_unlock();
-		if (err != -EAGAIN)
+		if (err != STM_BACKOFF)
 			return err;
+		if (c->wait && c->nowait)
+			return -EAGAIN;	/* io_uring reissues from a worker */
 
 		if (c->need) {
 			err = stm_prepare_fresh(c);
@@ -625,7 +630,7 @@ static bool stm_went_dups(const struct stm_went *w, u32 n)
 	return false;
 }
 
-int stm_commit(struct stm_file *f, struct stmdev_commit *cm)
+int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 {
 	struct stm_commit_ctx c = { .s = f->store };
 	struct stm_family *fam = NULL;
@@ -649,6 +654,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm)
 	cm->conflict = STMDEV_NO_CONFLICT;
 	c.nonblock = (f->flags & STMDEV_ATTACH_NONBLOCK) ||
 		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
+	c.nowait = how & STM_NOWAIT;
 
 	ents = kvmalloc_array(n, sizeof(*ents), GFP_KERNEL_ACCOUNT);
 	all = kvcalloc(n, sizeof(*all), GFP_KERNEL_ACCOUNT);

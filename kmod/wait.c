@@ -54,6 +54,7 @@ static int stm_waiter_fn(struct wait_queue_entry *wq, unsigned int mode,
 {
 	struct stm_waiter *w = container_of(wq, struct stm_waiter, wq);
 	struct stm_waitset *ws = w->set;
+	void (*kick)(void *arg);
 
 	if (key && *(u32 *)key != w->hash)
 		return 0;
@@ -63,10 +64,13 @@ static int stm_waiter_fn(struct wait_queue_entry *wq, unsigned int mode,
 		wake_up_process(ws->task);
 	if (ws->notify)
 		wake_up_interruptible_poll(ws->notify, EPOLLIN);
+	kick = smp_load_acquire(&ws->kick);	/* pairs with stm_uring_wait() */
+	if (kick)
+		kick(ws->kick_arg);
 	return 0;
 }
 
-static void stm_waitset_free(struct stm_waitset *ws)
+void stm_waitset_free(struct stm_waitset *ws)
 {
 	u32 i;
 
@@ -83,8 +87,7 @@ static void stm_waitset_free(struct stm_waitset *ws)
 }
 
 /* Copy the entries in and queue one waiter per key. */
-static struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr,
-					   u32 n)
+struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n)
 {
 	struct stmdev_wait_ent __user *uents = u64_to_user_ptr(uaddr);
 	struct stmdev_wait_ent e;
@@ -138,7 +141,7 @@ out_free:
  * Does the wait set's condition hold?  Returns 1 (with *@index the first
  * entry that differs), 0, or an error.  Never sleeps for long.
  */
-static int stm_waitset_check(struct stm_waitset *ws, u32 *index)
+int stm_waitset_check(struct stm_waitset *ws, u32 *index)
 {
 	u32 i, changed = 0, first = STMDEV_NO_CONFLICT;
 	u64 rv;
@@ -160,30 +163,41 @@ static int stm_waitset_check(struct stm_waitset *ws, u32 *index)
 	return ws->all ? changed == ws->n : changed > 0;
 }
 
+/* Validate a WAIT and queue its wait set: shared by ioctl and io_uring. */
+struct stm_waitset *stm_wait_start(struct stm_file *f, struct stmdev_wait *wt)
+{
+	struct stm_family *fam = NULL;
+	struct stm_waitset *ws;
+
+	if (wt->flags & ~STMDEV_WAIT_ALL || wt->reserved || !wt->count)
+		return ERR_PTR(-EINVAL);
+	if (wt->family) {
+		fam = stm_family_get(f->store, wt->family);
+		if (!fam)
+			return ERR_PTR(-EINVAL);
+	}
+	wt->index = STMDEV_NO_CONFLICT;
+	ws = stm_waitset_new(f->store, wt->entries, wt->count);
+	if (IS_ERR(ws))
+		return ws;
+	ws->all = wt->flags & STMDEV_WAIT_ALL;
+	if (fam)
+		atomic64_inc(&fam->waits);
+	return ws;
+}
+
 int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
 {
 	struct stm_store *s = f->store;
-	struct stm_family *fam = NULL;
 	struct stm_waitset *ws;
 	bool slept = false;
 	ktime_t expires;
 	int err;
 
-	if (wt->flags & ~STMDEV_WAIT_ALL || wt->reserved || !wt->count)
-		return -EINVAL;
-	if (wt->family) {
-		fam = stm_family_get(s, wt->family);
-		if (!fam)
-			return -EINVAL;
-	}
-	wt->index = STMDEV_NO_CONFLICT;
-	ws = stm_waitset_new(s, wt->entries, wt->count);
+	ws = stm_wait_start(f, wt);
 	if (IS_ERR(ws))
 		return PTR_ERR(ws);
-	ws->all = wt->flags & STMDEV_WAIT_ALL;
 	ws->task = current;
-	if (fam)
-		atomic64_inc(&fam->waits);
 	if (wt->timeout_ns > 0)
 		expires = ktime_add_ns(ktime_get(), wt->timeout_ns);
 

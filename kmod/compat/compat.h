@@ -24,4 +24,52 @@
 #include <asm/unaligned.h>
 #endif
 
+/*
+ * io_uring passthrough.  6.7 moved the uring_cmd API to
+ * <linux/io_uring/cmd.h>, replaced ->cmd (the SQE's payload) with ->sqe,
+ * and added cancelable commands (IO_URING_F_CANCEL).  Where a kernel lacks
+ * cancelation, async waits are bounded instead (see uring.c).
+ */
+#if __has_include("linux/io_uring/cmd.h")
+#include <linux/io_uring/cmd.h>
+#define STM_URING_CANCEL	1
+
+static inline const void *stm_uring_payload(struct io_uring_cmd *cmd)
+{
+	return io_uring_sqe_cmd(cmd->sqe);
+}
+
+/* sqe->__pad1 is reserved for us: must be zero. */
+static inline bool stm_uring_pad_ok(struct io_uring_cmd *cmd)
+{
+	return !READ_ONCE(cmd->sqe->__pad1);
+}
+
+static inline void stm_uring_mark_cancelable(struct io_uring_cmd *cmd,
+					     unsigned int issue_flags)
+{
+	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+}
+#else
+#include <linux/io_uring.h>
+#define STM_URING_CANCEL	0
+#define IO_URING_F_CANCEL	0
+
+static inline const void *stm_uring_payload(struct io_uring_cmd *cmd)
+{
+	return cmd->cmd;
+}
+
+/* Only the payload is reachable here, not the rest of the SQE. */
+static inline bool stm_uring_pad_ok(struct io_uring_cmd *cmd)
+{
+	return true;
+}
+
+static inline void stm_uring_mark_cancelable(struct io_uring_cmd *cmd,
+					     unsigned int issue_flags)
+{
+}
+#endif
+
 #endif /* _STM_COMPAT_H */

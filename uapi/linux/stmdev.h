@@ -9,6 +9,16 @@
  * SQE payload is struct stmdev_uring_cmd (address + length of the same
  * struct).  Numbers are append-only.
  *
+ * io_uring: prepare IORING_OP_URING_CMD with cmd_op = STMDEV_IOC_* and the
+ * payload in sqe->cmd; no SQE128 needed.  payload.flags, sqe->__pad1 and
+ * IORING_URING_CMD_FIXED must be zero (EINVAL).  The CQE's res is what the
+ * ioctl would return (0 or -errno; EAGAIN never reaches user space: a
+ * blocking commit issued inline is reissued from an io_uring worker).
+ * WAIT completes asynchronously when a key changes, on timeout, or with
+ * ECANCELED when the ring or task goes away; on kernels without io_uring
+ * command cancelation (STMDEV_F_URING_CANCEL clear) an async WAIT lasts
+ * at most one second and then completes with ETIMEDOUT: re-arm it.
+ *
  * Conventions, for every command:
  *  - user pointers travel as __u64 addresses with a __u32 length;
  *  - reserved fields and unknown flags must be zero, else EINVAL;
@@ -140,6 +150,8 @@
 #define STMDEV_F_STATS		(1ULL << 4)	/* STATS */
 #define STMDEV_F_WAIT		(1ULL << 5)	/* WAIT, WATCH + poll() */
 #define STMDEV_F_FAMILY		(1ULL << 6)	/* FAMILY, FAMILY_STATS */
+#define STMDEV_F_URING		(1ULL << 7)	/* IORING_OP_URING_CMD */
+#define STMDEV_F_URING_CANCEL	(1ULL << 8)	/* async WAIT is unbounded */
 
 struct stmdev_features {
 	__u64 features;		/* out */
