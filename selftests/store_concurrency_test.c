@@ -133,8 +133,8 @@ static long long sum(const long long *v)
 /* ---- snapshot consistency ---------------------------------------------- */
 
 #define SNAP_KEYS	8
-#define SNAP_COMMITS	3000
-#define SNAP_READS	40000
+#define SNAP_COMMITS	6000
+#define SNAP_READS	80000
 #define SNAP_VMAX	(8 + 12 * 8)
 
 /* Commit i writes every key with the same (i-dependent) length and bytes. */
@@ -296,7 +296,7 @@ TEST_F_TIMEOUT(conc, snapshot_never_half_visible, 90)
 
 #define ACCOUNTS	5
 #define INITIAL		1000
-#define TRANSFERS	250
+#define TRANSFERS	400
 #define MAX_RETRIES	5000
 
 static const char *const accts[ACCOUNTS] = { "acct-0", "acct-1", "acct-2",
@@ -448,7 +448,7 @@ TEST_F_TIMEOUT(conc, bank_conserves_total, 120)
 /* ---- busy: non-blocking committers ---------------------------------------- */
 
 #define BUSY_KEYS	48
-#define BUSY_COMMITS	150
+#define BUSY_COMMITS	300
 #define BUSY_RETRIES	200000
 
 static int busy_worker(void *arg, int idx)
@@ -684,8 +684,9 @@ TEST_F_TIMEOUT(conc, killed_committers_leave_nothing_locked, 90)
 /* ---- LIST under churn ------------------------------------------------------- */
 
 #define STABLE		150
-#define CHURN_OPS	4000
-#define WALKS		4
+#define CHURN_OPS	3000
+#define WALKS		4	/* at least; more while the churn runs */
+#define MAX_WALKS	400
 
 static int churn_worker(void *arg, int idx)
 {
@@ -730,6 +731,7 @@ static int churn_worker(void *arg, int idx)
 		next_del += ndel;
 		INC(s->progress[idx], 1);
 	}
+	STORE(s->done, 1);
 	close(fd);
 	return 0;
 }
@@ -764,6 +766,8 @@ static void walk_rec(const struct stmdev_key_rec *rec, const unsigned char *key,
 TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 {
 	unsigned char buf[256] __attribute__((aligned(8)));
+	long long churned = 0;
+	long records = 0;
 	struct walk *w;
 	int i, n;
 
@@ -777,8 +781,11 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 	}
 	spawn(self, churn_worker, 0);
 	ASSERT_TRUE(wait_ready(self->s, 1));
+	/* start once the churn is committing */
+	for (i = 0; i < 2000000 && LOAD(self->s->progress[0]) < 10; i++)
+		sched_yield();
 
-	for (n = 0; n < WALKS; n++) {
+	for (n = 0; n < MAX_WALKS; n++) {
 		__u64 cursor = 0;
 		long calls, before = LOAD(self->s->progress[0]);
 		__u32 count;
@@ -801,10 +808,15 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 				TH_LOG("walk %d: stable-%03d returned %d times",
 				       n, i, w->stable[i]);
 		}
-		TH_LOG("walk %d: %ld records in %ld calls, %lld churn commits during it",
-		       n, w->records, calls + 1,
-		       LOAD(self->s->progress[0]) - before);
+		churned += LOAD(self->s->progress[0]) - before;
+		records += w->records;
+		/* keep walking while the churn runs */
+		if (n + 1 >= WALKS && (LOAD(self->s->done) ||
+				       LOAD(self->s->progress[0]) >= CHURN_OPS))
+			break;
 	}
+	TH_LOG("%d walks, %ld records, %lld churn commits during walks",
+	       n + 1, records, churned);
 	STORE(self->s->stop, 1);
 	ASSERT_EQ(0, reap(self));
 	ASSERT_EQ(0LL, sum(self->s->errors));
