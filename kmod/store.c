@@ -111,8 +111,6 @@ int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 		return -EINVAL;
 	if ((a->flags & STMDEV_ATTACH_EXCL) && !(a->flags & STMDEV_ATTACH_CREAT))
 		return -EINVAL;
-	if (a->mode & ~0777)
-		return -EINVAL;
 	err = stm_check_name(a->name);
 	if (err)
 		return err;
@@ -121,7 +119,7 @@ int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 	if (READ_ONCE(f->store))
 		return -EBUSY;
 	if (a->flags & STMDEV_ATTACH_CREAT) {
-		created = stm_store_create(a->name, a->mode);
+		created = stm_store_create(a->name, a->mode & 0777);
 		if (IS_ERR(created))
 			return PTR_ERR(created);
 	}

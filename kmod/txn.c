@@ -273,6 +273,8 @@ struct stm_commit_ctx {
 	u32 conflict;		/* user index of the first conflict */
 	struct stm_key *wait;	/* key we found locked */
 	struct stm_went *need;	/* entry that needs a placeholder */
+	s64 dkeys;		/* what stm_charge() charged */
+	s64 dbytes;
 	u64 version;
 };
 
@@ -446,6 +448,8 @@ static int stm_charge(struct stm_commit_ctx *c)
 			dbytes += w->kr.len + w->nval->len;
 		}
 	}
+	c->dkeys = dkeys;
+	c->dbytes = dbytes;
 	if (atomic64_add_return(dkeys, &c->s->nkeys) >
 	    READ_ONCE(stm_max_keys_per_store) && dkeys > 0)
 		goto out_keys;
@@ -459,6 +463,13 @@ out_bytes:
 out_keys:
 	atomic64_sub(dkeys, &c->s->nkeys);
 	return -ENOSPC;
+}
+
+/* Undo a successful stm_charge(). */
+static void stm_uncharge(struct stm_commit_ctx *c)
+{
+	atomic64_sub(c->dbytes, &c->s->nbytes);
+	atomic64_sub(c->dkeys, &c->s->nkeys);
 }
 
 static void stm_del_clock_max(struct stm_store *s, u64 wv)
@@ -529,8 +540,8 @@ static int stm_prepare_fresh(struct stm_commit_ctx *c)
 /* Lock, validate, apply; back off and start over while contended. */
 static int stm_commit_run(struct stm_commit_ctx *c)
 {
+	u64 wv, c0;
 	int err;
-	u64 wv;
 
 	err = stm_prepare_fresh(c);
 	if (err)
@@ -543,13 +554,29 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		preempt_disable();
 		err = stm_lock_writes(c);
 		if (!err) {
-			/* TL2: the clock after the locks, before validation. */
-			wv = c->nw ? atomic64_inc_return(&c->s->clock) :
-				     atomic64_read(&c->s->clock);
+			wv = atomic64_read(&c->s->clock);
+			smp_rmb();	/* the clock before the versions */
 			err = stm_validate(c);
 		}
 		if (!err && c->nw)
 			err = stm_charge(c);
+		if (!err && c->nw) {
+			/*
+			 * TL2 takes the write version after the locks and
+			 * validates after it.  We validated first, so that a
+			 * conflict leaves the clock alone; if no commit took a
+			 * clock value since, that validation stands, else a
+			 * commit that serializes before us may have written
+			 * what we read: validate again.
+			 */
+			c0 = wv;
+			wv = atomic64_inc_return(&c->s->clock);
+			if (wv != c0 + 1) {
+				err = stm_validate(c);
+				if (err)
+					stm_uncharge(c);
+			}
+		}
 		if (!err) {
 			stm_apply(c, wv);
 			c->version = wv;
