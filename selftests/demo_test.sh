@@ -42,7 +42,7 @@ check() {	# check NAME CONDITION-STATUS [diagnostic]
 
 # field NAME: the value of NAME= on the bank's "result:" line.
 field() {
-	sed -n 's/^result: .*[ ]'"$1"'=\([-0-9]*\).*/\1/p' "$TMP/out" | tail -n 1
+	sed -n 's/^result:.* '"$1"'=\([-0-9]*\) .*/\1/p' "$TMP/out" | tail -n 1
 }
 
 # run TAG ARGS...: one bank run, then its invariants as tests.
