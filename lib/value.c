@@ -63,7 +63,9 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 		uint32_t cap = vals[i]->cap > MIN_CAP ? vals[i]->cap : MIN_CAP;
 
 		rd[i] = (struct stm_rd){ .key = vals[i]->key, .klen = vals[i]->klen, .cap = cap };
-		rd[i].buf = malloc(cap);
+	}
+	for (size_t i = 0; i < n; i++) {
+		rd[i].buf = malloc(rd[i].cap);
 		if (!rd[i].buf) {
 			ret = -ENOMEM;
 			goto out_free;
