@@ -100,7 +100,7 @@ check:
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
 	+$(MAKE) style
-	$(VM_RUN)
+	+$(VM_RUN)
 
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
 demo:
@@ -108,7 +108,7 @@ demo:
 	+$(MAKE) all
 	@if [ "$(origin DEMO_CMD)" = file ] && [ ! -x tools/stm-bank ]; then \
 		echo "make demo: tools/stm-bank is not built yet (it arrives with the library)" >&2; exit 1; fi
-	STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(DEMO_CMD)'
+	+STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(DEMO_CMD)'
 
 # `make bench`: the benchmark in the VM; whatever it writes to /out in the
 # guest lands in .build/<kernel>/out/.
@@ -117,7 +117,7 @@ bench:
 	+$(MAKE) all
 	@if [ "$(origin BENCH_CMD)" = file ] && [ ! -x tools/stm-bench ]; then \
 		echo "make bench: tools/stm-bench is not built yet; set BENCH_CMD=" >&2; exit 1; fi
-	STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(BENCH_CMD)'
+	+STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(BENCH_CMD)'
 
 KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 install: all
