@@ -111,28 +111,34 @@ static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u, unsign
 	return stm_family_stats(f, &u->family_stats);
 }
 
+/* stm_cmd.flags */
+#define STM_ATTACHED	1	/* needs a store attached to the fd */
+#define STM_OUT		2	/* has outputs: copy the struct back */
+/* Side effects too: check the struct is writable first, so EFAULT changes nothing. */
+#define STM_PROBE	4
+
 struct stm_cmd {
 	unsigned int cmd;
-	bool attached;		/* needs a store attached to the fd */
+	unsigned int flags;
 	int (*fn)(struct stm_file *f, union stm_cmd_arg *u, unsigned int how);
 };
 
 /* Indexed by _IOC_NR(cmd); append only. */
 static const struct stm_cmd stm_cmds[] = {
-	{ STMDEV_IOC_GET_FEATURES,	false,	stm_get_features },
-	{ STMDEV_IOC_NOP,		false,	stm_nop },
-	{ STMDEV_IOC_ATTACH,		false,	stm_attach },
-	{ STMDEV_IOC_UNLINK,		false,	stm_unlink },
-	{ STMDEV_IOC_INFO,		true,	stm_info },
-	{ STMDEV_IOC_LIST_STORES,	false,	stm_list_stores },
-	{ STMDEV_IOC_READ,		true,	stm_read_cmd },
-	{ STMDEV_IOC_COMMIT,		true,	stm_commit_cmd },
-	{ STMDEV_IOC_LIST,		true,	stm_list_cmd },
-	{ STMDEV_IOC_STATS,		true,	stm_stats },
-	{ STMDEV_IOC_WAIT,		true,	stm_wait_cmd },
-	{ STMDEV_IOC_WATCH,		true,	stm_watch_cmd },
-	{ STMDEV_IOC_FAMILY,		true,	stm_family_cmd },
-	{ STMDEV_IOC_FAMILY_STATS,	true,	stm_family_stats_cmd },
+	{ STMDEV_IOC_GET_FEATURES,	STM_OUT,			stm_get_features },
+	{ STMDEV_IOC_NOP,		0,				stm_nop },
+	{ STMDEV_IOC_ATTACH,		0,				stm_attach },
+	{ STMDEV_IOC_UNLINK,		0,				stm_unlink },
+	{ STMDEV_IOC_INFO,		STM_ATTACHED | STM_OUT,		stm_info },
+	{ STMDEV_IOC_LIST_STORES,	STM_OUT,			stm_list_stores },
+	{ STMDEV_IOC_READ,		STM_ATTACHED | STM_OUT,		stm_read_cmd },
+	{ STMDEV_IOC_COMMIT,		STM_ATTACHED | STM_OUT | STM_PROBE, stm_commit_cmd },
+	{ STMDEV_IOC_LIST,		STM_ATTACHED | STM_OUT,		stm_list_cmd },
+	{ STMDEV_IOC_STATS,		STM_ATTACHED | STM_OUT,		stm_stats },
+	{ STMDEV_IOC_WAIT,		STM_ATTACHED | STM_OUT,		stm_wait_cmd },
+	{ STMDEV_IOC_WATCH,		STM_ATTACHED,			stm_watch_cmd },
+	{ STMDEV_IOC_FAMILY,		STM_ATTACHED | STM_OUT | STM_PROBE, stm_family_cmd },
+	{ STMDEV_IOC_FAMILY_STATS,	STM_ATTACHED | STM_OUT,		stm_family_stats_cmd },
 };
 
 /* Outputs are meaningful on success and on these errors. */
@@ -162,12 +168,15 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 	if (len != _IOC_SIZE(cmd))
 		return -EINVAL;
 	/* Pairs with the release in stm_store_attach(). */
-	if (c->attached && !smp_load_acquire(&f->store))
+	if (c->flags & STM_ATTACHED && !smp_load_acquire(&f->store))
 		return -ENOTCONN;
 	if (copy_from_user(&u, uarg, len))
 		return -EFAULT;
+	if (c->flags & STM_PROBE && copy_to_user(uarg, &u, len))
+		return -EFAULT;
 	err = c->fn(f, &u, how);
-	if (stm_copy_out(err) && copy_to_user(uarg, &u, len))
+	if (c->flags & STM_OUT && stm_copy_out(err) &&
+	    copy_to_user(uarg, &u, len))
 		return -EFAULT;
 	return err;
 }

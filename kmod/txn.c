@@ -636,6 +636,10 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 		delta = get_unaligned_le64(w->nval->data);
 		w->delta = (s64)delta;
 	}
+	/* The result must be deliverable before anything is written. */
+	if (e->flags & STMDEV_CENT_FETCH &&
+	    copy_to_user(u64_to_user_ptr(e->val_addr), w->nval->data, e->val_len))
+		return -EFAULT;
 	return 0;
 }
 
