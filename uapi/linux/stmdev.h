@@ -70,8 +70,10 @@
  *	out per entry: flags (STMDEV_RENT_PRESENT), version, val_len (the
  *	value's length).  out: clock, the commit clock of the snapshot read.
  *	All entries are one snapshot: no commit is half visible.  Never EBUSY.
- *	If a buffer is too small the call still fills every entry's val_len
- *	and version and fails with E2BIG; grow the buffers and retry.
+ *	If a buffer is too small the call still fills every entry's val_len,
+ *	version and flags, and `clock`, and fails with E2BIG; grow the
+ *	buffers and retry.  (E2BIG before anything is read: count over
+ *	max_keys_per_call; every entry's val_len is then left as given.)
  *	With STMDEV_READ_AT, clock is input too: the read fails with ESTALE
  *	(index in `conflict`) if an entry changed after that clock, so a
  *	transaction's successive reads all see the instant of its first one.
@@ -92,8 +94,9 @@
  *	All-or-nothing.  ESTALE: a version differed (conflict).  EBUSY: a key
  *	was locked by another commit and the commit is non-blocking (attached
  *	with NONBLOCK or STMDEV_COMMIT_NONBLOCK); retry the commit as it is.
- *	Blocking commits wait for the locks, interruptibly (EINTR).  EBADF
- *	through a read-only attachment.  ENOSPC: max_keys_per_store or
+ *	Blocking commits wait for the locks, interruptibly (EINTR).  EBADF:
+ *	a write entry through a read-only attachment (READ entries alone are
+ *	allowed: validation).  ENOSPC: max_keys_per_store or
  *	max_bytes_per_store would be exceeded.  E2BIG: count over
  *	max_keys_per_call or a value over max_value_size.
  *
@@ -175,7 +178,7 @@ struct stmdev_nop {
 struct stmdev_attach {
 	char  name[STMDEV_NAME_MAX];
 	__u32 flags;
-	__u32 mode;		/* permission bits (07777 masked to 0777) */
+	__u32 mode;		/* permission bits (masked to 0777) */
 	__u64 reserved[2];
 };
 
