@@ -47,7 +47,8 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	test -f $(TOP)/.cache/kernel/scripts/checkpatch.pl && \
 	command -v qemu-system-x86_64 >/dev/null && test -x /bin/busybox && \
 	command -v cpio >/dev/null && test -f /usr/lib/x86_64-linux-gnu/liburing.a && \
-	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1
+	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
+	ls -d /lib/modules/6.1.*-amd64/build/ /lib/modules/6.12.*-amd64/build/ >/dev/null 2>&1
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
