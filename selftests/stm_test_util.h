@@ -629,6 +629,31 @@ static inline int stm_run_as(uid_t uid, gid_t gid, int ngroups,
 	return WEXITSTATUS(status);
 }
 
+/*
+ * Pin the calling process to CPU (n modulo the CPUs it may use), so that
+ * two processes really run at the same time instead of taking turns on
+ * one CPU.  Best effort: a failure only loses parallelism.
+ */
+static inline void stm_pin(int n)
+{
+	cpu_set_t all, one;
+	int cpu, i = 0, want;
+
+	if (sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2)
+		return;
+	want = n % CPU_COUNT(&all);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		if (i++ == want) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			sched_setaffinity(0, sizeof(one), &one);
+			return;
+		}
+	}
+}
+
 /* Small deterministic PRNG for children (xorshift64*). */
 static inline __u64 stm_rand(__u64 *s)
 {

@@ -17,6 +17,9 @@
 #include "kselftest_harness.h"
 
 #define NPROC	4
+#define RACE_ROUNDS	25
+#define STABLE		150
+#define CHURN_OPS	3000
 
 /* Counters shared with the workers (MAP_SHARED). */
 struct shm {
@@ -33,6 +36,13 @@ struct shm {
 	long long total_busy;
 	char name[STMDEV_NAME_MAX];
 	char msg[NPROC + 1][160];
+	/* create/unlink races: per round, per worker */
+	int create_res[RACE_ROUNDS][NPROC];
+	int unlink_res[RACE_ROUNDS][NPROC];
+	int shared_res[RACE_ROUNDS][NPROC];
+	/* LIST churn: what each churn commit wrote to its stable key */
+	struct { __u64 version; __u32 len; __u32 pad; } log[CHURN_OPS + STABLE];
+	int nlog;
 };
 
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_SEQ_CST)
@@ -161,6 +171,7 @@ static int snap_writer(void *arg, int idx)
 	long i;
 	int k, fd, ret;
 
+	stm_pin(idx);
 	fd = stm_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -203,6 +214,7 @@ static int snap_reader(void *arg, int idx)
 	__u64 clock, last_clock = 0;
 	int k, fd, ret, order[SNAP_KEYS];
 
+	stm_pin(idx);
 	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -334,6 +346,7 @@ static int bank_worker(void *arg, int idx)
 	long t, limit = TRANSFERS;
 	int fd;
 
+	stm_pin(idx);
 	fd = stm_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -462,6 +475,7 @@ static int busy_worker(void *arg, int idx)
 	int k, fd;
 
 	/* workers 0, 1 attach NONBLOCK; 2, 3 pass STMDEV_COMMIT_NONBLOCK */
+	stm_pin(idx);
 	fd = stm_open_attach(s->name, idx < 2 ? STMDEV_ATTACH_NONBLOCK : 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -498,6 +512,42 @@ static int busy_worker(void *arg, int idx)
 		    LOAD(s->total_busy) == 0)
 			limit += BUSY_COMMITS;
 	}
+	INC(s->done, 1);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Alongside the busy committers: reads never fail with EBUSY, and every
+ * snapshot shows all keys at the same count (each commit adds 1 to all).
+ */
+static int busy_reader(void *arg, int idx)
+{
+	struct shm *s = arg;
+	struct stmdev_read_ent re[BUSY_KEYS];
+	char keys[BUSY_KEYS][4];
+	__u64 buf[BUSY_KEYS];
+	long n;
+	int k, fd, ret;
+
+	stm_pin(idx);
+	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY | STMDEV_ATTACH_NONBLOCK, 0);
+	if (fd < 0)
+		return fail(s, idx, "attach: %d", fd);
+	for (k = 0; k < BUSY_KEYS; k++)
+		snprintf(keys[k], sizeof(keys[k]), "b%02d", k);
+	for (n = 0; n < 200000 && LOAD(s->done) < NPROC; n++) {
+		for (k = 0; k < BUSY_KEYS; k++)
+			rent_init(&re[k], keys[k], 3, &buf[k], 8);
+		ret = stm_read(fd, re, BUSY_KEYS, NULL);
+		if (ret < 0)
+			return fail(s, idx, "read: %d", ret);
+		INC(s->reads[idx], 1);
+		for (k = 1; k < BUSY_KEYS; k++)
+			if (re[k].version != re[0].version ||
+			    (re[0].version && buf[k] != buf[0]))
+				return fail(s, idx, "snapshot: b%02d differs", k);
+	}
 	close(fd);
 	return 0;
 }
@@ -508,13 +558,15 @@ TEST_F_TIMEOUT(conc, nonblocking_busy_loses_nothing, 120)
 	long long commits;
 	int i;
 
+	spawn(self, busy_reader, NPROC);
 	for (i = 0; i < NPROC; i++)
 		spawn(self, busy_worker, i);
 	ASSERT_EQ(0, reap(self));
 	ASSERT_EQ(0LL, sum(self->s->errors));
 
 	commits = sum(self->s->ok);
-	TH_LOG("%lld commits, %lld EBUSY", commits, sum(self->s->busy));
+	TH_LOG("%lld commits, %lld EBUSY, %lld concurrent snapshots", commits,
+	       sum(self->s->busy), self->s->reads[NPROC]);
 	EXPECT_LT(0LL, sum(self->s->busy)) {
 		TH_LOG("4 non-blocking committers on %d keys never saw EBUSY",
 		       BUSY_KEYS);
@@ -548,6 +600,7 @@ static int order_worker(void *arg, int idx)
 	long c;
 	int k, fd, ret;
 
+	stm_pin(idx);
 	fd = stm_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -611,6 +664,7 @@ static int kill_worker(void *arg, int idx)
 	long c;
 	int k, fd, ret;
 
+	stm_pin(idx);
 	fd = stm_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -683,8 +737,6 @@ TEST_F_TIMEOUT(conc, killed_committers_leave_nothing_locked, 90)
 
 /* ---- LIST under churn ------------------------------------------------------- */
 
-#define STABLE		150
-#define CHURN_OPS	3000
 #define WALKS		4	/* at least; more while the churn runs */
 #define MAX_WALKS	400
 
@@ -694,8 +746,10 @@ static int churn_worker(void *arg, int idx)
 	__u64 seed = 12345;
 	long op, next_new = 0, next_del = 0;
 	bool grow = true;
+	__u64 ver;
 	int fd, ret;
 
+	stm_pin(1);
 	fd = stm_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
@@ -720,7 +774,12 @@ static int churn_worker(void *arg, int idx)
 		memset(val, 'v', sizeof(val));
 		cent_put(&e[n], k[n], strlen(k[n]), val, 1 + op % 63);
 		n++;
-		ret = stm_commit(fd, e, n, NULL, NULL);
+		ret = stm_commit(fd, e, n, &ver, NULL);
+		if (ret == 0 && s->nlog < (int)ARRAY_SIZE(s->log)) {
+			s->log[s->nlog].version = ver;
+			s->log[s->nlog].len = 1 + op % 63;
+			s->nlog++;
+		}
 		if (ret == -ENOSPC && grow) {
 			grow = false;	/* max_keys_per_store: shrink from now on */
 			continue;
@@ -736,10 +795,15 @@ static int churn_worker(void *arg, int idx)
 	return 0;
 }
 
+#define SEEN_MAX	8000
+
 struct walk {
 	int stable[STABLE];
 	long records;
 	int bad;
+	/* (version, val_len) of stable-key records, checked after the churn */
+	int nseen;
+	struct { __u64 version; __u32 len; } seen[SEEN_MAX];
 };
 
 static void walk_rec(const struct stmdev_key_rec *rec, const unsigned char *key,
@@ -760,6 +824,11 @@ static void walk_rec(const struct stmdev_key_rec *rec, const unsigned char *key,
 		w->stable[n]++;
 		if (rec->val_len < 1 || rec->val_len > 63)
 			w->bad++;
+		if (w->nseen < SEEN_MAX) {
+			w->seen[w->nseen].version = rec->version;
+			w->seen[w->nseen].len = rec->val_len;
+			w->nseen++;
+		}
 	}
 }
 
@@ -771,14 +840,18 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 	struct walk *w;
 	int i, n;
 
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	ASSERT_NE(NULL, w);
 	for (i = 0; i < STABLE; i++) {
 		char k[24];
+		__u64 ver;
 
 		snprintf(k, sizeof(k), "stable-%03d", i);
-		ASSERT_EQ(0, stm_put(self->fd, k, strlen(k), "s", 1, NULL));
+		ASSERT_EQ(0, stm_put(self->fd, k, strlen(k), "s", 1, &ver));
+		self->s->log[CHURN_OPS + i].version = ver;
+		self->s->log[CHURN_OPS + i].len = 1;
 	}
+	stm_pin(0);
 	spawn(self, churn_worker, 0);
 	ASSERT_TRUE(wait_ready(self->s, 1));
 	/* start once the churn is committing */
@@ -790,7 +863,9 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 		long calls, before = LOAD(self->s->progress[0]);
 		__u32 count;
 
-		memset(w, 0, sizeof(*w));
+		memset(w->stable, 0, sizeof(w->stable));
+		w->records = 0;
+		w->bad = 0;
 		for (calls = 0; calls < 100000; calls++) {
 			ASSERT_EQ(0, stm_list(self->fd, &cursor, buf, sizeof(buf),
 					      &count));
@@ -820,7 +895,221 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 	STORE(self->s->stop, 1);
 	ASSERT_EQ(0, reap(self));
 	ASSERT_EQ(0LL, sum(self->s->errors));
+
+	/* every record showed the length its version was written with */
+	for (i = 0; i < w->nseen; i++) {
+		int j, found = -1;
+
+		for (j = 0; j < (int)ARRAY_SIZE(self->s->log); j++)
+			if (self->s->log[j].version == w->seen[i].version) {
+				found = j;
+				break;
+			}
+		ASSERT_LE(0, found) TH_LOG("record version %llu never committed",
+					   (unsigned long long)w->seen[i].version);
+		ASSERT_EQ(self->s->log[found].len, w->seen[i].len)
+			TH_LOG("record at version %llu", (unsigned long long)w->seen[i].version);
+	}
+	TH_LOG("%d stable records checked against their commits", w->nseen);
 	free(w);
+}
+
+/* ---- LIST records under a hot writer ------------------------------------ */
+
+#define HOT_COMMITS	20000
+#define HOT_LISTS	40000
+
+static int hot_writer(void *arg, int idx)
+{
+	struct shm *s = arg;
+	char val[64];
+	__u64 ver;
+	long i;
+	int fd, ret;
+
+	stm_pin(1);
+	fd = stm_open_attach(s->name, 0, 0);
+	if (fd < 0)
+		return fail(s, idx, "attach: %d", fd);
+	memset(val, 'h', sizeof(val));
+	INC(s->ready, 1);
+	for (i = 0; i < HOT_COMMITS && !LOAD(s->stop); i++) {
+		__u32 len = 1 + (i % 2) * 40 + i % 7;
+
+		ret = stm_put(fd, "hot", 3, val, len, &ver);
+		if (ret < 0)
+			return fail(s, idx, "put: %d", ret);
+		/* version -> length, in a ring the parent searches */
+		s->log[i % ARRAY_SIZE(s->log)].version = ver;
+		s->log[i % ARRAY_SIZE(s->log)].len = len;
+		STORE(s->nlog, (int)(i + 1));
+	}
+	STORE(s->done, 1);
+	close(fd);
+	return 0;
+}
+
+static void hot_rec(const struct stmdev_key_rec *rec, const unsigned char *key,
+		    void *arg)
+{
+	struct walk *w = arg;
+
+	if (rec->key_len != 3 || memcmp(key, "hot", 3)) {
+		w->bad++;
+		return;
+	}
+	w->records++;
+	if (w->nseen < SEEN_MAX &&
+	    (!w->nseen || w->seen[w->nseen - 1].version != rec->version)) {
+		w->seen[w->nseen].version = rec->version;
+		w->seen[w->nseen].len = rec->val_len;
+		w->nseen++;
+	}
+}
+
+/* A LIST record's val_len is the length of the version it reports. */
+TEST_F_TIMEOUT(conc, list_record_matches_its_version, 90)
+{
+	unsigned char buf[64] __attribute__((aligned(8)));
+	struct walk *w;
+	long n, matched = 0;
+	int j, checked = 0, nlog;
+	__u64 latest;
+	__u32 len;
+
+	w = calloc(1, sizeof(*w));
+	ASSERT_NE(NULL, w);
+	ASSERT_EQ(0, stm_put(self->fd, "hot", 3, "x", 1, NULL));
+	stm_pin(0);
+	spawn(self, hot_writer, 0);
+	ASSERT_TRUE(wait_ready(self->s, 1));
+	for (n = 0; n < HOT_LISTS && !LOAD(self->s->done) &&
+	     w->nseen < SEEN_MAX; n++) {
+		__u64 cursor = 0;
+		__u32 count;
+
+		ASSERT_EQ(0, stm_list(self->fd, &cursor, buf, sizeof(buf), &count));
+		ASSERT_EQ(1U, count);
+		ASSERT_EQ(1, stm_list_walk(buf, sizeof(buf), count, hot_rec, w));
+		/* check what the writer has logged, while its ring holds it */
+		nlog = LOAD(self->s->nlog);
+		if (!nlog)
+			continue;
+		latest = self->s->log[(nlog - 1) % ARRAY_SIZE(self->s->log)].version;
+		for (; checked < w->nseen && w->seen[checked].version <= latest;
+		     checked++) {
+			int found = -1;
+
+			for (j = 0; j < (int)ARRAY_SIZE(self->s->log); j++)
+				if (self->s->log[j].version == w->seen[checked].version) {
+					found = j;
+					break;
+				}
+			if (found < 0)
+				continue;	/* the initial value, or out of the ring */
+			len = LOAD(self->s->log[found].len);
+			if (LOAD(self->s->log[found].version) != w->seen[checked].version)
+				continue;	/* overwritten as we looked */
+			matched++;
+			EXPECT_EQ(len, w->seen[checked].len)
+				TH_LOG("LIST record: version %llu with val_len %u",
+				       (unsigned long long)w->seen[checked].version,
+				       w->seen[checked].len);
+		}
+	}
+	STORE(self->s->stop, 1);
+	ASSERT_EQ(0, reap(self));
+	ASSERT_EQ(0LL, sum(self->s->errors));
+	EXPECT_EQ(0, w->bad);
+	TH_LOG("%ld LIST calls, %d distinct versions seen, %ld checked, %d commits",
+	       n, w->nseen, matched, self->s->nlog);
+	free(w);
+}
+
+/* ---- create / unlink races ------------------------------------------------ */
+
+static bool barrier(struct shm *s, int phase)
+{
+	INC(s->ready, 1);
+	return wait_ready(s, (phase + 1) * NPROC);
+}
+
+static void race_name(char *buf, size_t len, const struct shm *s,
+		      const char *what, int round)
+{
+	snprintf(buf, len, "%.40s-%s%d", s->name, what, round);
+}
+
+static int race_worker(void *arg, int idx)
+{
+	struct shm *s = arg;
+	char name[STMDEV_NAME_MAX], shared[STMDEV_NAME_MAX];
+	__s64 one = (__s64)htole64(1);
+	struct stmdev_commit_ent e;
+	int r, fd, phase = 0;
+
+	stm_pin(idx);
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		race_name(name, sizeof(name), s, "x", r);
+		race_name(shared, sizeof(shared), s, "s", r);
+		if (!barrier(s, phase++))
+			return fail(s, idx, "barrier");
+		/* CREAT|EXCL: exactly one wins */
+		fd = stm_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL,
+				     0600);
+		s->create_res[r][idx] = fd < 0 ? fd : 0;
+		if (fd >= 0)
+			close(fd);
+		/* CREAT alone: everybody gets the same store */
+		fd = stm_open_attach(shared, STMDEV_ATTACH_CREAT, 0600);
+		if (fd >= 0) {
+			cent_add(&e, "n", 1, &one);
+			s->shared_res[r][idx] = stm_commit(fd, &e, 1, NULL, NULL);
+			close(fd);
+		} else {
+			s->shared_res[r][idx] = fd;
+		}
+		if (!barrier(s, phase++))
+			return fail(s, idx, "barrier");
+		/* UNLINK: exactly one wins */
+		s->unlink_res[r][idx] = stm_unlink(name);
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(conc, create_and_unlink_races_have_one_winner, 90)
+{
+	char shared[STMDEV_NAME_MAX];
+	int r, i;
+
+	for (i = 0; i < NPROC; i++)
+		spawn(self, race_worker, i);
+	ASSERT_EQ(0, reap(self));
+	ASSERT_EQ(0LL, sum(self->s->errors));
+	for (r = 0; r < RACE_ROUNDS; r++) {
+		int created = 0, eexist = 0, unlinked = 0, enoent = 0, fd;
+		__s64 n = 0;
+
+		for (i = 0; i < NPROC; i++) {
+			created += self->s->create_res[r][i] == 0;
+			eexist += self->s->create_res[r][i] == -EEXIST;
+			unlinked += self->s->unlink_res[r][i] == 0;
+			enoent += self->s->unlink_res[r][i] == -ENOENT;
+			EXPECT_EQ(0, self->s->shared_res[r][i]);
+		}
+		EXPECT_EQ(1, created) TH_LOG("round %d", r);
+		EXPECT_EQ(NPROC - 1, eexist) TH_LOG("round %d", r);
+		EXPECT_EQ(1, unlinked) TH_LOG("round %d", r);
+		EXPECT_EQ(NPROC - 1, enoent) TH_LOG("round %d", r);
+
+		race_name(shared, sizeof(shared), self->s, "s", r);
+		fd = stm_open_attach(shared, 0, 0);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, stm_get_i64(fd, "n", &n, NULL));
+		EXPECT_EQ(NPROC, n) TH_LOG("round %d: one store per name", r);
+		close(fd);
+		EXPECT_EQ(0, stm_unlink(shared));
+	}
 }
 
 TEST_HARNESS_MAIN
