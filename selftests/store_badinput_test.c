@@ -856,8 +856,10 @@ TEST_F(bad, rejected_and_nothing_changed)
 	ASSERT_EQ(0, stm_fingerprint(c->fd, fp_keys, FP_N, &after));
 	diff = stm_fp_diff(&before, &after);
 	EXPECT_EQ(0, diff) {
-		TH_LOG("store changed (%s): keys %llu->%llu bytes %llu->%llu commits %llu->%llu",
+		TH_LOG("store changed (%s): clock %llu->%llu keys %llu->%llu bytes %llu->%llu commits %llu->%llu",
 		       diff == 1 ? "counters" : fp_keys[diff - 2],
+		       (unsigned long long)before.clock,
+		       (unsigned long long)after.clock,
 		       (unsigned long long)before.keys,
 		       (unsigned long long)after.keys,
 		       (unsigned long long)before.bytes,
@@ -909,6 +911,124 @@ TEST(commands_needing_no_store_work_unattached)
 	stm_name(name, sizeof(name), "nostore");
 	EXPECT_EQ(-ENOENT, stm_unlink(name));
 	close(fd);
+}
+
+/*
+ * The name ends at its NUL: bytes after it are either refused (EINVAL) or
+ * ignored, never part of the name (two spellings, two stores).
+ */
+TEST(bytes_after_the_name_nul)
+{
+	struct stmdev_attach a;
+	struct stmdev_info info;
+	char name[STMDEV_NAME_MAX];
+	int fd1, fd2, r1, r2;
+	size_t n;
+
+	stm_name(name, sizeof(name), "nul");
+	n = strlen(name);
+	fd1 = stm_open();
+	fd2 = stm_open();
+	ASSERT_LE(0, fd1);
+	ASSERT_LE(0, fd2);
+	memset(&a, 0, sizeof(a));
+	memcpy(a.name, name, n);
+	memset(a.name + n + 1, 'A', sizeof(a.name) - n - 2);
+	a.flags = STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL;
+	a.mode = 0600;
+	r1 = stm_ioctl(fd1, STMDEV_IOC_ATTACH, &a);
+	memset(a.name + n + 1, 'B', sizeof(a.name) - n - 2);
+	a.flags = 0;
+	r2 = stm_ioctl(fd2, STMDEV_IOC_ATTACH, &a);
+	TH_LOG("garbage after the NUL: create %d, attach %d", r1, r2);
+	if (r1 == 0) {
+		/* ignored: the second spelling is the same store */
+		ASSERT_EQ(0, r2);
+		ASSERT_EQ(0, stm_put_str(fd1, "k", "v", NULL));
+		ASSERT_EQ(0, stm_info(fd2, &info));
+		EXPECT_EQ(1ULL, info.keys);
+		EXPECT_STREQ(name, info.name);
+		EXPECT_EQ(0, stm_unlink(name));
+	} else {
+		EXPECT_EQ(-EINVAL, r1);
+		EXPECT_EQ(-EINVAL, r2);
+		EXPECT_EQ(-ENOENT, stm_unlink(name));
+	}
+	close(fd1);
+	close(fd2);
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n--)
+		if (*c++)
+			return false;
+	return true;
+}
+
+/* Out structs are written in full: no stale or kernel bytes in padding. */
+TEST(out_structs_have_no_stale_bytes)
+{
+	struct stmdev_store_ent ent[64];
+	struct stmdev_list_stores ls;
+	struct stmdev_features f;
+	struct stmdev_info info;
+	struct stmdev_stats st;
+	unsigned char buf[256] __attribute__((aligned(8)));
+	char name[STMDEV_NAME_MAX];
+	__u64 cursor = 0;
+	__u32 count, i;
+	size_t n;
+	int fd, calls, found = 0;
+
+	stm_name(name, sizeof(name), "pad");
+	n = strlen(name);
+	fd = stm_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, stm_put(fd, "abc", 3, "v", 1, NULL));
+
+	memset(&info, 0xa5, sizeof(info));
+	memset(&info.reserved, 0, sizeof(info.reserved));
+	info.reserved0 = 0;
+	ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_INFO, &info));
+	EXPECT_TRUE(all_zero(info.name + n, sizeof(info.name) - n));
+
+	memset(&st, 0, sizeof(st));
+	ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_STATS, &st));
+	EXPECT_TRUE(all_zero(st.reserved, sizeof(st.reserved)));
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_GET_FEATURES, &f));
+	EXPECT_TRUE(all_zero(f.reserved, sizeof(f.reserved)));
+
+	memset(&ls, 0, sizeof(ls));
+	for (calls = 0; calls < 1000; calls++) {
+		memset(ent, 0xa5, sizeof(ent));
+		ls.addr = stm_ptr(ent);
+		ls.len = sizeof(ent);
+		ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls));
+		for (i = 0; i < ls.count; i++) {
+			size_t l = strnlen(ent[i].name, sizeof(ent[i].name));
+
+			ASSERT_GT(sizeof(ent[i].name), l);
+			EXPECT_TRUE(all_zero(ent[i].name + l, sizeof(ent[i].name) - l));
+			EXPECT_EQ(0U, ent[i].reserved);
+			found += !strcmp(ent[i].name, name);
+		}
+		if (!ls.cursor)
+			break;
+	}
+	EXPECT_EQ(1, found);
+
+	/* LIST: padding after the key bytes is zero */
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(0, stm_list(fd, &cursor, buf, sizeof(buf), &count));
+	ASSERT_EQ(1U, count);
+	EXPECT_EQ(0, memcmp(buf + sizeof(struct stmdev_key_rec), "abc", 3));
+	EXPECT_TRUE(all_zero(buf + sizeof(struct stmdev_key_rec) + 3, 5));
+	close(fd);
+	stm_unlink(name);
 }
 
 /* Not in the contract either way: logged, and the store must not change. */
