@@ -37,7 +37,6 @@ DESTDIR ?=
 # STM_KERNELS, default chosen by selftests/vm/run).
 DEMO_KERNELS ?= 6.1
 DEMO_CMD ?= stm-bank
-BENCH_CMD ?= stm-bench
 
 VM_RUN := $(TOP)/selftests/vm/run
 
@@ -111,14 +110,32 @@ demo:
 		echo "make demo: tools/stm-bank is not built yet (it arrives with the library)" >&2; exit 1; fi
 	+STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(DEMO_CMD)'
 
-# `make bench`: the benchmark in the VM; whatever it writes to /out in the
-# guest lands in .build/<kernel>/out/.
+# `make bench`: bench/stm-bench in the VM, one boot per kernel of
+# BENCH_KERNELS (STM_KERNELS overrides), then bench/report: the table on
+# stdout and, in BENCH_OUT, bench-<kernel>.json, bench-<kernel>.png and
+# bench.txt.  BENCH_ARGS go to stm-bench (e.g. --rounds 15); see
+# Documentation/bench.rst for what the figures mean.
+BENCH_KERNELS ?= 6.1
+BENCH_CMD ?= stm-bench --out /out
+BENCH_ARGS ?=
+BENCH_OUT ?= $(TOP)/.build/bench
+BENCH_DEPS_OK := command -v gnuplot >/dev/null && command -v python3 >/dev/null && \
+	test -f /usr/lib/x86_64-linux-gnu/liblmdb.a
 bench:
 	$(NEED_DEPS)
-	+$(MAKE) all
-	@if [ "$(origin BENCH_CMD)" = file ] && [ ! -x tools/stm-bench ]; then \
-		echo "make bench: tools/stm-bench is not built yet; set BENCH_CMD=" >&2; exit 1; fi
-	+STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(BENCH_CMD)'
+	@if ! ( $(BENCH_DEPS_OK) ); then bash $(TOP)/scripts/deps; fi
+	+$(MAKE) -C bench
+	@rc=0; runs=; \
+	for k in $(or $(STM_KERNELS),$(BENCH_KERNELS)); do \
+		rm -rf "$(BENCH_OUT)/vm/$$k"; \
+		STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" \
+			-a $(TOP)/bench/stm-bench -c '$(BENCH_CMD) $(BENCH_ARGS)' || rc=1; \
+		if [ -f "$(BENCH_OUT)/vm/$$k/bench.json" ]; then \
+			runs="$$runs $$k=$(BENCH_OUT)/vm/$$k/bench.json"; \
+		else echo "make bench: kernel $$k wrote no bench.json" >&2; rc=1; fi; \
+	done; \
+	if [ -n "$$runs" ]; then echo; $(TOP)/bench/report --out "$(BENCH_OUT)" $$runs || rc=1; fi; \
+	exit $$rc
 
 KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 install: all

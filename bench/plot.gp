@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: MIT
+# stm-bench's chart, drawn by bench/report:
+#   gnuplot -e "batchfile='…'; procsfile='…'; out='….png'; kname='…';
+#               ioctl_commit=…; ioctl_nop=…; cpus=…" bench/plot.gp
+# batchfile columns: batch, io_uring commits/s, io_uring NOPs/s
+# procsfile columns: processes, commits/s (all processes together), the
+#   1-process rate times the vCPU count (linear), the 1-process rate times
+#   the empty ioctl's own speed-up (what the host's parallelism allows)
+# Rates are the medians measured inside the VM (QEMU TCG): compare the
+# shapes and the ratios, not the absolute values, with another machine.
+
+set terminal pngcairo size 1280,560 font "DejaVu Sans,11" noenhanced
+set output out
+set multiplot layout 1,2 title sprintf("stm-bench, kernel %s (QEMU TCG, %d vCPUs): operations per second inside the VM", kname, cpus)
+
+set grid
+set key top left box opaque
+set style line 1 lw 2 pt 7 ps 1.2 lc rgb "#1f77b4"
+set style line 2 lw 2 pt 5 ps 1.0 lc rgb "#ff7f0e"
+set style line 3 lw 1.5 dt 2 lc rgb "#1f77b4"
+set style line 4 lw 1.5 dt 2 lc rgb "#ff7f0e"
+set style line 5 lw 1.5 dt 3 lc rgb "#7f7f7f"
+
+# Left: throughput against the io_uring batch size.
+set title "1-key commits against io_uring batch size"
+set xlabel "SQEs per io_uring_enter (batch size)"
+set ylabel "operations / s (log scale)"
+set logscale x 2
+set logscale y 10
+set xrange [0.8:80]
+set xtics (1, 2, 4, 8, 16, 32, 64)
+set format y "%.0s%c"
+plot batchfile using 1:2 with linespoints ls 1 title "io_uring COMMIT (1 PUT each)", \
+     batchfile using 1:3 with linespoints ls 2 title "io_uring NOP (floor)", \
+     ioctl_commit with lines ls 3 title "ioctl COMMIT", \
+     ioctl_nop with lines ls 4 title "ioctl NOP (floor)"
+
+# Right: throughput against the number of processes (disjoint keys).
+unset logscale x
+unset logscale y
+set title "1-key commits on disjoint keys against processes"
+set xlabel "processes (process i pinned to vCPU i mod cpus)"
+set ylabel "commits / s, all processes together"
+set xrange [0.5:4.5]
+set xtics (1, 2, 3, 4)
+set yrange [0:*]
+set format y "%.0s%c"
+set key bottom right box opaque
+plot procsfile using 1:2 with linespoints ls 1 title "1-key commits, measured", \
+     procsfile using 1:4 with linespoints ls 4 title "empty ioctls' scaling (floor), in commit units", \
+     procsfile using 1:3 with lines ls 5 title "linear up to the vCPU count"
+
+unset multiplot
