@@ -359,7 +359,134 @@ static int dev_stats(struct stm_store *s, struct stm_stats *out)
 	out->reads = st.reads;
 	out->keys = st.keys;
 	out->bytes = st.bytes;
+	out->waits = st.waits;
+	out->wakeups = st.wakeups;
 	return 0;
+}
+
+/* The uapi's wait entries for @k; *ents is @stack or allocated. */
+static int wait_ents(const struct stm_wkey *k, size_t n,
+		     struct stmdev_wait_ent *stack, struct stmdev_wait_ent **ents)
+{
+	*ents = stack;
+	if (n > STACK_ENTS) {
+		*ents = calloc(n, sizeof(**ents));
+		if (!*ents)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		(*ents)[i] = (struct stmdev_wait_ent){
+			.key_addr = uptr(k[i].key),
+			.key_len = k[i].klen,
+			.version = k[i].version,
+		};
+	return 0;
+}
+
+static int dev_wait(struct stm_store *s, const struct stm_wkey *k, size_t n,
+		    unsigned flags, int64_t timeout_ns, uint32_t family,
+		    uint32_t *index)
+{
+	struct stmdev_wait_ent stack[STACK_ENTS], *ents;
+	struct stmdev_wait w;
+	int ret;
+
+	ret = wait_ents(k, n, stack, &ents);
+	if (ret)
+		return ret;
+	memset(&w, 0, sizeof(w));
+	w.entries = uptr(ents);
+	w.count = n;
+	w.flags = (flags & STM_WT_ALL) ? STMDEV_WAIT_ALL : 0;
+	w.timeout_ns = timeout_ns;
+	w.family = family;
+	ret = xioctl(s->fd, STMDEV_IOC_WAIT, &w);
+	if (ret == 0 && index)
+		*index = w.index;
+	if (ents != stack)
+		free(ents);
+	return ret;
+}
+
+static int dev_watch(struct stm_store *s, const struct stm_wkey *k, size_t n)
+{
+	struct stmdev_wait_ent stack[STACK_ENTS], *ents;
+	struct stmdev_watch w;
+	int ret;
+
+	ret = wait_ents(k, n, stack, &ents);
+	if (ret)
+		return ret;
+	memset(&w, 0, sizeof(w));
+	w.entries = uptr(ents);
+	w.count = n;
+	ret = xioctl(s->fd, STMDEV_IOC_WATCH, &w);
+	if (ents != stack)
+		free(ents);
+	return ret;
+}
+
+static int dev_pollfd(struct stm_store *s)
+{
+	return s->fd >= 0 ? s->fd : -EBADF;
+}
+
+static int dev_family(struct stm_store *s, const char *name, uint32_t *id)
+{
+	struct stmdev_family f;
+	int ret;
+
+	memset(&f, 0, sizeof(f));
+	strncpy(f.name, name, sizeof(f.name) - 1);
+	ret = xioctl(s->fd, STMDEV_IOC_FAMILY, &f);
+	if (ret == 0)
+		*id = f.id;
+	return ret;
+}
+
+static int dev_families(struct stm_store *s,
+			int (*cb)(const struct stm_family_stats *f, void *arg),
+			void *arg)
+{
+	struct stmdev_family_stats fs;
+	struct stmdev_family_ent *ents;
+	int ret;
+
+	ents = calloc(STMDEV_FAMILIES_MAX, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	memset(&fs, 0, sizeof(fs));
+	fs.addr = uptr(ents);
+	fs.len = STMDEV_FAMILIES_MAX * sizeof(*ents);
+	ret = xioctl(s->fd, STMDEV_IOC_FAMILY_STATS, &fs);
+	if (ret)
+		goto out_free;
+	if (fs.count > STMDEV_FAMILIES_MAX) {
+		ret = -EPROTO;
+		goto out_free;
+	}
+	for (__u32 i = 0; i < fs.count; i++) {
+		char name[STMDEV_FAMILY_NAME_MAX + 1];
+		struct stm_family_stats f;
+
+		memcpy(name, ents[i].name, STMDEV_FAMILY_NAME_MAX);
+		name[STMDEV_FAMILY_NAME_MAX] = '\0';
+		memset(&f, 0, sizeof(f));
+		f.name = name;
+		f.id = i + 1;
+		f.attempts = ents[i].attempts;
+		f.commits = ents[i].commits;
+		f.conflicts = ents[i].conflicts;
+		f.busy = ents[i].busy;
+		f.waits = ents[i].waits;
+		ret = cb(&f, arg);
+		if (ret)
+			goto out_free;
+	}
+	ret = fs.count;
+out_free:
+	free(ents);
+	return ret;
 }
 
 _Static_assert(STM_OP_READ == STMDEV_OP_READ && STM_OP_PUT == STMDEV_OP_PUT &&
@@ -367,6 +494,8 @@ _Static_assert(STM_OP_READ == STMDEV_OP_READ && STM_OP_PUT == STMDEV_OP_PUT &&
 	       "library ops mirror the uapi's");
 _Static_assert(STM_NAME_MAX + 1 == STMDEV_NAME_MAX, "store name length");
 _Static_assert(STM_KEY_MAX == STMDEV_KEY_MAX, "key length");
+_Static_assert(STM_FAMILY_NAME_MAX + 1 == STMDEV_FAMILY_NAME_MAX, "family name length");
+_Static_assert(STM_WAIT_ALL == STM_WT_ALL, "wait flags");
 
 const struct stm_backend stm_dev_backend = {
 	.name = "dev",
@@ -379,4 +508,9 @@ const struct stm_backend stm_dev_backend = {
 	.keys = dev_keys,
 	.info = dev_info,
 	.stats = dev_stats,
+	.wait = dev_wait,
+	.watch = dev_watch,
+	.pollfd = dev_pollfd,
+	.family = dev_family,
+	.families = dev_families,
 };

@@ -12,6 +12,7 @@
 #ifndef STMDEV_INTERNAL_H
 #define STMDEV_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include "stmdev.h"
 
@@ -49,6 +50,16 @@ struct stm_cop {
 /* Commit flags */
 #define STM_CM_NONBLOCK	(1U << 0)
 
+/* One key of a wait or watch set: the version the caller saw (0 = absent). */
+struct stm_wkey {
+	const void *key;
+	uint32_t    klen;
+	uint64_t    version;
+};
+
+/* Wait flags (same meaning as STM_WAIT_*). */
+#define STM_WT_ALL	(1U << 0)
+
 struct stm_key_walk {
 	int (*cb)(const struct stm_key_info *ki, void *arg);
 	void *arg;
@@ -78,17 +89,45 @@ struct stm_backend {
 	int  (*keys)(struct stm_store *s, struct stm_key_walk *w);
 	int  (*info)(struct stm_store *s, struct stm_info *out);
 	int  (*stats)(struct stm_store *s, struct stm_stats *out);
+	/* Sleep until any (STM_WT_ALL: every) key differs from its version:
+	 * 0 with *index the first that differs; -ETIMEDOUT (timeout_ns < 0:
+	 * none, 0: check only), -EINTR on a signal, -EIDRM store unlinked. */
+	int  (*wait)(struct stm_store *s, const struct stm_wkey *k, size_t n,
+		     unsigned flags, int64_t timeout_ns, uint32_t family,
+		     uint32_t *index);
+	/* Replace the handle's watch set (n == 0 clears it). */
+	int  (*watch)(struct stm_store *s, const struct stm_wkey *k, size_t n);
+	/* A descriptor poll() reports readable while the watch set holds,
+	 * or -EOPNOTSUPP. */
+	int  (*pollfd)(struct stm_store *s);
+	/* The store-wide id of a transaction family, registering it. */
+	int  (*family)(struct stm_store *s, const char *name, uint32_t *id);
+	/* Every family's counters, in id order. */
+	int  (*families)(struct stm_store *s,
+			 int (*cb)(const struct stm_family_stats *f, void *arg),
+			 void *arg);
 };
 
 extern const struct stm_backend stm_dev_backend;
 
-/* Immutable after stm_open(): that is what makes a handle thread-safe. */
+#define STM_FAMILY_CACHE	16	/* family ids a handle remembers */
+
+/*
+ * Immutable after stm_open() except the family-id cache, which is behind
+ * fam_lock: that is what makes a handle thread-safe.
+ */
 struct stm_store {
 	const struct stm_backend *be;
 	int                 fd;		/* dev backend: one fd, one store */
 	int                 flags;	/* STM_* open flags */
 	struct stm_limits   lim;
 	char                name[STM_NAME_MAX + 1];
+	pthread_mutex_t     fam_lock;
+	unsigned            nfam;
+	struct {
+		char     name[STM_FAMILY_NAME_MAX + 1];
+		uint32_t id;
+	} fam[STM_FAMILY_CACHE];
 };
 
 enum stm_vstate { STM_V_CLEAN, STM_V_PUT, STM_V_DEL };
@@ -120,6 +159,9 @@ int stm_check_key(const struct stm_store *s, const void *key, size_t klen);
 size_t stm_key_len(const char *key);	/* strnlen capped at STM_KEY_MAX + 1 */
 void stm_put_le64(void *p, int64_t x);
 int64_t stm_get_le64(const void *p);
+
+/* txn.c */
+int stm_family_id(struct stm_store *s, const char *name, uint32_t *id);
 
 /* value.c */
 int stm_read_values(struct stm_store *s, struct stm_value *const *vals,

@@ -38,11 +38,12 @@ extern "C" {
 #endif
 
 #define STMDEV_LIB_VERSION_MAJOR 1
-#define STMDEV_LIB_VERSION_MINOR 0
+#define STMDEV_LIB_VERSION_MINOR 1
 
 /* Error codes with an STM meaning (returned negated, like every error). */
 #define STM_ECONFLICT	ESTALE	/* Axon ConcurrentUpdate: redo the transaction */
 #define STM_EBUSY	EBUSY	/* Axon BusyRetry: retry the commit as it is */
+#define STM_ERETRIES	ELOOP	/* stm_atomic: more conflicts than max_retries */
 
 #define STM_KEY_MAX	255	/* longest key, in bytes */
 #define STM_NAME_MAX	63	/* longest store name, in bytes */
@@ -158,7 +159,9 @@ struct stm_stats {
 	uint64_t reads;			/* snapshot read calls */
 	uint64_t keys;			/* keys present now */
 	uint64_t bytes;			/* key + value bytes now */
-	uint64_t reserved[10];
+	uint64_t waits;			/* waits that slept (blocking retries) */
+	uint64_t wakeups;		/* waiters woken by a commit or unlink */
+	uint64_t reserved[8];
 };
 
 /**
@@ -488,6 +491,41 @@ int stm_fetch_add(struct stm_store *s, const char *key, int64_t delta,
 int stm_fetch_add_n(struct stm_store *s, const void *key, size_t klen,
 		    int64_t delta, int64_t *result);
 
+/**
+ * stm_swap() - write @key and hand back the value it replaced.
+ * @s:    store handle.
+ * @key:  NUL-terminated key.
+ * @data: new bytes (may be NULL when @len is 0).
+ * @len:  length, at most max_value_size.
+ * @old:  if not NULL, receives the value replaced (a private copy with
+ *        its data and version, absent: no data and version 0), to release
+ *        with stm_value_free(); NULL: a blind write.
+ *
+ * With @old NULL this is one commit.  With @old, the kernel has no
+ * "write and return the old value" command: the key is read, then written
+ * checked against the version read, and read again on a conflict, so the
+ * value handed back is exactly the one replaced.
+ *
+ * Return: 0; -STM_EBUSY (non-blocking store); -EBADF read-only store;
+ * -E2BIG @len over the limit; -errno.
+ */
+int stm_swap(struct stm_store *s, const char *key, const void *data, size_t len,
+	     struct stm_value **old);
+
+/**
+ * stm_swap_n() - stm_swap() for a binary key.
+ * @s:    store handle.
+ * @key:  key bytes.
+ * @klen: key length.
+ * @data: new bytes.
+ * @len:  length.
+ * @old:  as stm_swap().
+ *
+ * Return: as stm_swap().
+ */
+int stm_swap_n(struct stm_store *s, const void *key, size_t klen,
+	       const void *data, size_t len, struct stm_value **old);
+
 /* ---- walking and dumping ------------------------------------------------ */
 
 /**
@@ -536,6 +574,426 @@ int stm_keys(struct stm_store *s,
  * Return: the number of keys printed, or -errno (-EIO on a write error).
  */
 int stm_dump(struct stm_store *s, FILE *out);
+
+/* ---- transactions ------------------------------------------------------- */
+
+/*
+ * stm_atomic() runs a function as one transaction: the reads it makes see
+ * one snapshot of the store, its writes are kept private, and at its end
+ * they are committed all at once if nothing it read has changed; else the
+ * function is run again (ScalaSTM's atomic, Haskell's atomically).  The
+ * function may be run several times, so it must not have side effects
+ * outside the transaction: register hooks for those.
+ *
+ *	static int transfer(struct stm_txn *tx, void *arg)
+ *	{
+ *		int64_t a;
+ *		int ret = stm_get_i64(tx, "alice", &a);
+ *
+ *		if (ret)
+ *			return ret;
+ *		if (a < 10)
+ *			return STM_RETRY;	// block until alice changes
+ *		ret = stm_put_i64(tx, "alice", a - 10);
+ *		return ret ? ret : stm_add_i64(tx, "bob", 10);
+ *	}
+ *	ret = stm_atomic(s, transfer, NULL, NULL);
+ */
+
+struct stm_txn;		/* a running transaction; belongs to one thread */
+
+/* Returned by a transaction function: block until a key it read changes,
+ * then run it again. */
+#define STM_RETRY	1
+
+/* struct stm_txn_opts flags */
+#define STM_TXN_READONLY	(1U << 0)	/* writes fail with -EBADF */
+#define STM_TXN_NONBLOCK	(1U << 1)	/* a busy commit gives -STM_EBUSY */
+
+/* stm_retry_keys() and stm_wait() flags */
+#define STM_WAIT_ANY	0U		/* wake when any key changed */
+#define STM_WAIT_ALL	(1U << 0)	/* wake when every key changed */
+
+#define STM_FAMILY_NAME_MAX	31	/* longest family name, in bytes */
+
+/**
+ * struct stm_txn_opts - how stm_atomic() runs a transaction.
+ * @flags:       STM_TXN_READONLY, STM_TXN_NONBLOCK.
+ * @max_retries: reruns after a conflict before giving up with
+ *               -STM_ERETRIES; 0: no limit.  Blocking retries (STM_RETRY)
+ *               do not count: @timeout_ms bounds those.
+ * @timeout_ms:  the whole call, blocking retries included, ends with
+ *               -ETIMEDOUT after this long; 0: no limit.
+ * @family:      name of this kind of transaction (1..STM_FAMILY_NAME_MAX
+ *               bytes), for per-family statistics (stm_families(),
+ *               stmctl stats --families); NULL: none.
+ * @reserved:    zero.  Fields added later will be read only under a flag
+ *               that asks for them.
+ *
+ * A NULL opts means all zero.
+ */
+struct stm_txn_opts {
+	unsigned    flags;
+	unsigned    max_retries;
+	unsigned    timeout_ms;
+	const char *family;
+	uint64_t    reserved[4];
+};
+
+/**
+ * stm_atomic() - run @fn as one transaction on @s, rerunning it until it
+ * commits.
+ * @s:    store handle.
+ * @fn:   the transaction: reads and writes through @tx, then returns
+ *        >= 0 to commit (that value is stm_atomic's result), STM_RETRY to
+ *        block until something it read changes and run again, or a
+ *        negative errno to roll back and return that error.  It should
+ *        return any error a stm_ call on @tx gives it.
+ * @arg:  passed to @fn.
+ * @opts: options, or NULL.
+ *
+ * Opacity: the first read fixes the transaction's snapshot (a commit
+ * clock); every later read is served at that clock, and if a key changed
+ * since, the read fails with -STM_ECONFLICT and the attempt is over: @fn
+ * never computes on an inconsistent state.  Whatever @fn returns then,
+ * it is run again.  Reads of a key are served once per attempt and
+ * cached; a transaction reads its own writes.
+ *
+ * Commit: keys read are validated at their versions, keys written are
+ * written (checked against the version read when they were read, blind
+ * otherwise), stm_add_i64() on keys not read become kernel additions that
+ * never conflict.  A transaction that wrote nothing needs no commit: its
+ * snapshot was consistent by construction.  A conflict runs the on-abort
+ * hooks and reruns @fn; a busy store is retried with the same commit,
+ * without rerunning @fn (or, with STM_TXN_NONBLOCK, gives -STM_EBUSY).
+ *
+ * Nesting: stm_atomic() on the same store inside @fn joins the running
+ * transaction (its @opts are then ignored); if the inner @fn fails or
+ * retries, only the inner writes are rolled back (closed nesting) and its
+ * result is returned to the outer @fn.  On another store it starts an
+ * independent transaction.
+ *
+ * Return: @fn's result; @fn's negative errno (nothing written); or
+ * -STM_ERETRIES (more conflicts than max_retries), -ETIMEDOUT,
+ * -STM_EBUSY (STM_TXN_NONBLOCK), -EINTR (a signal during a blocking retry
+ * or commit), -EIDRM (the store was unlinked during a blocking retry),
+ * -EDEADLK (STM_RETRY with nothing read: it could never wake), -E2BIG
+ * (more keys than one call may carry), -EBADF (a write on a read-only
+ * store), -ENOSPC, -ENOMEM, -EINVAL.  Whenever it fails, nothing of the
+ * transaction was written.
+ */
+int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
+	       void *arg, const struct stm_txn_opts *opts);
+
+/**
+ * stm_get() - read a key in a transaction.
+ * @tx:   transaction.
+ * @key:  NUL-terminated key.
+ * @data: receives the value, owned by @tx: valid until the key is written
+ *        in @tx (a rolled-back nested block counts) or the attempt ends.
+ *        A present empty value is a non-NULL pointer of length 0.
+ * @len:  if not NULL, receives the length.
+ *
+ * Return: 0; -ENOENT absent (or deleted by @tx); -STM_ECONFLICT the key
+ * changed since the transaction's snapshot (the attempt is over: return
+ * it); -EINVAL; -ENOMEM.
+ */
+int stm_get(struct stm_txn *tx, const char *key, const void **data, size_t *len);
+
+/**
+ * stm_get_i64() - read an 8-byte little-endian integer key.
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ * @out: receives the integer; an absent key reads as 0.
+ *
+ * Return: 0; -EINVAL the value is not 8 bytes; otherwise as stm_get().
+ */
+int stm_get_i64(struct stm_txn *tx, const char *key, int64_t *out);
+
+/**
+ * stm_put() - write a key in a transaction (published at commit).
+ * @tx:   transaction.
+ * @key:  NUL-terminated key.
+ * @data: bytes, copied (may be NULL when @len is 0).
+ * @len:  length, at most max_value_size.
+ *
+ * Return: 0; -E2BIG; -EBADF read-only store or transaction; -EINVAL;
+ * -ENOMEM; -STM_ECONFLICT the attempt is already over.
+ */
+int stm_put(struct stm_txn *tx, const char *key, const void *data, size_t len);
+
+/**
+ * stm_put_i64() - write an 8-byte little-endian integer.
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ * @x:   the integer.
+ *
+ * Return: as stm_put().
+ */
+int stm_put_i64(struct stm_txn *tx, const char *key, int64_t x);
+
+/**
+ * stm_del() - delete a key in a transaction (absent after commit).
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ *
+ * Return: as stm_put().
+ */
+int stm_del(struct stm_txn *tx, const char *key);
+
+/**
+ * stm_add_i64() - add to an 8-byte integer key (commute).
+ * @tx:    transaction.
+ * @key:   NUL-terminated key; absent counts as 0.
+ * @delta: signed amount.
+ *
+ * On a key the transaction has neither read nor written this becomes an
+ * addition done by the kernel at commit: it never conflicts and never
+ * loses an increment (Clojure's commute).  On a key read or written it
+ * is folded into the write (read + put).  Reading the key later in the
+ * transaction reads it and folds the pending addition in.
+ *
+ * Return: 0; -EINVAL the value known to the transaction is not 8 bytes;
+ * otherwise as stm_put().
+ */
+int stm_add_i64(struct stm_txn *tx, const char *key, int64_t delta);
+
+/**
+ * stm_get_n() - stm_get() for a binary key.
+ * @tx:   transaction.
+ * @key:  key bytes.
+ * @klen: key length.
+ * @data: as stm_get().
+ * @len:  as stm_get().
+ *
+ * Return: as stm_get().
+ */
+int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
+	      const void **data, size_t *len);
+
+/**
+ * stm_put_n() - stm_put() for a binary key.
+ * @tx:   transaction.
+ * @key:  key bytes.
+ * @klen: key length.
+ * @data: bytes.
+ * @len:  length.
+ *
+ * Return: as stm_put().
+ */
+int stm_put_n(struct stm_txn *tx, const void *key, size_t klen,
+	      const void *data, size_t len);
+
+/**
+ * stm_del_n() - stm_del() for a binary key.
+ * @tx:   transaction.
+ * @key:  key bytes.
+ * @klen: key length.
+ *
+ * Return: as stm_del().
+ */
+int stm_del_n(struct stm_txn *tx, const void *key, size_t klen);
+
+/**
+ * stm_add_i64_n() - stm_add_i64() for a binary key.
+ * @tx:    transaction.
+ * @key:   key bytes.
+ * @klen:  key length.
+ * @delta: signed amount.
+ *
+ * Return: as stm_add_i64().
+ */
+int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delta);
+
+/**
+ * stm_retry_keys() - block until some named keys change, then rerun.
+ * @tx:    transaction.
+ * @keys:  @n NUL-terminated keys (read now, if the transaction has not
+ *         read them, at its snapshot).
+ * @n:     number of keys, at least 1.
+ * @flags: STM_WAIT_ANY (any key changed) or STM_WAIT_ALL (every one).
+ *
+ * A narrower STM_RETRY: use as ``return stm_retry_keys(tx, keys, n, 0);``.
+ *
+ * Return: STM_RETRY; -EINVAL; -STM_ECONFLICT (the attempt is over).
+ */
+int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
+		   unsigned flags);
+
+/**
+ * stm_or_else() - run @a; if it retries, undo its writes and run @b.
+ * @tx: transaction.
+ * @a:  first alternative, called as @a(@tx, @aa).
+ * @aa: its argument.
+ * @b:  second alternative.
+ * @ba: its argument.
+ *
+ * Haskell's orElse.  An alternative that retries (returns STM_RETRY) has
+ * its writes and hooks rolled back (its on-abort hooks run); one that
+ * fails with a negative errno too, and that error is returned without
+ * trying @b.  The keys @a read stay in the transaction's read set.  If
+ * both retry, the result is STM_RETRY and the transaction, when it
+ * returns it, blocks on the union of what both read (or named).
+ *
+ * Return: the result of the alternative that did not retry; STM_RETRY;
+ * a negative errno.
+ */
+int stm_or_else(struct stm_txn *tx, int (*a)(struct stm_txn *, void *), void *aa,
+		int (*b)(struct stm_txn *, void *), void *ba);
+
+/**
+ * stm_before_commit() - call @cb before each commit attempt.
+ * @tx:  transaction.
+ * @cb:  called with @arg once per attempt that reaches its commit, after
+ *       @fn returned and before the commit is sent (so it may still use
+ *       the transaction, e.g. through a @tx kept in @arg); may run once per
+ *       rerun.
+ * @arg: passed to @cb.
+ *
+ * Hooks belong to the attempt (and nested block) that registered them.
+ *
+ * Return: 0; -EINVAL; -ENOMEM.
+ */
+int stm_before_commit(struct stm_txn *tx, void (*cb)(void *), void *arg);
+
+/**
+ * stm_after_commit() - call @cb once the transaction has committed.
+ * @tx:  transaction.
+ * @cb:  called with @arg exactly once, after the successful commit, and
+ *       never if the attempt that registered it failed: the place for
+ *       side effects.  The transaction is over when it runs.
+ * @arg: passed to @cb.
+ *
+ * Return: 0; -EINVAL; -ENOMEM.
+ */
+int stm_after_commit(struct stm_txn *tx, void (*cb)(void *), void *arg);
+
+/**
+ * stm_on_abort() - call @cb if this attempt (or nested block) fails.
+ * @tx:  transaction.
+ * @cb:  called with @arg after the attempt that registered it failed
+ *       (conflict, retry, error) or the nested block or orElse
+ *       alternative that registered it was rolled back; at most once per
+ *       registration.
+ * @arg: passed to @cb.
+ *
+ * Return: 0; -EINVAL; -ENOMEM.
+ */
+int stm_on_abort(struct stm_txn *tx, void (*cb)(void *), void *arg);
+
+/**
+ * stm_txn_attempt() - which run of the transaction function this is.
+ * @tx: transaction.
+ *
+ * Return: 1 for the first run, 2 for the first rerun, ...; 0 for NULL.
+ */
+unsigned stm_txn_attempt(const struct stm_txn *tx);
+
+/**
+ * stm_last_conflict() - the key whose change last made this thread's
+ * transaction on @s rerun.
+ * @s:   store handle.
+ * @buf: receives the key's bytes (at most @cap) and, if room is left, a
+ *       NUL; may be NULL when @cap is 0.
+ * @cap: bytes at @buf.
+ *
+ * Covers the calling thread's most recent stm_atomic() on @s: a
+ * conflict at commit or a read that found the snapshot gone.
+ *
+ * Return: the key's length (more than @cap: cut), 0 when that
+ * transaction had no conflict, -EINVAL.
+ */
+int stm_last_conflict(const struct stm_store *s, void *buf, size_t cap);
+
+/* ---- waiting outside a transaction --------------------------------------- */
+
+/**
+ * stm_wait() - sleep until keys differ from versions the caller saw.
+ * @s:          store handle.
+ * @keys:       @n NUL-terminated keys.
+ * @versions:   @n versions (0 = absent), e.g. from stm_value_version().
+ * @n:          number of keys, 1..max_keys_per_call.
+ * @flags:      STM_WAIT_ANY or STM_WAIT_ALL.
+ * @timeout_ms: < 0: no limit; 0: check only.
+ *
+ * Sleeps in the kernel: a blocked caller uses no CPU.  Deleting a key is a
+ * change too.
+ *
+ * Return: the index of the first key that differs; -ETIMEDOUT; -EINTR a
+ * signal; -EIDRM the store was unlinked; -EINVAL; -E2BIG.
+ */
+int stm_wait(struct stm_store *s, const char *const *keys, const uint64_t *versions,
+	     size_t n, unsigned flags, int timeout_ms);
+
+/**
+ * stm_store_fd() - a descriptor to poll for the watch set.
+ * @s: store handle.
+ *
+ * poll()/epoll report it readable (POLLIN) while a key of the watch set
+ * (stm_watch()) differs from the version it was armed at, and POLLHUP once
+ * the store is unlinked.  Owned by @s: do not close it, read it or write
+ * it.
+ *
+ * Return: the descriptor, or -EOPNOTSUPP (a backend without one), -EINVAL.
+ */
+int stm_store_fd(struct stm_store *s);
+
+/**
+ * stm_watch() - arm the handle's watch set at the keys' current versions.
+ * @s:    store handle.
+ * @keys: @n NUL-terminated keys.
+ * @n:    number of keys, 0 (clear the watch set) to max_keys_per_call.
+ *
+ * Replaces the watch set.  The versions are read now, so a change made
+ * after this call (or between the caller's last read and it) makes
+ * stm_store_fd() readable; call it again to re-arm after handling the
+ * change.
+ *
+ * Return: 0; -EINVAL; -E2BIG; -errno.
+ */
+int stm_watch(struct stm_store *s, const char *const *keys, size_t n);
+
+/**
+ * stm_watch_n() - stm_watch() for binary keys.
+ * @s:    store handle.
+ * @keys: @n key pointers.
+ * @lens: @n key lengths.
+ * @n:    number of keys (0 clears the watch set).
+ *
+ * Return: as stm_watch().
+ */
+int stm_watch_n(struct stm_store *s, const void *const *keys, const size_t *lens,
+		size_t n);
+
+/* ---- transaction families ------------------------------------------------ */
+
+/** struct stm_family_stats - counters of one transaction family. */
+struct stm_family_stats {
+	const char *name;	/* valid during the callback only */
+	uint32_t    id;		/* 1.., store-wide */
+	uint32_t    reserved0;
+	uint64_t    attempts;	/* commits sent */
+	uint64_t    commits;	/* commits that succeeded */
+	uint64_t    conflicts;	/* commits that conflicted */
+	uint64_t    busy;	/* non-blocking commits that found a key locked */
+	uint64_t    waits;	/* blocking retries (waits) */
+	uint64_t    reserved[3];
+};
+
+/**
+ * stm_families() - call @cb with the counters of every family of @s.
+ * @s:   store handle.
+ * @cb:  called once per family, in id order; non-zero stops the walk.
+ * @arg: passed to @cb.
+ *
+ * Families are registered by stm_atomic() with opts->family, by any
+ * process; the counts are store-wide.
+ *
+ * Return: the number of families visited, the non-zero value @cb
+ * returned, or -errno.
+ */
+int stm_families(struct stm_store *s,
+		 int (*cb)(const struct stm_family_stats *f, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

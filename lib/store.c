@@ -42,6 +42,14 @@ const char *stm_strerror(int err)
 		return "store backend not supported by this build";
 	case EPROTO:
 		return "malformed reply from the store backend";
+	case STM_ERETRIES:
+		return "too many conflicts: the transaction reran max_retries times";
+	case ETIMEDOUT:
+		return "timed out";
+	case EIDRM:
+		return "store removed (unlinked) while waiting";
+	case EDEADLK:
+		return "retry with nothing read: nothing could ever wake it";
 	default: {
 		const char *d = strerrordesc_np(err);
 
@@ -85,10 +93,12 @@ int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out)
 		return -ENOMEM;
 	s->be = be;
 	s->fd = -1;
+	pthread_mutex_init(&s->fam_lock, NULL);
 	s->flags = flags;
 	strcpy(s->name, name);	/* length checked above */
 	ret = be->open(s, name, flags, mode);
 	if (ret) {
+		pthread_mutex_destroy(&s->fam_lock);
 		free(s);
 		return ret;
 	}
@@ -101,6 +111,7 @@ void stm_close(struct stm_store *s)
 	if (!s)
 		return;
 	s->be->close(s);
+	pthread_mutex_destroy(&s->fam_lock);
 	free(s);
 }
 

@@ -626,3 +626,57 @@ int stm_fetch_add(struct stm_store *s, const char *key, int64_t delta,
 		return -EINVAL;
 	return stm_fetch_add_n(s, key, stm_key_len(key), delta, result);
 }
+
+int stm_swap_n(struct stm_store *s, const void *key, size_t klen,
+	       const void *data, size_t len, struct stm_value **old)
+{
+	struct stm_value *v;
+	struct stm_cop op;
+	int ret;
+
+	if (old)
+		*old = NULL;
+	if (!s || (!data && len))
+		return -EINVAL;
+	ret = stm_check_key(s, key, klen);
+	if (ret)
+		return ret;
+	if (len > UINT32_MAX || (s->lim.max_value_size && len > s->lim.max_value_size))
+		return -E2BIG;
+	if (s->flags & STM_RDONLY)
+		return -EBADF;
+	op = (struct stm_cop){ .key = key, .klen = klen, .op = STM_OP_PUT,
+			       .val = data ? data : empty_data, .vlen = len };
+	if (!old)
+		return s->be->commit(s, &op, 1, 0, 0, NULL, NULL);
+
+	/* Read, then write checked against what was read, until it holds. */
+	ret = alloc_value(s, key, klen, &v);
+	if (ret)
+		return ret;
+	op.flags = STM_COP_CHECK;
+	do {
+		ret = stm_read_values(s, &v, 1, NULL);
+		if (ret)
+			break;
+		op.version = v->version;
+		ret = s->be->commit(s, &op, 1, 0, 0, NULL, NULL);
+	} while (ret == -STM_ECONFLICT);
+	if (ret) {
+		stm_value_free(v);
+		return ret;
+	}
+	*old = v;
+	return 0;
+}
+
+int stm_swap(struct stm_store *s, const char *key, const void *data, size_t len,
+	     struct stm_value **old)
+{
+	if (!key) {
+		if (old)
+			*old = NULL;
+		return -EINVAL;
+	}
+	return stm_swap_n(s, key, stm_key_len(key), data, len, old);
+}

@@ -1,0 +1,1275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * txn.c - transactions: stm_atomic() and what a transaction function does
+ * inside it (reads at one snapshot, private writes, commute, blocking
+ * retry, orElse, closed nesting, hooks).
+ *
+ * An attempt is one run of the function.  Its first read fixes the read
+ * clock (the snapshot); every later read asks the backend for the value at
+ * that clock and fails with -ESTALE if the key changed since, which dooms
+ * the attempt: the function never computes on an inconsistent state.
+ * Writes stay in the transaction's entry table until the commit, which
+ * sends the read set (versions) and the write set in one request.
+ *
+ * Closed nesting and orElse use savepoints: while one is open, the first
+ * change of an entry's write state at that level saves the old state in an
+ * undo log; rolling back pops the log and the hooks registered since.
+ * Reads are never rolled back: what a rolled-back block read still decided
+ * what the transaction did, so it stays validated (and waited on).
+ *
+ * A transaction belongs to the thread running stm_atomic(); the thread's
+ * running transactions are in a thread-local list, which is how a nested
+ * stm_atomic() on the same store finds the one to join.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define RD_MIN_CAP	256	/* first guess of a value's size */
+#define RD_ROUNDS	8	/* E2BIG rounds before giving up */
+#define INDEX_MIN	16	/* entries before a hash index is kept */
+#define STACK_OPS	16
+
+enum { TXW_NONE, TXW_PUT, TXW_DEL, TXW_ADD };
+enum { HK_BEFORE, HK_AFTER, HK_ABORT, HK_N };
+
+/* One key the transaction touched. */
+struct tx_ent {
+	uint8_t  *key;		/* klen bytes + NUL */
+	uint32_t  klen;
+	uint32_t  hash;
+	bool      rd;		/* read at tx->rv: rpresent, rver, rbuf valid */
+	bool      rpresent;
+	uint8_t   w;		/* TXW_*: the pending write */
+	uint32_t  logged;	/* savepoint serial the write state was saved at */
+	uint64_t  rver;		/* version read (0: absent) */
+	uint8_t  *rbuf;		/* value read */
+	uint32_t  rlen;
+	uint8_t  *wbuf;		/* TXW_PUT data */
+	uint32_t  wlen;
+	uint32_t  wcap;
+	int64_t   delta;	/* TXW_ADD */
+	uint8_t   le[8];	/* TXW_ADD, encoded for the commit */
+};
+
+/* An entry's write state before a change made under a savepoint. */
+struct tx_undo {
+	uint32_t ent;
+	uint8_t  w;
+	uint32_t logged;
+	uint8_t *wbuf;		/* owned by the record */
+	uint32_t wlen;
+	uint32_t wcap;
+	int64_t  delta;
+};
+
+struct tx_hook {
+	void (*cb)(void *);
+	void *arg;
+};
+
+/* What a blocking retry waits for. */
+struct tx_wspec {
+	bool      named;	/* stm_retry_keys(); else every key read */
+	unsigned  flags;	/* STM_WAIT_* (named only) */
+	uint32_t *ents;
+	size_t    n;
+};
+
+struct tx_sp {
+	size_t   nundo;
+	size_t   nhooks[HK_N];
+	uint32_t serial;	/* the enclosing level's */
+};
+
+struct stm_txn {
+	struct stm_store *s;
+	struct stm_txn   *next;		/* the thread's other transactions */
+	unsigned          flags;	/* STM_TXN_* */
+	uint32_t          family;
+	unsigned          attempt;
+	bool              active;	/* operations allowed */
+	bool              have_rv;
+	uint64_t          rv;		/* the snapshot's commit clock */
+	int               doomed;	/* -ESTALE once the snapshot is gone */
+	struct tx_ent    *ents;
+	size_t            n, cap;
+	uint32_t         *index;	/* open addressing: entry + 1, 0 = free */
+	size_t            index_cap;	/* a power of two, or 0 */
+	struct tx_undo   *undo;
+	size_t            nundo, undo_cap;
+	unsigned          nsp;		/* savepoints open */
+	uint32_t          serial;	/* current savepoint level's, 0: none */
+	uint32_t          serial_next;
+	struct tx_hook   *hooks[HK_N];
+	size_t            nhooks[HK_N], hooks_cap[HK_N];
+	struct tx_wspec   retry;
+};
+
+static __thread struct stm_txn *tls_txns;
+
+/* The key of the calling thread's last conflict, per stm_last_conflict(). */
+static __thread struct {
+	const struct stm_store *s;
+	uint32_t len;
+	uint8_t  key[STM_KEY_MAX];
+} tls_conflict;
+
+static __thread uint64_t tls_rand;
+
+static const uint8_t empty_data[1];
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint32_t key_hash(const void *key, size_t klen)
+{
+	const uint8_t *p = key;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint32_t rand32(void)
+{
+	uint64_t x = tls_rand;
+
+	if (!x)
+		x = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)&tls_rand;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	tls_rand = x ? x : 1;
+	return (uint32_t)(x >> 16);
+}
+
+static void note_conflict(const struct stm_store *s, const void *key, size_t klen)
+{
+	tls_conflict.s = s;
+	tls_conflict.len = klen;
+	memcpy(tls_conflict.key, key, klen < STM_KEY_MAX ? klen : STM_KEY_MAX);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t nc = *cap ? *cap : 8;
+	void *np;
+
+	if (need <= *cap)
+		return p;
+	while (nc < need)
+		nc *= 2;
+	np = realloc(p, nc * size);
+	if (np)
+		*cap = nc;
+	return np;
+}
+
+/* ---- the entry table ----------------------------------------------------- */
+
+static void index_put(struct stm_txn *tx, uint32_t i)
+{
+	size_t mask = tx->index_cap - 1, h = tx->ents[i].hash & mask;
+
+	while (tx->index[h])
+		h = (h + 1) & mask;
+	tx->index[h] = i + 1;
+}
+
+static int index_rebuild(struct stm_txn *tx)
+{
+	size_t cap = 64;
+	uint32_t *ix;
+
+	while (cap < 4 * tx->cap)
+		cap *= 2;
+	ix = calloc(cap, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	free(tx->index);
+	tx->index = ix;
+	tx->index_cap = cap;
+	for (size_t i = 0; i < tx->n; i++)
+		index_put(tx, i);
+	return 0;
+}
+
+static bool ent_is(const struct tx_ent *e, const void *key, size_t klen, uint32_t h)
+{
+	return e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0;
+}
+
+/*
+ * The entry of @key: its index in *@out.  Returns 0, -ENOENT when absent
+ * and !@create, -ENOMEM.  Indices stay valid for the attempt; pointers to
+ * entries do not (the table grows).
+ */
+static int ent_find(struct stm_txn *tx, const void *key, size_t klen, bool create,
+		    uint32_t *out)
+{
+	uint32_t h = key_hash(key, klen);
+	struct tx_ent *e;
+
+	if (tx->index) {
+		size_t mask = tx->index_cap - 1;
+
+		for (size_t p = h & mask; tx->index[p]; p = (p + 1) & mask) {
+			if (ent_is(&tx->ents[tx->index[p] - 1], key, klen, h)) {
+				*out = tx->index[p] - 1;
+				return 0;
+			}
+		}
+	} else {
+		for (size_t i = 0; i < tx->n; i++) {
+			if (ent_is(&tx->ents[i], key, klen, h)) {
+				*out = i;
+				return 0;
+			}
+		}
+	}
+	if (!create)
+		return -ENOENT;
+	if (tx->n == tx->cap) {
+		size_t cap = tx->cap;
+		void *p = grow(tx->ents, &cap, tx->n + 1, sizeof(*tx->ents));
+
+		if (!p)
+			return -ENOMEM;
+		tx->ents = p;
+		if (cap != tx->cap) {
+			tx->cap = cap;
+			if (tx->cap > INDEX_MIN && index_rebuild(tx))
+				return -ENOMEM;
+		}
+	}
+	e = &tx->ents[tx->n];
+	memset(e, 0, sizeof(*e));
+	e->key = malloc(klen + 1);
+	if (!e->key)
+		return -ENOMEM;
+	memcpy(e->key, key, klen);
+	e->key[klen] = '\0';
+	e->klen = klen;
+	e->hash = h;
+	*out = tx->n++;
+	if (tx->index)
+		index_put(tx, *out);
+	return 0;
+}
+
+/* Read the entries @idx[0..@n) not read yet, at the transaction's clock. */
+static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
+{
+	struct stm_store *s = tx->s;
+	struct stm_rd stack[STACK_OPS], *rd = stack;
+	uint32_t map_stack[STACK_OPS], *map = map_stack;
+	size_t m = 0, chunk, max = s->lim.max_keys_per_call;
+	int ret = 0;
+
+	if (n > STACK_OPS) {
+		rd = calloc(n, sizeof(*rd));
+		map = calloc(n, sizeof(*map));
+		if (!rd || !map) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+
+		if (tx->ents[idx[i]].rd)
+			continue;
+		for (size_t j = 0; j < m && !dup; j++)
+			dup = map[j] == idx[i];
+		if (!dup)
+			map[m++] = idx[i];
+	}
+	if (!max)
+		max = m ? m : 1;
+	/* Read in calls of at most max_keys_per_call; all at one clock. */
+	for (size_t base = 0; base < m; base += chunk) {
+		uint64_t clock = tx->rv;
+		uint32_t conflict = 0;
+		int round;
+
+		chunk = m - base < max ? m - base : max;
+		for (size_t i = 0; i < chunk; i++) {
+			struct tx_ent *e = &tx->ents[map[base + i]];
+
+			rd[i] = (struct stm_rd){ .key = e->key, .klen = e->klen,
+						 .cap = RD_MIN_CAP };
+		}
+		for (size_t i = 0; i < chunk; i++) {
+			rd[i].buf = malloc(rd[i].cap);
+			if (!rd[i].buf) {
+				ret = -ENOMEM;
+				goto out_bufs;
+			}
+		}
+		for (round = 0; round < RD_ROUNDS; round++) {
+			bool grew = false;
+
+			clock = tx->rv;
+			ret = s->be->read(s, rd, chunk, tx->have_rv ? STM_RD_AT : 0,
+					  &clock, &conflict);
+			if (ret != -E2BIG)
+				break;
+			for (size_t i = 0; i < chunk; i++) {
+				void *nb;
+
+				if (rd[i].len <= rd[i].cap)
+					continue;
+				nb = realloc(rd[i].buf, rd[i].len);
+				if (!nb) {
+					ret = -ENOMEM;
+					goto out_bufs;
+				}
+				rd[i].buf = nb;
+				rd[i].cap = rd[i].len;
+				grew = true;
+			}
+			if (!grew)
+				break;
+		}
+		if (ret == -ESTALE) {
+			if (conflict < chunk)
+				note_conflict(s, rd[conflict].key, rd[conflict].klen);
+			tx->doomed = -ESTALE;
+		}
+		if (ret)
+			goto out_bufs;
+		if (!tx->have_rv) {
+			tx->rv = clock;
+			tx->have_rv = true;
+		}
+		for (size_t i = 0; i < chunk; i++) {
+			struct tx_ent *e = &tx->ents[map[base + i]];
+
+			if (rd[i].present && rd[i].len > rd[i].cap) {
+				ret = -EPROTO;	/* the backend broke its word */
+				goto out_bufs;
+			}
+			e->rd = true;
+			e->rpresent = rd[i].present;
+			e->rver = rd[i].present ? rd[i].version : 0;
+			e->rlen = rd[i].present ? rd[i].len : 0;
+			e->rbuf = rd[i].buf;
+			rd[i].buf = NULL;
+		}
+		continue;
+out_bufs:
+		for (size_t i = 0; i < chunk; i++)
+			free(rd[i].buf);
+		break;
+	}
+out_free:
+	if (rd != stack)
+		free(rd);
+	if (map != map_stack)
+		free(map);
+	return ret;
+}
+
+/* ---- write state and savepoints ------------------------------------------ */
+
+/* Save entry @i's write state for the open savepoint, once per level. */
+static int tx_log(struct stm_txn *tx, uint32_t i)
+{
+	struct tx_ent *e = &tx->ents[i];
+	struct tx_undo *u;
+
+	if (!tx->nsp || e->logged == tx->serial)
+		return 0;
+	u = grow(tx->undo, &tx->undo_cap, tx->nundo + 1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	tx->undo = u;
+	tx->undo[tx->nundo++] = (struct tx_undo){
+		.ent = i, .w = e->w, .logged = e->logged, .wbuf = e->wbuf,
+		.wlen = e->wlen, .wcap = e->wcap, .delta = e->delta,
+	};
+	e->wbuf = NULL;		/* moved into the record */
+	e->wlen = 0;
+	e->wcap = 0;
+	e->logged = tx->serial;
+	return 0;
+}
+
+static int set_put(struct stm_txn *tx, uint32_t i, const void *data, size_t len)
+{
+	struct tx_ent *e;
+	int ret;
+
+	ret = tx_log(tx, i);
+	if (ret)
+		return ret;
+	e = &tx->ents[i];
+	if (len > e->wcap) {
+		void *nb = realloc(e->wbuf, len);
+
+		if (!nb)
+			return -ENOMEM;
+		e->wbuf = nb;
+		e->wcap = len;
+	}
+	if (len)
+		memmove(e->wbuf, data, len);
+	e->wlen = len;
+	e->w = TXW_PUT;
+	return 0;
+}
+
+static int set_put_i64(struct stm_txn *tx, uint32_t i, int64_t x)
+{
+	uint8_t b[8];
+
+	stm_put_le64(b, x);
+	return set_put(tx, i, b, sizeof(b));
+}
+
+static int set_state(struct stm_txn *tx, uint32_t i, uint8_t w, int64_t delta)
+{
+	int ret = tx_log(tx, i);
+
+	if (ret)
+		return ret;
+	tx->ents[i].w = w;
+	tx->ents[i].delta = delta;
+	tx->ents[i].wlen = 0;
+	return 0;
+}
+
+static void sp_open(struct stm_txn *tx, struct tx_sp *sp)
+{
+	sp->nundo = tx->nundo;
+	for (int k = 0; k < HK_N; k++)
+		sp->nhooks[k] = tx->nhooks[k];
+	sp->serial = tx->serial;
+	tx->serial = ++tx->serial_next;
+	tx->nsp++;
+}
+
+static void undo_free(struct stm_txn *tx, size_t from)
+{
+	while (tx->nundo > from)
+		free(tx->undo[--tx->nundo].wbuf);
+}
+
+/* Keep what the level did. */
+static void sp_release(struct stm_txn *tx, struct tx_sp *sp)
+{
+	tx->serial = sp->serial;
+	if (--tx->nsp == 0)
+		undo_free(tx, 0);	/* nothing can roll back to them now */
+}
+
+static void run_hooks(struct stm_txn *tx, int kind, size_t from)
+{
+	/* Index, not pointer: a hook may register more. */
+	for (size_t i = from; i < tx->nhooks[kind]; i++)
+		tx->hooks[kind][i].cb(tx->hooks[kind][i].arg);
+}
+
+/* Undo what the level did: writes, then its hooks (on-abort ones run). */
+static void sp_rollback(struct stm_txn *tx, struct tx_sp *sp)
+{
+	while (tx->nundo > sp->nundo) {
+		struct tx_undo *u = &tx->undo[--tx->nundo];
+		struct tx_ent *e = &tx->ents[u->ent];
+
+		free(e->wbuf);
+		e->w = u->w;
+		e->logged = u->logged;
+		e->wbuf = u->wbuf;
+		e->wlen = u->wlen;
+		e->wcap = u->wcap;
+		e->delta = u->delta;
+	}
+	run_hooks(tx, HK_ABORT, sp->nhooks[HK_ABORT]);
+	for (int k = 0; k < HK_N; k++)
+		if (tx->nhooks[k] > sp->nhooks[k])
+			tx->nhooks[k] = sp->nhooks[k];
+	tx->serial = sp->serial;
+	tx->nsp--;
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+static int tx_check(struct stm_txn *tx)
+{
+	if (!tx || !tx->active)
+		return -EINVAL;
+	return tx->doomed;
+}
+
+static int tx_writable(struct stm_txn *tx)
+{
+	int ret = tx_check(tx);
+
+	if (ret)
+		return ret;
+	if ((tx->s->flags & STM_RDONLY) || (tx->flags & STM_TXN_READONLY))
+		return -EBADF;
+	return 0;
+}
+
+/* Fold a pending addition into a write of the value read plus the delta. */
+static int fold_add(struct stm_txn *tx, uint32_t i)
+{
+	struct tx_ent *e;
+	int64_t base = 0;
+	int ret;
+
+	ret = tx_read(tx, &i, 1);
+	if (ret)
+		return ret;
+	e = &tx->ents[i];
+	if (e->rpresent) {
+		if (e->rlen != 8)
+			return -EINVAL;
+		base = stm_get_le64(e->rbuf);
+	}
+	return set_put_i64(tx, i, (int64_t)((uint64_t)base + (uint64_t)e->delta));
+}
+
+int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
+	      const void **data, size_t *len)
+{
+	struct tx_ent *e;
+	uint32_t i;
+	int ret;
+
+	ret = tx_check(tx);
+	if (ret)
+		return ret;
+	if (!data)
+		return -EINVAL;
+	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	ret = ent_find(tx, key, klen, true, &i);
+	if (ret)
+		return ret;
+	if (tx->ents[i].w == TXW_ADD) {
+		ret = fold_add(tx, i);
+		if (ret)
+			return ret;
+	} else if (tx->ents[i].w == TXW_NONE) {
+		ret = tx_read(tx, &i, 1);
+		if (ret)
+			return ret;
+	}
+	e = &tx->ents[i];
+	if (e->w == TXW_DEL || (e->w == TXW_NONE && !e->rpresent)) {
+		*data = NULL;
+		if (len)
+			*len = 0;
+		return -ENOENT;
+	}
+	if (e->w == TXW_PUT) {
+		*data = e->wbuf ? e->wbuf : empty_data;
+		if (len)
+			*len = e->wlen;
+	} else {
+		*data = e->rbuf ? e->rbuf : empty_data;
+		if (len)
+			*len = e->rlen;
+	}
+	return 0;
+}
+
+int stm_get(struct stm_txn *tx, const char *key, const void **data, size_t *len)
+{
+	if (!key)
+		return -EINVAL;
+	return stm_get_n(tx, key, stm_key_len(key), data, len);
+}
+
+int stm_get_i64(struct stm_txn *tx, const char *key, int64_t *out)
+{
+	const void *d;
+	size_t len;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = stm_get(tx, key, &d, &len);
+	if (ret == -ENOENT) {
+		*out = 0;
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (len != 8)
+		return -EINVAL;
+	*out = stm_get_le64(d);
+	return 0;
+}
+
+int stm_put_n(struct stm_txn *tx, const void *key, size_t klen,
+	      const void *data, size_t len)
+{
+	uint32_t i;
+	int ret;
+
+	ret = tx_writable(tx);
+	if (ret)
+		return ret;
+	if (!data && len)
+		return -EINVAL;
+	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	if (len > UINT32_MAX ||
+	    (tx->s->lim.max_value_size && len > tx->s->lim.max_value_size))
+		return -E2BIG;
+	ret = ent_find(tx, key, klen, true, &i);
+	if (ret)
+		return ret;
+	return set_put(tx, i, data, len);
+}
+
+int stm_put(struct stm_txn *tx, const char *key, const void *data, size_t len)
+{
+	if (!key)
+		return -EINVAL;
+	return stm_put_n(tx, key, stm_key_len(key), data, len);
+}
+
+int stm_put_i64(struct stm_txn *tx, const char *key, int64_t x)
+{
+	uint8_t b[8];
+
+	stm_put_le64(b, x);
+	return stm_put(tx, key, b, sizeof(b));
+}
+
+int stm_del_n(struct stm_txn *tx, const void *key, size_t klen)
+{
+	uint32_t i;
+	int ret;
+
+	ret = tx_writable(tx);
+	if (ret)
+		return ret;
+	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	ret = ent_find(tx, key, klen, true, &i);
+	if (ret)
+		return ret;
+	return set_state(tx, i, TXW_DEL, 0);
+}
+
+int stm_del(struct stm_txn *tx, const char *key)
+{
+	if (!key)
+		return -EINVAL;
+	return stm_del_n(tx, key, stm_key_len(key));
+}
+
+int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delta)
+{
+	struct tx_ent *e;
+	uint64_t base;
+	uint32_t i;
+	int ret;
+
+	ret = tx_writable(tx);
+	if (ret)
+		return ret;
+	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	ret = ent_find(tx, key, klen, true, &i);
+	if (ret)
+		return ret;
+	e = &tx->ents[i];
+	switch (e->w) {
+	case TXW_PUT:
+		if (e->wlen != 8)
+			return -EINVAL;
+		base = (uint64_t)stm_get_le64(e->wbuf);
+		break;
+	case TXW_DEL:
+		base = 0;
+		break;
+	case TXW_ADD:
+		/* Still a blind addition: it commutes. */
+		return set_state(tx, i, TXW_ADD,
+				 (int64_t)((uint64_t)e->delta + (uint64_t)delta));
+	default:
+		if (!e->rd)	/* neither read nor written: commute */
+			return set_state(tx, i, TXW_ADD, delta);
+		base = 0;
+		if (e->rpresent) {
+			if (e->rlen != 8)
+				return -EINVAL;
+			base = (uint64_t)stm_get_le64(e->rbuf);
+		}
+		break;
+	}
+	return set_put_i64(tx, i, (int64_t)(base + (uint64_t)delta));
+}
+
+int stm_add_i64(struct stm_txn *tx, const char *key, int64_t delta)
+{
+	if (!key)
+		return -EINVAL;
+	return stm_add_i64_n(tx, key, stm_key_len(key), delta);
+}
+
+int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
+		   unsigned flags)
+{
+	uint32_t *ents;
+	int ret;
+
+	ret = tx_check(tx);
+	if (ret)
+		return ret;
+	if (!keys || !n || (flags & ~STM_WAIT_ALL))
+		return -EINVAL;
+	ents = calloc(n, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t klen;
+
+		if (!keys[i]) {
+			ret = -EINVAL;
+			goto out_free;
+		}
+		klen = stm_key_len(keys[i]);
+		ret = stm_check_key(tx->s, keys[i], klen);
+		if (ret)
+			goto out_free;
+		ret = ent_find(tx, keys[i], klen, true, &ents[i]);
+		if (ret)
+			goto out_free;
+	}
+	ret = tx_read(tx, ents, n);
+	if (ret)
+		goto out_free;
+	free(tx->retry.ents);
+	tx->retry = (struct tx_wspec){ .named = true, .flags = flags, .ents = ents, .n = n };
+	return STM_RETRY;
+
+out_free:
+	free(ents);
+	return ret;
+}
+
+static int add_hook(struct stm_txn *tx, int kind, void (*cb)(void *), void *arg)
+{
+	struct tx_hook *h;
+
+	if (!tx || !tx->active || !cb)
+		return -EINVAL;
+	h = grow(tx->hooks[kind], &tx->hooks_cap[kind], tx->nhooks[kind] + 1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	tx->hooks[kind] = h;
+	h[tx->nhooks[kind]++] = (struct tx_hook){ cb, arg };
+	return 0;
+}
+
+int stm_before_commit(struct stm_txn *tx, void (*cb)(void *), void *arg)
+{
+	return add_hook(tx, HK_BEFORE, cb, arg);
+}
+
+int stm_after_commit(struct stm_txn *tx, void (*cb)(void *), void *arg)
+{
+	return add_hook(tx, HK_AFTER, cb, arg);
+}
+
+int stm_on_abort(struct stm_txn *tx, void (*cb)(void *), void *arg)
+{
+	return add_hook(tx, HK_ABORT, cb, arg);
+}
+
+unsigned stm_txn_attempt(const struct stm_txn *tx)
+{
+	return tx ? tx->attempt : 0;
+}
+
+/* ---- orElse and nesting --------------------------------------------------- */
+
+static void wspec_free(struct tx_wspec *w)
+{
+	free(w->ents);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Run one alternative under a savepoint; roll it back unless it succeeded. */
+static int run_level(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), void *arg)
+{
+	struct tx_sp sp;
+	int r;
+
+	sp_open(tx, &sp);
+	r = fn(tx, arg);
+	if (tx->doomed) {
+		/* The attempt is over: the top level throws everything away. */
+		sp_release(tx, &sp);
+		return tx->doomed;
+	}
+	if (r < 0 || r == STM_RETRY)
+		sp_rollback(tx, &sp);
+	else
+		sp_release(tx, &sp);
+	return r;
+}
+
+/* @a ∪ @b, into @a: every key read if either waited on that. */
+static int wspec_union(struct tx_wspec *a, struct tx_wspec *b)
+{
+	uint32_t *ents;
+
+	if (!a->named || !b->named) {
+		wspec_free(a);
+		wspec_free(b);
+		return 0;
+	}
+	ents = realloc(a->ents, (a->n + b->n) * sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	memcpy(ents + a->n, b->ents, b->n * sizeof(*ents));
+	a->ents = ents;
+	a->n += b->n;
+	a->flags = STM_WAIT_ANY;
+	wspec_free(b);
+	return 0;
+}
+
+int stm_or_else(struct stm_txn *tx, int (*a)(struct stm_txn *, void *), void *aa,
+		int (*b)(struct stm_txn *, void *), void *ba)
+{
+	struct tx_wspec outer, wa;
+	int r, ret;
+
+	ret = tx_check(tx);
+	if (ret)
+		return ret;
+	if (!a || !b)
+		return -EINVAL;
+	outer = tx->retry;
+	memset(&tx->retry, 0, sizeof(tx->retry));
+
+	r = run_level(tx, a, aa);
+	if (r != STM_RETRY || tx->doomed)
+		goto out_restore;
+	wa = tx->retry;
+	memset(&tx->retry, 0, sizeof(tx->retry));
+
+	r = run_level(tx, b, ba);
+	if (r != STM_RETRY || tx->doomed) {
+		wspec_free(&wa);
+		goto out_restore;
+	}
+	/* Both retried: wait for what either waited for. */
+	ret = wspec_union(&wa, &tx->retry);
+	if (ret) {
+		wspec_free(&wa);
+		wspec_free(&tx->retry);
+		tx->retry = outer;
+		return ret;
+	}
+	tx->retry = wa;
+	wspec_free(&outer);
+	return STM_RETRY;
+
+out_restore:
+	wspec_free(&tx->retry);
+	tx->retry = outer;
+	return r;
+}
+
+static struct stm_txn *active_txn(const struct stm_store *s)
+{
+	for (struct stm_txn *t = tls_txns; t; t = t->next)
+		if (t->s == s && t->active)
+			return t;
+	return NULL;
+}
+
+static void tls_link(struct stm_txn *tx)
+{
+	tx->next = tls_txns;
+	tls_txns = tx;
+}
+
+static void tls_unlink(struct stm_txn *tx)
+{
+	for (struct stm_txn **pp = &tls_txns; *pp; pp = &(*pp)->next) {
+		if (*pp == tx) {
+			*pp = tx->next;
+			break;
+		}
+	}
+	tx->next = NULL;
+}
+
+/* ---- the top level -------------------------------------------------------- */
+
+/* Forget the attempt: entries, undo log, hooks, retry spec, snapshot. */
+static void tx_reset(struct stm_txn *tx)
+{
+	for (size_t i = 0; i < tx->n; i++) {
+		free(tx->ents[i].key);
+		free(tx->ents[i].rbuf);
+		free(tx->ents[i].wbuf);
+	}
+	tx->n = 0;
+	if (tx->index)
+		memset(tx->index, 0, tx->index_cap * sizeof(*tx->index));
+	undo_free(tx, 0);
+	tx->nsp = 0;
+	tx->serial = 0;
+	for (int k = 0; k < HK_N; k++)
+		tx->nhooks[k] = 0;
+	wspec_free(&tx->retry);
+	tx->have_rv = false;
+	tx->rv = 0;
+	tx->doomed = 0;
+}
+
+static void tx_free(struct stm_txn *tx)
+{
+	tx_reset(tx);
+	free(tx->ents);
+	free(tx->index);
+	free(tx->undo);
+	for (int k = 0; k < HK_N; k++)
+		free(tx->hooks[k]);
+}
+
+static int deadline_left_ms(int64_t deadline)
+{
+	int64_t left;
+
+	if (!deadline)
+		return INT32_MAX;
+	left = deadline - now_ms();
+	return left <= 0 ? 0 : (left > INT32_MAX ? INT32_MAX : (int)left);
+}
+
+/* Pause before rerun @n after a conflict: randomized, growing, short. */
+static void conflict_backoff(unsigned n)
+{
+	struct timespec ts;
+	uint32_t max_us;
+
+	if (n < 2)
+		return;
+	if (n < 4) {
+		sched_yield();
+		return;
+	}
+	max_us = n >= 14 ? 1000 : (1u << (n - 4)) * 4;
+	if (max_us > 1000)
+		max_us = 1000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(rand32() % max_us + 1) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Send the attempt's commit: READ entries for keys only read, writes
+ * (checked when the key was read), ADD for blind additions.  0 with nothing
+ * to write (a read-only transaction needs no commit).
+ */
+static int tx_commit(struct stm_txn *tx, int64_t deadline)
+{
+	struct stm_store *s = tx->s;
+	struct stm_cop stack[STACK_OPS], *ops = stack;
+	size_t n = 0, nw = 0, need = 0;
+	uint32_t conflict = UINT32_MAX;
+	unsigned busy = 0;
+	int ret;
+
+	for (size_t i = 0; i < tx->n; i++) {
+		const struct tx_ent *e = &tx->ents[i];
+
+		if (e->w != TXW_NONE)
+			nw++;
+		need += (e->w != TXW_NONE) + (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD));
+	}
+	if (!nw)
+		return 0;
+	if (s->flags & STM_RDONLY)
+		return -EBADF;
+	if (need > STACK_OPS) {
+		ops = calloc(need, sizeof(*ops));
+		if (!ops)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < tx->n; i++) {
+		struct tx_ent *e = &tx->ents[i];
+		struct stm_cop op = { .key = e->key, .klen = e->klen, .version = e->rver };
+
+		if (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD)) {
+			op.op = STM_OP_READ;
+			ops[n++] = op;
+		}
+		switch (e->w) {
+		case TXW_PUT:
+			op.op = STM_OP_PUT;
+			op.val = e->wbuf ? e->wbuf : empty_data;
+			op.vlen = e->wlen;
+			break;
+		case TXW_DEL:
+			op.op = STM_OP_DEL;
+			break;
+		case TXW_ADD:
+			op.op = STM_OP_ADD;
+			stm_put_le64(e->le, e->delta);
+			op.val = e->le;
+			op.vlen = 8;
+			op.version = 0;
+			break;
+		default:
+			continue;
+		}
+		if (e->rd && e->w != TXW_ADD)
+			op.flags = STM_COP_CHECK;
+		ops[n++] = op;
+	}
+	for (;;) {
+		ret = s->be->commit(s, ops, n,
+				    (tx->flags & STM_TXN_NONBLOCK) ? STM_CM_NONBLOCK : 0,
+				    tx->family, NULL, &conflict);
+		if (ret != -STM_EBUSY || (tx->flags & STM_TXN_NONBLOCK))
+			break;
+		/* A store attached non-blocking: retry the same commit. */
+		if (deadline && deadline_left_ms(deadline) == 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		if (++busy < 8) {
+			sched_yield();
+		} else {
+			struct timespec ts = { 0, (long)(rand32() % 200 + 1) * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (ret == -ESTALE && conflict < n)
+		note_conflict(s, ops[conflict].key, ops[conflict].klen);
+	if (ops != stack)
+		free(ops);
+	return ret;
+}
+
+/* Block until the retry's keys change (or the timeout, a signal...). */
+static int tx_wait(struct stm_txn *tx, int64_t deadline)
+{
+	struct stm_wkey stack[STACK_OPS], *k = stack;
+	size_t n = 0, cap;
+	unsigned flags = 0;
+	int64_t timeout_ns = -1;
+	int ret;
+
+	cap = tx->retry.named ? tx->retry.n : tx->n;
+	if (cap > STACK_OPS) {
+		k = calloc(cap, sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+	}
+	if (tx->retry.named) {
+		flags = tx->retry.flags & STM_WAIT_ALL ? STM_WT_ALL : 0;
+		for (size_t i = 0; i < tx->retry.n; i++) {
+			const struct tx_ent *e = &tx->ents[tx->retry.ents[i]];
+			bool dup = false;
+
+			for (size_t j = 0; j < n && !dup; j++)
+				dup = k[j].key == e->key;
+			if (!dup)
+				k[n++] = (struct stm_wkey){ e->key, e->klen, e->rver };
+		}
+	} else {
+		for (size_t i = 0; i < tx->n; i++) {
+			const struct tx_ent *e = &tx->ents[i];
+
+			if (e->rd)
+				k[n++] = (struct stm_wkey){ e->key, e->klen, e->rver };
+		}
+	}
+	ret = -EDEADLK;		/* nothing read: nothing could wake it */
+	if (!n)
+		goto out_free;
+	if (deadline) {
+		int left = deadline_left_ms(deadline);
+
+		ret = -ETIMEDOUT;
+		if (!left)
+			goto out_free;
+		timeout_ns = (int64_t)left * 1000000;
+	}
+	ret = tx->s->be->wait(tx->s, k, n, flags, timeout_ns, tx->family, NULL);
+out_free:
+	if (k != stack)
+		free(k);
+	return ret;
+}
+
+/*
+ * The id of family @name in @s, from the handle's cache or registered
+ * with the backend (once per handle and name while the cache has room).
+ */
+int stm_family_id(struct stm_store *s, const char *name, uint32_t *id)
+{
+	size_t len = strnlen(name, STM_FAMILY_NAME_MAX + 1);
+	int ret;
+
+	if (!len)
+		return -EINVAL;
+	if (len > STM_FAMILY_NAME_MAX)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&s->fam_lock);
+	for (unsigned i = 0; i < s->nfam; i++) {
+		if (!strcmp(s->fam[i].name, name)) {
+			*id = s->fam[i].id;
+			pthread_mutex_unlock(&s->fam_lock);
+			return 0;
+		}
+	}
+	ret = s->be->family(s, name, id);
+	if (!ret && s->nfam < STM_FAMILY_CACHE) {
+		memcpy(s->fam[s->nfam].name, name, len + 1);
+		s->fam[s->nfam].id = *id;
+		s->nfam++;
+	}
+	pthread_mutex_unlock(&s->fam_lock);
+	return ret;
+}
+
+/* Join the transaction running on this store: closed nesting. */
+static int tx_nested(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), void *arg)
+{
+	if (tx->doomed)
+		return tx->doomed;
+	return run_level(tx, fn, arg);
+}
+
+int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
+	       void *arg, const struct stm_txn_opts *opts)
+{
+	static const struct stm_txn_opts none;
+	struct stm_txn *outer, tx;
+	unsigned conflicts = 0;
+	int64_t deadline = 0;
+	int r, ret;
+
+	if (!s || !fn)
+		return -EINVAL;
+	if (!opts)
+		opts = &none;
+	if (opts->flags & ~(STM_TXN_READONLY | STM_TXN_NONBLOCK))
+		return -EINVAL;
+	outer = active_txn(s);
+	if (outer)
+		return tx_nested(outer, fn, arg);
+
+	memset(&tx, 0, sizeof(tx));
+	tx.s = s;
+	tx.flags = opts->flags;
+	if (opts->family) {
+		ret = stm_family_id(s, opts->family, &tx.family);
+		if (ret)
+			return ret;
+	}
+	if (opts->timeout_ms)
+		deadline = now_ms() + opts->timeout_ms;
+	if (tls_conflict.s == s)
+		tls_conflict.len = 0;
+
+	for (;;) {
+		tx.attempt++;
+		tx.active = true;
+		tls_link(&tx);
+		r = fn(&tx, arg);
+		if (!tx.doomed && r >= 0 && r != STM_RETRY)
+			run_hooks(&tx, HK_BEFORE, 0);
+		tx.active = false;
+		tls_unlink(&tx);
+
+		if (tx.doomed) {
+			ret = -ESTALE;
+		} else if (r == STM_RETRY) {
+			run_hooks(&tx, HK_ABORT, 0);
+			ret = tx_wait(&tx, deadline);
+			if (ret)
+				break;
+			tx_reset(&tx);
+			continue;
+		} else if (r < 0) {
+			ret = r;
+		} else {
+			ret = tx_commit(&tx, deadline);
+			if (ret == 0) {
+				run_hooks(&tx, HK_AFTER, 0);
+				ret = r;
+				break;
+			}
+		}
+		if (ret != -ESTALE) {
+			run_hooks(&tx, HK_ABORT, 0);
+			break;
+		}
+		/* Conflict: rerun, within max_retries and the deadline. */
+		run_hooks(&tx, HK_ABORT, 0);
+		conflicts++;
+		if (opts->max_retries && conflicts > opts->max_retries) {
+			ret = -STM_ERETRIES;
+			break;
+		}
+		if (deadline && deadline_left_ms(deadline) == 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		tx_reset(&tx);
+		conflict_backoff(conflicts);
+	}
+	tx_free(&tx);
+	return ret;
+}
+
+int stm_last_conflict(const struct stm_store *s, void *buf, size_t cap)
+{
+	size_t n;
+
+	if (!s || (!buf && cap))
+		return -EINVAL;
+	if (tls_conflict.s != s || !tls_conflict.len)
+		return 0;
+	n = tls_conflict.len < cap ? tls_conflict.len : cap;
+	if (n)
+		memcpy(buf, tls_conflict.key, n);
+	if (n < cap)
+		((char *)buf)[n] = '\0';
+	return tls_conflict.len;
+}
