@@ -26,7 +26,8 @@ const struct verb verbs[] = {
 	{ "add",    cmd_add,    "add to an 8-byte integer key, atomically",   &add_usage },
 	{ "keys",   cmd_keys,   "list a store's keys",                        &keys_usage },
 	{ "dump",   cmd_dump,   "print every key, version and value",         &dump_usage },
-	{ "stats",  cmd_stats,  "show a store's counters",                    &stats_usage },
+	{ "stats",  cmd_stats,  "show a store's counters (and per family)",   &stats_usage },
+	{ "watch",  cmd_watch,  "print each change of keys as it happens",    &watch_usage },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -33,7 +33,7 @@ struct opt {
 };
 
 #define MAX_OPTS 12
-#define MAX_POS  8
+#define MAX_POS  64
 
 /* A verb's command line, defined beside the verb. */
 struct usage {
@@ -72,9 +72,10 @@ int cmd_add(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 extern const struct usage ls_usage, create_usage, rm_usage, info_usage,
 	get_usage, set_usage, del_usage, add_usage, keys_usage, dump_usage,
-	stats_usage;
+	stats_usage, watch_usage;
 
 /* A store's keys, sorted by bytes: collect_keys(), free_keys(). */
 struct key_row {
