@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -371,7 +372,8 @@ struct inv {
 	volatile int64_t violations;
 	volatile int64_t reruns;
 	volatile int64_t reads_done;
-	volatile int64_t errors;
+	volatile int64_t readers_left;
+	volatile int64_t writes_done;
 };
 
 static int reader_fn(struct stm_txn *tx, void *arg)
@@ -412,12 +414,13 @@ static int writer_fn(struct stm_txn *tx, void *arg)
 /* Writers keep x + y == 0; readers check it inside fn: never broken. */
 TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 {
-	enum { WRITERS = 2, READERS = 2, WRITES = 1500, READS = 2000 };
+	enum { WRITERS = 2, READERS = 2, MAX_WRITES = 100000, READS = 2000 };
 	struct stm_txn_opts ro = { .flags = STM_TXN_READONLY, .family = "reader" };
 	struct inv *v = shared(sizeof(*v));
 	pid_t pids[WRITERS + READERS];
 
 	ASSERT_NE(NULL, v);
+	v->readers_left = READERS;
 	for (int i = 0; i < WRITERS + READERS; i++) {
 		pids[i] = fork();
 		ASSERT_LE(0, pids[i]);
@@ -428,15 +431,19 @@ TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 			if (stm_open(self->name, 0, 0, &s))
 				_exit(10);
 			if (i < WRITERS) {
-				for (int k = 0; k < WRITES && !rc; k++) {
+				/* Write for as long as the readers read (bounded). */
+				for (int k = 0; k < MAX_WRITES && !rc &&
+				     __atomic_load_n(&v->readers_left, __ATOMIC_RELAXED); k++) {
 					int64_t d = (k % 7) - 3 + i;
 
 					rc = stm_atomic(s, writer_fn, &d, NULL) ? 11 : 0;
+					__atomic_add_fetch(&v->writes_done, 1, __ATOMIC_RELAXED);
 				}
 			} else {
 				for (int k = 0; k < READS && !rc; k++)
 					rc = stm_atomic(s, reader_fn, v, &ro) ? 12 : 0;
 				__atomic_add_fetch(&v->reads_done, READS, __ATOMIC_RELAXED);
+				__atomic_sub_fetch(&v->readers_left, 1, __ATOMIC_RELAXED);
 			}
 			stm_close(s);
 			_exit(rc);
@@ -447,8 +454,9 @@ TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 	EXPECT_EQ(0, v->violations);
 	EXPECT_EQ(READERS * READS, v->reads_done);
 	EXPECT_EQ(0, peek_i64(self->s, "x") + peek_i64(self->s, "y"));
-	TH_LOG("%d read-only transactions, %" PRId64 " of them rerun after a change",
-	       READERS * READS, (int64_t)v->reruns);
+	TH_LOG("%d read-only transactions against %" PRId64 " writes; %" PRId64
+	       " reads rerun after a change", READERS * READS, (int64_t)v->writes_done,
+	       (int64_t)v->reruns);
 	munmap(v, sizeof(*v));
 }
 
@@ -1355,6 +1363,133 @@ TEST_F_TIMEOUT(tx, nonblock_reports_busy_or_commits, 300)
 	}
 	EXPECT_EQ(total, peek_i64(self->s, "nb"));
 	munmap(ok, sizeof(int64_t) * PROCS);
+}
+
+/* ---- big transactions, threads -------------------------------------------- */
+
+enum { BIG_KEYS = 100 };
+
+static size_t big_len(int i)
+{
+	return 200 + (size_t)i * 37;	/* past the first read buffer's guess */
+}
+
+static int big_write_fn(struct stm_txn *tx, void *arg)
+{
+	static char val[BIG_KEYS * 37 + 200];
+	char key[16];
+	int ret;
+
+	for (int i = 0; i < BIG_KEYS; i++) {
+		snprintf(key, sizeof(key), "big.%d", i);
+		memset(val, 'a' + i % 26, big_len(i));
+		ret = stm_put(tx, key, val, big_len(i));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int big_inner_fail(struct stm_txn *tx, void *arg)
+{
+	char key[16];
+
+	for (int i = 0; i < BIG_KEYS; i++) {
+		snprintf(key, sizeof(key), "big.%d", i);
+		if (stm_put(tx, key, "x", 1) || stm_add_i64(tx, "sum", 1000))
+			return -700;
+	}
+	return -EIO;
+}
+
+static int big_read_fn(struct stm_txn *tx, void *arg)
+{
+	int64_t *sum = arg;
+	char key[16];
+	const char *d;
+	size_t len;
+	int ret;
+
+	*sum = 0;
+	for (int i = 0; i < BIG_KEYS; i++) {
+		snprintf(key, sizeof(key), "big.%d", i);
+		ret = stm_get(tx, key, (const void **)&d, &len);
+		if (ret)
+			return ret;
+		if (len != big_len(i) || d[0] != 'a' + i % 26 || d[len - 1] != d[0])
+			return -701;
+		*sum += len;
+	}
+	/* A nested block that rewrites every key, then fails: all undone. */
+	if (stm_atomic(nest_store, big_inner_fail, NULL, NULL) != -EIO)
+		return -702;
+	for (int i = 0; i < BIG_KEYS; i++) {
+		snprintf(key, sizeof(key), "big.%d", i);
+		ret = stm_get(tx, key, (const void **)&d, &len);
+		if (ret)
+			return ret;
+		if (len != big_len(i))
+			return -703;
+	}
+	return stm_put_i64(tx, "sum", *sum);
+}
+
+TEST_F(tx, big_transactions)
+{
+	int64_t sum = 0, want = 0;
+
+	for (int i = 0; i < BIG_KEYS; i++)
+		want += big_len(i);
+	nest_store = self->s;
+	ASSERT_EQ(0, stm_atomic(self->s, big_write_fn, NULL, NULL));
+	ASSERT_EQ(0, stm_atomic(self->s, big_read_fn, &sum, NULL));
+	EXPECT_EQ(want, sum);
+	EXPECT_EQ(want, peek_i64(self->s, "sum"));
+}
+
+struct thr {
+	struct stm_store *s;
+	int rc;
+};
+
+static int thr_incr_fn(struct stm_txn *tx, void *arg)
+{
+	int64_t x;
+	int ret = stm_get_i64(tx, "shared", &x);
+
+	return ret ? ret : stm_put_i64(tx, "shared", x + 1);
+}
+
+static void *thr_main(void *arg)
+{
+	struct stm_txn_opts o = { .family = "threads" };
+	struct thr *t = arg;
+
+	for (int i = 0; i < 300 && !t->rc; i++)
+		t->rc = stm_atomic(t->s, thr_incr_fn, NULL, &o);
+	return NULL;
+}
+
+/* Threads share one handle; each has its own transactions. */
+TEST_F(tx, threads_share_a_handle)
+{
+	enum { THREADS = 4 };
+	struct fam_find ff = { .name = "threads" };
+	struct thr t[THREADS];
+	pthread_t th[THREADS];
+
+	for (int i = 0; i < THREADS; i++) {
+		t[i] = (struct thr){ .s = self->s };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, thr_main, &t[i]));
+	}
+	for (int i = 0; i < THREADS; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		EXPECT_EQ(0, t[i].rc);
+	}
+	EXPECT_EQ(THREADS * 300, peek_i64(self->s, "shared"));
+	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
+	EXPECT_EQ((uint64_t)THREADS * 300, ff.st.commits);
+	EXPECT_EQ(ff.st.attempts, ff.st.commits + ff.st.conflicts);
 }
 
 TEST_HARNESS_MAIN
