@@ -24,7 +24,7 @@ struct config cfg = {
 	.rounds = 9,
 	.sub = 8,
 	.batch_ms = 2,
-	.scale_ms = 25,
+	.scale_ms = 50,
 	.mem_keys = 100000,
 	.mem_rounds = 5,
 	.out = NULL,
@@ -57,6 +57,7 @@ static struct item items[] = {
 	ITEM("uring_commit_32", "io_uring 1-key commits, batch 32", run_uring_commit, 32, 0),
 	ITEM("uring_commit_64", "io_uring 1-key commits, batch 64", run_uring_commit, 64, 0),
 	ITEM("stm_pp", "WAIT/COMMIT ping-pong round trip, same CPU", run_stm_pingpong, 0, 0),
+	ITEM("stm_pp_timeout", "the same, WAITs with a 5 s timeout", run_stm_pingpong, 1, 0),
 	ITEM("scale_1", "disjoint-key commits, 1 process", run_scale, 1, 0),
 	ITEM("scale_2", "disjoint-key commits, 2 processes", run_scale, 2, 0),
 	ITEM("scale_4", "disjoint-key commits, 4 processes", run_scale, 4, 0),
@@ -112,6 +113,8 @@ static struct figure figures[] = {
 	  "uring_commit_1", "commit_put", 0, 0),
 	FIG("uring64_commit_vs_nop", "io_uring batch-64 commit / batch-64 NOP (per op)",
 	  "uring_commit_64", "uring_nop_64", 0, 0),
+	FIG("wake_timeout_vs_pipe", "WAIT (5 s timeout) round trip / pipe ping-pong",
+	  "stm_pp_timeout", "pipe_pp", 0, 0),
 	FIG("scale_4_vs_1", "disjoint-key commit throughput, 4 procs / 1 proc",
 	  "scale_1", "scale_4", 0, 1),
 	FIG("scale_nop_2_vs_1", "empty-ioctl throughput, 2 procs / 1 proc (host's parallelism)",
@@ -458,6 +461,18 @@ static void print_results(const struct mem_summary *ms)
 	}
 }
 
+/* Is @id one of the comma-separated names in @list? */
+static int listed(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+	const char *p;
+
+	for (p = list; (p = strstr(p, id)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return 1;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -472,6 +487,7 @@ static void usage(FILE *f)
 "  --mem-keys N      keys inserted by the memory probe (%d)\n"
 "  --mem-rounds N    memory probe repetitions, 0 to skip (%d)\n"
 "  --lmdb-dir DIR    where LMDB's files go; should be tmpfs (%s)\n"
+"  --only ID,...     measure only these operations (ids as in bench.json)\n"
 "  --quick           a short run to try things out (not for figures)\n",
 		cfg.rounds, cfg.sub, cfg.batch_ms, cfg.scale_ms, cfg.mem_keys, cfg.mem_rounds,
 		cfg.lmdb_dir);
@@ -488,11 +504,13 @@ int main(int argc, char **argv)
 		{ "mem-keys", required_argument, NULL, 'k' },
 		{ "mem-rounds", required_argument, NULL, 'K' },
 		{ "lmdb-dir", required_argument, NULL, 'l' },
+		{ "only", required_argument, NULL, 'O' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char why_bpf[160], why_lmdb[160], why[160];
+	const char *only = NULL;
 	struct mem_summary ms = { 0 };
 	struct utsname u;
 	char clocksrc[64], path[512];
@@ -500,7 +518,7 @@ int main(int argc, char **argv)
 	int c, i, r, err;
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "o:r:b:m:s:k:K:l:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:r:b:m:s:k:K:l:O:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': cfg.out = optarg; break;
 		case 'r': cfg.rounds = atoi(optarg); break;
@@ -510,6 +528,7 @@ int main(int argc, char **argv)
 		case 'k': cfg.mem_keys = atoi(optarg); break;
 		case 'K': cfg.mem_rounds = atoi(optarg); break;
 		case 'l': cfg.lmdb_dir = optarg; break;
+		case 'O': only = optarg; break;
 		case 'q':
 			cfg.rounds = 5;
 			cfg.sub = 2;
@@ -557,6 +576,8 @@ int main(int argc, char **argv)
 			items[i].duration = 1;
 		if (ncpus() < 2 && items[i].run == run_scale && items[i].arg == 2)
 			items[i].unavailable = "fewer than 2 CPUs";
+		if (only && !listed(only, items[i].id))
+			items[i].unavailable = "not selected (--only)";
 	}
 
 	t0 = now_ns();
