@@ -75,6 +75,7 @@ struct figure {
 	const char *id;
 	const char *label;
 	const char *num, *den;
+	const char *num2, *den2;	/* if set: (num / den) / (num2 / den2) */
 	double target;		/* 0: information, no target */
 	int ge;			/* the figure must be >= target (else <=) */
 	double value, lo, hi;
@@ -119,6 +120,8 @@ static struct figure figures[] = {
 	  "scale_1", "scale_4", 0, 1),
 	FIG("scale_nop_2_vs_1", "empty-ioctl throughput, 2 procs / 1 proc (host's parallelism)",
 	  "scale_nop_1", "scale_nop_2", 0, 1),
+	{ .id = "scale_2_vs_nop", .label = "commit 2/1-proc scaling / empty-ioctl 2/1-proc scaling",
+	  .num = "scale_1", .den = "scale_2", .num2 = "scale_nop_1", .den2 = "scale_nop_2" },
 	/* Floors, as multiples of the empty ioctl. */
 	FIG("floor_uring_nop_1", "io_uring NOP, batch 1",
 	  "uring_nop_1", "nop_ioctl", -1, 0),
@@ -270,13 +273,21 @@ static void compute_figures(void)
 	for (f = 0; f < NFIGURES; f++) {
 		struct figure *fg = &figures[f];
 		struct item *a = find_item(fg->num), *b = find_item(fg->den);
+		struct item *c = fg->num2 ? find_item(fg->num2) : NULL;
+		struct item *d = fg->den2 ? find_item(fg->den2) : NULL;
 
 		fg->n = 0;
 		fg->value = fg->lo = fg->hi = NAN;
-		if (!usable(a) || !usable(b))
+		if (!usable(a) || !usable(b) || (fg->num2 && (!usable(c) || !usable(d))))
 			continue;
-		for (r = 0; r < a->nrounds && r < b->nrounds; r++)
-			fg->ratios[fg->n++] = a->ns[r] / b->ns[r];
+		for (r = 0; r < a->nrounds && r < b->nrounds; r++) {
+			if (c && (r >= c->nrounds || r >= d->nrounds))
+				break;
+			fg->ratios[fg->n++] = a->ns[r] / b->ns[r] /
+					      (c ? c->ns[r] / d->ns[r] : 1);
+		}
+		if (!fg->n)
+			continue;
 		fg->value = median(fg->ratios, fg->n);
 		fg->lo = fg->hi = fg->ratios[0];
 		for (r = 1; r < fg->n; r++) {
@@ -364,6 +375,8 @@ static void write_json(FILE *f, const struct utsname *u, const char *clocksrc,
 			fg->num, fg->den,
 			fg->target > 0 ? "target" : fg->target < 0 ? "floor" : "info");
 		jnum(f, fg->value);
+		if (fg->num2)
+			fprintf(f, ", \"num2\": \"%s\", \"den2\": \"%s\"", fg->num2, fg->den2);
 		fprintf(f, ", \"min\": ");
 		jnum(f, fg->lo);
 		fprintf(f, ", \"max\": ");
