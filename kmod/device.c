@@ -141,6 +141,21 @@ static const struct stm_cmd stm_cmds[] = {
 	{ STMDEV_IOC_FAMILY_STATS,	STM_ATTACHED | STM_OUT,		stm_family_stats_cmd },
 };
 
+/*
+ * Can the struct at @uarg be written back?  Rewrite its first and last
+ * bytes with what was read (the struct is smaller than a page, so those two
+ * cover every page it touches).
+ */
+static int stm_probe_writable(void __user *uarg, const void *k, size_t len)
+{
+	u8 __user *u = uarg;
+	const u8 *b = k;
+
+	if (put_user(b[0], u) || put_user(b[len - 1], u + len - 1))
+		return -EFAULT;
+	return 0;
+}
+
 /* Outputs are meaningful on success and on these errors. */
 static bool stm_copy_out(int err)
 {
@@ -172,7 +187,7 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 		return -ENOTCONN;
 	if (copy_from_user(&u, uarg, len))
 		return -EFAULT;
-	if (c->flags & STM_PROBE && copy_to_user(uarg, &u, len))
+	if (c->flags & STM_PROBE && stm_probe_writable(uarg, &u, len))
 		return -EFAULT;
 	err = c->fn(f, &u, how);
 	if (c->flags & STM_OUT && stm_copy_out(err) &&

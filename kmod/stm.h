@@ -27,6 +27,7 @@
 #include <linux/mutex.h>
 #include <linux/wait.h>
 #include <linux/poll.h>
+#include <linux/percpu.h>
 #include <linux/stmdev.h>
 
 /* Module parameters (main.c). */
@@ -78,6 +79,18 @@ struct stm_family {
 	atomic64_t waits;
 };
 
+/* Per-CPU counters: commits on different CPUs share no cache line. */
+struct stm_pcpu_stats {
+	u64 commits;
+	u64 conflicts;
+	u64 busy;
+	u64 reads;
+	u64 waits;
+	u64 wakeups;
+};
+
+#define stm_stat_inc(s, field)	this_cpu_inc((s)->stats->field)
+
 struct stm_store {
 	struct kref ref;		/* the registry's, and each fd's */
 	struct list_head link;		/* stm_stores, under stm_stores_lock */
@@ -98,12 +111,7 @@ struct stm_store {
 	atomic64_t nkeys;
 	atomic64_t nbytes;
 
-	atomic64_t st_commits;
-	atomic64_t st_conflicts;
-	atomic64_t st_busy;
-	atomic64_t st_reads;
-	atomic64_t st_waits;
-	atomic64_t st_wakeups;
+	struct stm_pcpu_stats __percpu *stats;
 
 	wait_queue_head_t wq[STM_WAIT_BUCKETS];
 

@@ -73,10 +73,11 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return ERR_PTR(-ENOMEM);
-	if (stm_table_init(s)) {
-		kfree(s);
-		return ERR_PTR(-ENOMEM);
-	}
+	s->stats = alloc_percpu_gfp(struct stm_pcpu_stats, GFP_KERNEL_ACCOUNT);
+	if (!s->stats)
+		goto out_free;
+	if (stm_table_init(s))
+		goto out_free_stats;
 	stm_wait_init(s);
 	mutex_init(&s->fam_lock);
 	kref_init(&s->ref);
@@ -86,6 +87,12 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 	s->mode = mode;
 	s->seed = get_random_u32();
 	return s;
+
+out_free_stats:
+	free_percpu(s->stats);
+out_free:
+	kfree(s);
+	return ERR_PTR(-ENOMEM);
 }
 
 static void stm_store_release(struct kref *ref)
@@ -93,6 +100,7 @@ static void stm_store_release(struct kref *ref)
 	struct stm_store *s = container_of(ref, struct stm_store, ref);
 
 	stm_table_destroy(s);
+	free_percpu(s->stats);
 	kfree(s);
 }
 
@@ -259,17 +267,23 @@ int stm_store_list(struct stmdev_list_stores *ls)
 int stm_store_stats(struct stm_file *f, struct stmdev_stats *st)
 {
 	struct stm_store *s = f->store;
+	int cpu;
 
 	if (!stm_zero(st->reserved, sizeof(st->reserved)))
 		return -EINVAL;
-	st->commits = atomic64_read(&s->st_commits);
-	st->conflicts = atomic64_read(&s->st_conflicts);
-	st->busy = atomic64_read(&s->st_busy);
-	st->reads = atomic64_read(&s->st_reads);
+	memset(st, 0, sizeof(*st));
+	for_each_possible_cpu(cpu) {
+		const struct stm_pcpu_stats *c = per_cpu_ptr(s->stats, cpu);
+
+		st->commits += READ_ONCE(c->commits);
+		st->conflicts += READ_ONCE(c->conflicts);
+		st->busy += READ_ONCE(c->busy);
+		st->reads += READ_ONCE(c->reads);
+		st->waits += READ_ONCE(c->waits);
+		st->wakeups += READ_ONCE(c->wakeups);
+	}
 	st->keys = atomic64_read(&s->nkeys);
 	st->bytes = atomic64_read(&s->nbytes);
-	st->waits = atomic64_read(&s->st_waits);
-	st->wakeups = atomic64_read(&s->st_wakeups);
 	return 0;
 }
 

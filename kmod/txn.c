@@ -13,10 +13,55 @@
 #include <linux/uaccess.h>
 #include "stm.h"
 
+/* Requests up to these sizes use stack memory, not the heap. */
+#define STM_READ_SMALL		8
+#define STM_COMMIT_SMALL	4
+#define STM_KEYS_SMALL		256
+
 /* cpu_relax() rounds spent on a locked key before backing off. */
 #define STM_SPIN	256
 /* Internal: drop every lock and start the commit over. */
 #define STM_BACKOFF	1
+
+/*
+ * A request's working memory: on the stack while it is small (the common
+ * 1..8-key call allocates nothing), else from the heap.
+ */
+struct stm_buf {
+	void *p;
+	bool heap;
+};
+
+static void *stm_buf_get(struct stm_buf *b, void *stack, size_t stack_size,
+			 size_t size)
+{
+	b->heap = size > stack_size;
+	b->p = b->heap ? kvmalloc(size, GFP_KERNEL_ACCOUNT) : stack;
+	return b->p;
+}
+
+static void stm_buf_put(struct stm_buf *b)
+{
+	if (b->heap)
+		kvfree(b->p);
+	b->p = NULL;
+	b->heap = false;
+}
+
+/* Sum of the key lengths of @n entries, or -EINVAL for a bad one. */
+static long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n)
+{
+	long total = 0;
+	u32 i, len;
+
+	for (i = 0; i < n; i++) {
+		len = *(const u32 *)(ents + i * stride + len_off);
+		if (!len || len > STMDEV_KEY_MAX)
+			return -EINVAL;
+		total += len;
+	}
+	return total;
+}
 
 /* Key bytes of a request, copied from user memory into one buffer. */
 int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
@@ -165,9 +210,13 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 	struct stmdev_read_ent *ents;
 	struct stm_rslot *rs;
 	bool e2big = false;
+	struct stmdev_read_ent ents_small[STM_READ_SMALL];
+	u64 work_small[(STM_READ_SMALL * sizeof(*rs) + STM_KEYS_SMALL) / 8];
+	struct stm_buf eb = {}, wb = {};
 	u8 *keys, *cur;
 	u32 i, n = r->count;
 	u64 rv = r->clock;
+	long kbytes;
 	int err;
 
 	if (r->flags & ~STMDEV_READ_AT || r->reserved0 || r->reserved)
@@ -177,21 +226,30 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 	if (r->flags & STMDEV_READ_AT && rv > atomic64_read(&s->clock))
 		return -EINVAL;
 	r->conflict = STMDEV_NO_CONFLICT;
-	atomic64_inc(&s->st_reads);
+	stm_stat_inc(s, reads);
 	if (!n) {
 		r->clock = atomic64_read(&s->clock);
 		return 0;
 	}
 
-	ents = kvmalloc_array(n, sizeof(*ents), GFP_KERNEL_ACCOUNT);
-	rs = kvmalloc_array(n, sizeof(*rs), GFP_KERNEL_ACCOUNT);
-	keys = kvmalloc_array(n, STMDEV_KEY_MAX, GFP_KERNEL_ACCOUNT);
-	err = -ENOMEM;
-	if (!ents || !rs || !keys)
-		goto out_free;
+	ents = stm_buf_get(&eb, ents_small, sizeof(ents_small),
+			   array_size(n, sizeof(*ents)));
+	if (!ents)
+		return -ENOMEM;
 	err = -EFAULT;
 	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
 		goto out_free;
+	kbytes = stm_key_bytes(ents, sizeof(*ents),
+			       offsetof(struct stmdev_read_ent, key_len), n);
+	err = kbytes;
+	if (kbytes < 0)
+		goto out_free;
+	rs = stm_buf_get(&wb, work_small, sizeof(work_small),
+			 array_size(n, sizeof(*rs)) + kbytes);
+	err = -ENOMEM;
+	if (!rs)
+		goto out_free;
+	keys = (u8 *)(rs + n);
 	cur = keys;
 	for (i = 0; i < n; i++) {
 		err = -EINVAL;
@@ -206,7 +264,7 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 
 	err = stm_snapshot(s, rs, n, r->flags & STMDEV_READ_AT, &rv, &r->conflict);
 	if (err == -ESTALE)
-		atomic64_inc(&s->st_conflicts);
+		stm_stat_inc(s, conflicts);
 	if (err)
 		goto out_free;
 
@@ -233,9 +291,8 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 		err = -E2BIG;
 	r->clock = rv;
 out_free:
-	kvfree(keys);
-	kvfree(rs);
-	kvfree(ents);
+	stm_buf_put(&wb);
+	stm_buf_put(&eb);
 	return err;
 }
 
@@ -450,10 +507,11 @@ static int stm_charge(struct stm_commit_ctx *c)
 	}
 	c->dkeys = dkeys;
 	c->dbytes = dbytes;
-	if (atomic64_add_return(dkeys, &c->s->nkeys) >
+	/* A same-size overwrite, the common case, touches no shared counter. */
+	if (dkeys && atomic64_add_return(dkeys, &c->s->nkeys) >
 	    READ_ONCE(stm_max_keys_per_store) && dkeys > 0)
 		goto out_keys;
-	if (atomic64_add_return(dbytes, &c->s->nbytes) >
+	if (dbytes && atomic64_add_return(dbytes, &c->s->nbytes) >
 	    READ_ONCE(stm_max_bytes_per_store) && dbytes > 0)
 		goto out_bytes;
 	return 0;
@@ -543,9 +601,7 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 	u64 wv, c0;
 	int err;
 
-	err = stm_prepare_fresh(c);
-	if (err)
-		return err;
+	/* Placeholders for absent keys are made when the first pass asks. */
 	for (;;) {
 		c->wait = NULL;
 		c->need = NULL;
@@ -666,10 +722,14 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stm_commit_ctx c = { .s = f->store };
 	struct stm_family *fam = NULL;
 	struct stmdev_commit_ent __user *uents = u64_to_user_ptr(cm->entries);
+	struct stmdev_commit_ent ents_small[STM_COMMIT_SMALL];
+	u64 work_small[(STM_COMMIT_SMALL * sizeof(struct stm_went) + STM_KEYS_SMALL) / 8];
+	struct stm_buf eb = {}, wb = {};
 	struct stmdev_commit_ent *ents;
 	struct stm_went *all;
 	u32 i, n = cm->count;
 	u8 *keys, *cur;
+	long kbytes;
 	int err;
 
 	if (cm->flags & ~STMDEV_COMMIT_NONBLOCK || cm->reserved[0] || cm->reserved[1])
@@ -687,15 +747,25 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
 	c.nowait = how & STM_NOWAIT;
 
-	ents = kvmalloc_array(n, sizeof(*ents), GFP_KERNEL_ACCOUNT);
-	all = kvcalloc(n, sizeof(*all), GFP_KERNEL_ACCOUNT);
-	keys = kvmalloc_array(n, STMDEV_KEY_MAX, GFP_KERNEL_ACCOUNT);
-	err = -ENOMEM;
-	if ((!ents || !all || !keys) && n)
-		goto out_free;
+	ents = stm_buf_get(&eb, ents_small, sizeof(ents_small),
+			   array_size(n, sizeof(*ents)));
+	if (!ents)
+		return -ENOMEM;
 	err = -EFAULT;
 	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
 		goto out_free;
+	kbytes = stm_key_bytes(ents, sizeof(*ents),
+			       offsetof(struct stmdev_commit_ent, key_len), n);
+	err = kbytes;
+	if (kbytes < 0)
+		goto out_free;
+	all = stm_buf_get(&wb, work_small, sizeof(work_small),
+			  array_size(n, sizeof(*all)) + kbytes);
+	err = -ENOMEM;
+	if (!all)
+		goto out_free;
+	memset(all, 0, array_size(n, sizeof(*all)));
+	keys = (u8 *)(all + n);
 
 	/* Writes first, READ entries after them, each group in key order. */
 	for (i = 0; i < n; i++)
@@ -725,11 +795,11 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	err = stm_commit_run(&c);
 	if (err == -ESTALE) {
 		cm->conflict = c.conflict;
-		atomic64_inc(&c.s->st_conflicts);
+		stm_stat_inc(c.s, conflicts);
 		if (fam)
 			atomic64_inc(&fam->conflicts);
 	} else if (err == -EBUSY) {
-		atomic64_inc(&c.s->st_busy);
+		stm_stat_inc(c.s, busy);
 		if (fam)
 			atomic64_inc(&fam->busy);
 	} else if (err == -EINVAL && c.conflict != STMDEV_NO_CONFLICT) {
@@ -737,7 +807,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	}
 	if (err)
 		goto out_release;
-	atomic64_inc(&c.s->st_commits);
+	stm_stat_inc(c.s, commits);
 	if (fam)
 		atomic64_inc(&fam->commits);
 	cm->version = c.version;
@@ -757,9 +827,8 @@ out_release:
 	for (i = 0; i < n; i++)
 		stm_went_release(c.s, &all[i]);
 out_free:
-	kvfree(keys);
-	kvfree(all);
-	kvfree(ents);
+	stm_buf_put(&wb);
+	stm_buf_put(&eb);
 	return err;
 }
 

@@ -58,7 +58,7 @@ static int stm_waiter_fn(struct wait_queue_entry *wq, unsigned int mode,
 
 	if (key && *(u32 *)key != w->hash)
 		return 0;
-	atomic64_inc(&ws->s->st_wakeups);
+	stm_stat_inc(ws->s, wakeups);
 	WRITE_ONCE(ws->woken, true);
 	if (ws->task)
 		wake_up_process(ws->task);
@@ -218,7 +218,7 @@ int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
 		    (wt->timeout_ns > 0 && ktime_after(ktime_get(), expires)))
 			break;
 		if (!slept) {
-			atomic64_inc(&s->st_waits);
+			stm_stat_inc(s, waits);
 			slept = true;
 		}
 		set_current_state(TASK_INTERRUPTIBLE);
