@@ -48,14 +48,31 @@ struct stm_val {
 /* Low bit of stm_key.lockver: a commit holds the key. */
 #define STM_LOCKED	1ULL
 
+/*
+ * Values up to this size live inside the key, published like any other
+ * field under the key's version word: a commit of a small value allocates
+ * and frees nothing, and a reader copies it without pinning anything.
+ */
+#define STM_INLINE_MAX	16
+
+/* stm_key.state, changed only by the commit holding the key */
+enum {
+	STM_ABSENT,			/* a placeholder: no value */
+	STM_INLINE,			/* value in inl[0..ilen) */
+	STM_HEAP,			/* value in *val */
+};
+
 struct stm_key {
 	struct rhash_head node;		/* store->table */
 	u64 lockver;			/* version << 1 | STM_LOCKED */
-	struct stm_val __rcu *val;	/* NULL: absent (a placeholder) */
+	struct stm_val __rcu *val;	/* STM_HEAP: the value */
 	u32 hash;
 	u32 id;				/* index in store->ids, for LIST */
 	u16 len;
 	u8 dead;			/* removed from the table */
+	u8 state;			/* STM_ABSENT, STM_INLINE, STM_HEAP */
+	u8 ilen;
+	u8 inl[STM_INLINE_MAX];
 	struct rcu_head rcu;
 	u8 key[];
 };
@@ -120,10 +137,15 @@ struct stm_store {
 	struct stm_family families[STMDEV_FAMILIES_MAX];
 };
 
+/* One key as a reader saw it: a pinned heap value, or inline bytes. */
 struct stm_rslot {
 	struct stm_kref kr;
-	struct stm_val *val;
-	u64 ver;
+	struct stm_val *val;		/* pinned, when the value is on the heap */
+	u64 ver;			/* 0 when absent */
+	u32 vlen;			/* the value's length */
+	bool present;
+	u8 ilen;
+	u8 inl[STM_INLINE_MAX];
 };
 
 struct stm_waitset;
@@ -197,7 +219,7 @@ int stm_list(struct stm_file *f, struct stmdev_list *l);
 int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
 		 u64 addr, u32 len);
 int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
-		 bool at, u64 *rv, u32 *bad);
+		 bool at, bool values, u64 *rv, u32 *bad);
 void stm_rslots_put(struct stm_rslot *rs, u32 n);
 
 /* wait.c */

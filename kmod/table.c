@@ -55,7 +55,7 @@ static void stm_table_free_key(void *ptr, void *arg)
 	struct stm_key *k = ptr;
 	struct stm_val *v = rcu_dereference_raw(k->val);
 
-	if (v)
+	if (k->state == STM_HEAP && v)
 		stm_val_put(v);
 	kfree(k);
 }
@@ -90,6 +90,8 @@ struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr)
 	k->hash = kr->hash;
 	k->len = kr->len;
 	k->dead = 0;
+	k->state = STM_ABSENT;
+	k->ilen = 0;
 	memcpy(k->key, kr->p, kr->len);
 	err = xa_alloc_cyclic(&s->ids, &k->id, k, xa_limit_32b, &s->next_id,
 			      GFP_KERNEL_ACCOUNT);
@@ -125,7 +127,7 @@ void stm_key_free(struct stm_store *s, struct stm_key *k)
 	struct stm_val *v = rcu_dereference_protected(k->val, 1);
 
 	xa_erase(&s->ids, k->id);
-	if (v)
+	if (k->state == STM_HEAP && v)
 		stm_val_put(v);
 	kfree_rcu(k, rcu);
 }

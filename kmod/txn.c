@@ -88,12 +88,15 @@ static int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b)
 }
 
 /*
- * Read @k's version and value as one instant, pinning the value.  Returns
- * false while the key is locked.  Caller is in an RCU read-side section.
+ * Read @k's version and presence as one instant, and with @values its value
+ * too: inline bytes copied, a heap value pinned.  A seqlock read keyed on
+ * the version word.  Returns false while the key is locked.  Caller is in
+ * an RCU read-side section.
  */
-static bool stm_key_snap(struct stm_key *k, u64 *ver, struct stm_val **val)
+static bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs, bool values)
 {
 	struct stm_val *v;
+	u8 state, ilen;
 	u64 lv;
 
 	for (;;) {
@@ -101,19 +104,33 @@ static bool stm_key_snap(struct stm_key *k, u64 *ver, struct stm_val **val)
 		lv = smp_load_acquire(&k->lockver);
 		if (lv & STM_LOCKED)
 			return false;
-		v = rcu_dereference(k->val);
-		if (v && READ_ONCE(k->dead))
-			v = NULL;
-		if (v && !refcount_inc_not_zero(&v->ref))
-			v = NULL;
-		smp_rmb();	/* value and dead flag before the recheck */
+		v = NULL;
+		rs->vlen = 0;
+		state = READ_ONCE(k->dead) ? STM_ABSENT : READ_ONCE(k->state);
+		if (state == STM_INLINE) {
+			ilen = min_t(u8, READ_ONCE(k->ilen), STM_INLINE_MAX);
+			if (values)
+				memcpy(rs->inl, k->inl, ilen);
+			rs->ilen = ilen;
+			rs->vlen = ilen;
+		} else if (state == STM_HEAP) {
+			v = rcu_dereference(k->val);
+			rs->vlen = v ? v->len : 0;
+			if (!values || (v && !refcount_inc_not_zero(&v->ref)))
+				v = NULL;
+		}
+		smp_rmb();	/* value, state and dead flag before the recheck */
 		if (READ_ONCE(k->lockver) == lv)
 			break;
 		if (v)
 			stm_val_put(v);
 	}
-	*ver = stm_version(lv);
-	*val = v;
+	rs->present = state != STM_ABSENT;
+	rs->ver = rs->present ? stm_version(lv) : 0;
+	rs->val = v;
+	/* A dead key's version still orders it against a reader's clock. */
+	if (!rs->present && READ_ONCE(k->dead))
+		rs->ver = stm_version(lv);
 	return true;
 }
 
@@ -129,11 +146,12 @@ void stm_rslots_put(struct stm_rslot *rs, u32 n)
 }
 
 /*
- * Fill @rs with one snapshot of its keys.  With @at, the snapshot must be
- * the one at clock *@rv, else -ESTALE with *@bad the first changed entry.
+ * Fill @rs with one snapshot of its keys (versions; with @values, values
+ * too).  With @at, the snapshot must be the one at clock *@rv, else
+ * -ESTALE with *@bad the first changed entry.
  */
 int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
-		 bool at, u64 *rv, u32 *bad)
+		 bool at, bool values, u64 *rv, u32 *bad)
 {
 	bool absent;
 	u32 i, spins;
@@ -152,9 +170,10 @@ restart:
 			absent = true;
 			rs[i].ver = 0;
 			rs[i].val = NULL;
+			rs[i].present = false;
 			continue;
 		}
-		while (!stm_key_snap(k, &rs[i].ver, &rs[i].val)) {
+		while (!stm_key_snap(k, &rs[i], values)) {
 			if (++spins > STM_SPIN)
 				goto backoff;
 			cpu_relax();
@@ -166,7 +185,7 @@ restart:
 			}
 			goto retry;
 		}
-		if (!rs[i].val) {
+		if (!rs[i].present) {
 			absent = true;
 			rs[i].ver = 0;
 		}
@@ -175,7 +194,7 @@ restart:
 	if (absent && (u64)atomic64_read(&s->del_clock) > clock) {
 		if (at) {
 			/* A delete since @clock may hide a key we saw absent. */
-			for (i = 0; i < n && rs[i].val; i++)
+			for (i = 0; i < n && rs[i].present; i++)
 				;
 			*bad = i;
 			goto stale;
@@ -262,7 +281,8 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 		rs[i].val = NULL;
 	}
 
-	err = stm_snapshot(s, rs, n, r->flags & STMDEV_READ_AT, &rv, &r->conflict);
+	err = stm_snapshot(s, rs, n, r->flags & STMDEV_READ_AT, true, &rv,
+			   &r->conflict);
 	if (err == -ESTALE)
 		stm_stat_inc(s, conflicts);
 	if (err)
@@ -270,18 +290,21 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 
 	for (i = 0; i < n; i++) {
 		struct stm_val *v = rs[i].val;
-		u32 cap = ents[i].val_len;
+		u32 cap = ents[i].val_len, len;
+		const u8 *data;
 
-		ents[i].version = v ? rs[i].ver : 0;
-		ents[i].flags = v ? STMDEV_RENT_PRESENT : 0;
-		ents[i].val_len = v ? v->len : 0;
-		if (!v || !v->len)
+		data = v ? v->data : rs[i].inl;
+		len = v ? v->len : rs[i].ilen;
+		ents[i].version = rs[i].ver;
+		ents[i].flags = rs[i].present ? STMDEV_RENT_PRESENT : 0;
+		ents[i].val_len = rs[i].present ? len : 0;
+		if (!rs[i].present || !len)
 			continue;
-		if (v->len > cap) {
+		if (len > cap) {
 			e2big = true;
 			continue;
 		}
-		if (copy_to_user(u64_to_user_ptr(ents[i].val_addr), v->data, v->len))
+		if (copy_to_user(u64_to_user_ptr(ents[i].val_addr), data, len))
 			err = -EFAULT;
 	}
 	stm_rslots_put(rs, n);
@@ -303,7 +326,9 @@ struct stm_went {
 	u16 op;
 	u16 flags;
 	u64 expect;		/* expected version */
-	struct stm_val *nval;	/* PUT/ADD: the value to publish */
+	struct stm_val *nval;	/* PUT over STM_INLINE_MAX: the value */
+	u32 vlen;		/* PUT/ADD: the new value's length */
+	u8 small[STM_INLINE_MAX]; /* PUT/ADD up to STM_INLINE_MAX: the bytes */
 	s64 delta;		/* ADD */
 	s64 result;		/* ADD: the value published */
 	struct stm_key *fresh;	/* a placeholder ready for an absent key */
@@ -420,7 +445,13 @@ again:
 /* Current version of a key we hold locked (0 when absent). */
 static u64 stm_held_version(const struct stm_went *w)
 {
-	return rcu_access_pointer(w->k->val) ? stm_version(w->lv) : 0;
+	return w->k->state != STM_ABSENT ? stm_version(w->lv) : 0;
+}
+
+/* Does the entry write a value (PUT or ADD), as opposed to deleting? */
+static bool stm_went_puts(const struct stm_went *w)
+{
+	return w->op == STMDEV_OP_PUT || w->op == STMDEV_OP_ADD;
 }
 
 static void stm_conflict(struct stm_commit_ctx *c, u32 idx)
@@ -444,7 +475,7 @@ static int stm_validate(struct stm_commit_ctx *c)
 
 	for (i = 0; i < c->nr; i++) {
 		struct stm_went *r = &c->r[i];
-		struct stm_val *v;
+		struct stm_rslot snap;
 		struct stm_key *k;
 		u64 cur;
 
@@ -457,16 +488,14 @@ static int stm_validate(struct stm_commit_ctx *c)
 		} else {
 			k = stm_key_lookup(c->s, &r->kr);
 			cur = 0;
-			if (k && !stm_key_snap(k, &cur, &v)) {
+			if (k && !stm_key_snap(k, &snap, false)) {
 				if (c->nonblock)
 					return -EBUSY;
 				c->wait = k;
 				return STM_BACKOFF;
 			}
-			if (k && v)
-				stm_val_put(v);
-			else
-				cur = 0;
+			if (k && snap.present)
+				cur = snap.ver;
 		}
 		if (cur != r->expect)
 			stm_conflict(c, r->idx);
@@ -482,27 +511,37 @@ static int stm_charge(struct stm_commit_ctx *c)
 
 	for (i = 0; i < c->nw; i++) {
 		struct stm_went *w = &c->w[i];
-		struct stm_val *old = rcu_dereference_protected(w->k->val, 1);
+		struct stm_key *k = w->k;
+		struct stm_val *heap = rcu_dereference_protected(k->val, 1);
+		const u8 *old = NULL;
+		u32 olen = 0;
 
+		if (k->state == STM_INLINE) {
+			old = k->inl;
+			olen = k->ilen;
+		} else if (k->state == STM_HEAP) {
+			old = heap->data;
+			olen = heap->len;
+		}
 		if (w->op == STMDEV_OP_ADD) {
 			s64 x = 0;
 
-			if (old && old->len != sizeof(u64)) {
+			if (old && olen != sizeof(u64)) {
 				c->conflict = w->idx;
 				return -EINVAL;
 			}
 			if (old)
-				x = (s64)get_unaligned_le64(old->data);
+				x = (s64)get_unaligned_le64(old);
 			w->result = (s64)((u64)x + (u64)w->delta);
-			put_unaligned_le64((u64)w->result, w->nval->data);
+			put_unaligned_le64((u64)w->result, w->small);
 		}
 		if (old) {
 			dkeys--;
-			dbytes -= w->kr.len + old->len;
+			dbytes -= w->kr.len + olen;
 		}
-		if (w->nval) {
+		if (stm_went_puts(w)) {
 			dkeys++;
-			dbytes += w->kr.len + w->nval->len;
+			dbytes += w->kr.len + w->vlen;
 		}
 	}
 	c->dkeys = dkeys;
@@ -546,16 +585,26 @@ static void stm_apply(struct stm_commit_ctx *c, u64 wv)
 	for (i = 0; i < c->nw; i++) {
 		struct stm_went *w = &c->w[i];
 		struct stm_key *k = w->k;
-		struct stm_val *old = rcu_dereference_protected(k->val, 1);
+		struct stm_val *old = NULL;
 
+		if (k->state == STM_HEAP)
+			old = rcu_dereference_protected(k->val, 1);
 		if (w->nval) {
 			rcu_assign_pointer(k->val, w->nval);
+			WRITE_ONCE(k->state, STM_HEAP);
 			w->nval = NULL;
+		} else if (stm_went_puts(w)) {
+			memcpy(k->inl, w->small, w->vlen);
+			WRITE_ONCE(k->ilen, w->vlen);
+			WRITE_ONCE(k->state, STM_INLINE);
+			RCU_INIT_POINTER(k->val, NULL);
+		}
+		if (stm_went_puts(w)) {
 			w->inserted = false;
 			/* Value, then version + unlock: see stm_key_snap(). */
 			smp_store_release(&k->lockver, wv << 1);
 		} else {
-			if (old) {
+			if (k->state != STM_ABSENT) {
 				stm_del_clock_max(c->s, wv);
 				smp_wmb();	/* delete clock before unlinking */
 			}
@@ -661,6 +710,7 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 			 const struct stmdev_commit_ent *e, u8 **cur)
 {
 	u64 delta;
+	u8 *data;
 	int err;
 
 	if (e->reserved || e->op > STMDEV_OP_ADD ||
@@ -680,21 +730,25 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 	w->op = e->op;
 	w->flags = e->flags;
 	w->expect = e->version;
-	if (e->op == STMDEV_OP_PUT || e->op == STMDEV_OP_ADD) {
-		w->nval = stm_val_alloc(e->val_len);
+	if (!stm_went_puts(w))
+		return 0;
+	w->vlen = e->val_len;
+	data = w->small;
+	if (w->vlen > STM_INLINE_MAX) {
+		w->nval = stm_val_alloc(w->vlen);
 		if (!w->nval)
 			return -ENOMEM;
-		if (copy_from_user(w->nval->data, u64_to_user_ptr(e->val_addr),
-				   e->val_len))
-			return -EFAULT;
+		data = w->nval->data;
 	}
+	if (copy_from_user(data, u64_to_user_ptr(e->val_addr), w->vlen))
+		return -EFAULT;
 	if (e->op == STMDEV_OP_ADD) {
-		delta = get_unaligned_le64(w->nval->data);
+		delta = get_unaligned_le64(data);
 		w->delta = (s64)delta;
 	}
 	/* The result must be deliverable before anything is written. */
 	if (e->flags & STMDEV_CENT_FETCH &&
-	    copy_to_user(u64_to_user_ptr(e->val_addr), w->nval->data, e->val_len))
+	    copy_to_user(u64_to_user_ptr(e->val_addr), data, w->vlen))
 		return -EFAULT;
 	return 0;
 }
@@ -852,29 +906,47 @@ int stm_list(struct stm_file *f, struct stmdev_list *l)
 		return -ENOMEM;
 
 	rcu_read_lock();
-	xa_for_each_start(&s->ids, index, k, l->cursor) {
+	while ((k = xa_find(&s->ids, &index, ULONG_MAX, XA_PRESENT))) {
 		struct stmdev_key_rec rec = {};
-		struct stm_val *v;
+		struct stm_rslot snap;
+		u32 spins = 0;
 		size_t sz;
 
-		v = rcu_dereference(k->val);
-		if (!v || READ_ONCE(k->dead))
+		/* Each record is one instant of its key (the walk is not). */
+		while (!stm_key_snap(k, &snap, false)) {
+			if (++spins <= STM_SPIN) {
+				cpu_relax();
+				continue;
+			}
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+			k = xa_find(&s->ids, &index, ULONG_MAX, XA_PRESENT);
+			if (!k)
+				goto out_walked;
+			spins = 0;
+		}
+		if (!snap.present) {
+			index++;
 			continue;
+		}
 		sz = sizeof(rec) + ALIGN(k->len, 8);
 		if (used + sz > cap) {
 			next = index;
 			break;
 		}
-		rec.version = stm_version(READ_ONCE(k->lockver));
+		rec.version = snap.ver;
 		rec.key_len = k->len;
-		rec.val_len = v->len;
+		rec.val_len = snap.vlen;
 		memcpy(buf + used, &rec, sizeof(rec));
 		memcpy(buf + used + sizeof(rec), k->key, k->len);
 		memset(buf + used + sizeof(rec) + k->len, 0,
 		       ALIGN(k->len, 8) - k->len);
 		used += sz;
 		n++;
+		index++;
 	}
+out_walked:
 	rcu_read_unlock();
 
 	if (!n && next)

@@ -149,7 +149,7 @@ int stm_waitset_check(struct stm_waitset *ws, u32 *index)
 
 	if (!ws->n)
 		return 0;
-	err = stm_snapshot(ws->s, ws->rs, ws->n, false, &rv, NULL);
+	err = stm_snapshot(ws->s, ws->rs, ws->n, false, false, &rv, NULL);
 	if (err)
 		return err;
 	for (i = 0; i < ws->n; i++) {
