@@ -28,8 +28,8 @@ struct stm_rd {
 	bool        present;	/* out */
 };
 
-/* Commit entry ops and flags (same meaning as the uapi's). */
-enum stm_op { STM_OP_READ, STM_OP_PUT, STM_OP_DEL, STM_OP_ADD };
+/* Commit entry ops: the public STM_OP_* (stmdev.h), the uapi's numbers.
+ * Flags (same meaning as the uapi's): */
 #define STM_COP_CHECK	(1U << 0)	/* write entry: validate version */
 #define STM_COP_FETCH	(1U << 1)	/* ADD: result into fetch */
 
@@ -37,7 +37,7 @@ enum stm_op { STM_OP_READ, STM_OP_PUT, STM_OP_DEL, STM_OP_ADD };
 struct stm_cop {
 	const void *key;
 	uint32_t    klen;
-	uint16_t    op;		/* enum stm_op */
+	uint16_t    op;		/* STM_OP_* */
 	uint16_t    flags;	/* STM_COP_* */
 	uint64_t    version;	/* expected (READ, or write with CHECK) */
 	const void *val;	/* PUT data; ADD: 8-byte LE delta */
@@ -151,6 +151,12 @@ struct stm_coll {
 	struct stm_value  *vals;	/* n values, in the order given */
 	struct stm_value  *conflict;	/* of the last commit */
 	uint64_t           clock;	/* snapshot clock of the last read */
+	/* Lent to a ring operation (ring.c) until its completion is reaped:
+	 * stm_coll_free() calls unlend(lent) so the result is dropped.  A
+	 * pointer, not a call into ring.c, so that static programs without a
+	 * ring do not pull in liburing. */
+	void              *lent;
+	void             (*unlend)(void *lent);
 };
 
 /* util.c */
@@ -169,5 +175,10 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 int stm_value_init(struct stm_value *v, struct stm_store *s, const void *key,
 		   size_t klen);
 void stm_value_fini(struct stm_value *v);
+void stm_value_cop(const struct stm_value *v, struct stm_cop *op);
+void stm_value_committed(struct stm_value *v, uint64_t version);
+int stm_value_take(struct stm_value *v, struct stm_rd *rd);
+int stm_coll_new(struct stm_store *s, const void *const *keys,
+		 const size_t *lens, size_t n, struct stm_coll **out);
 
 #endif /* STMDEV_INTERNAL_H */

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define STMDEV_LIB_VERSION_MAJOR 1
-#define STMDEV_LIB_VERSION_MINOR 1
+#define STMDEV_LIB_VERSION_MINOR 2
 
 /* Error codes with an STM meaning (returned negated, like every error). */
 #define STM_ECONFLICT	ESTALE	/* Axon ConcurrentUpdate: redo the transaction */
@@ -994,6 +994,401 @@ struct stm_family_stats {
  */
 int stm_families(struct stm_store *s,
 		 int (*cb)(const struct stm_family_stats *f, void *arg), void *arg);
+
+/* ---- the ring: many operations per system call (io_uring) ---------------- */
+
+/*
+ * A ring batches operations on one store through io_uring: prepare any
+ * number of reads, commits, waits and single operations, each with a tag
+ * of the caller's, send them all with one stm_ring_submit(), then reap
+ * their completions with stm_ring_reap(), in whatever order they finish.
+ * Each completion carries what the synchronous call would have returned.
+ *
+ *	struct stm_ring *r;
+ *	struct stm_cqe cqe[64];
+ *
+ *	stm_ring_open(s, 64, 0, &r);
+ *	for (int i = 0; i < 64; i++)
+ *		stm_ring_prep_fetch_add(r, keys[i], 1, i);
+ *	stm_ring_submit(r);			// one system call
+ *	n = stm_ring_reap(r, cqe, 64, 64);	// cqe[j].tag, .result, .value
+ *	stm_ring_close(r);
+ *
+ * A prep function checks its arguments as the synchronous call does and
+ * refuses bad ones with the same -errno, queuing nothing; it copies what
+ * it needs (keys, values, ops), so the caller's buffers may be reused as
+ * soon as it returns.  Errors from the store come in the completion.
+ *
+ * A ring belongs to one thread at a time and to the process that opened
+ * it (not to a child after fork).  Close it before its store.
+ */
+
+struct stm_ring;	/* an io_uring on one store handle */
+
+/* Commit op kinds (struct stm_op.op) */
+#define STM_OP_READ	0	/* validate: the key is still at .version */
+#define STM_OP_PUT	1	/* write .data/.len */
+#define STM_OP_DEL	2	/* delete (absent afterwards) */
+#define STM_OP_ADD	3	/* add .delta to an 8-byte integer; absent = 0 */
+
+/* struct stm_op.flags */
+#define STM_OP_CHECK	(1U << 0)	/* PUT/DEL/ADD: validate .version too */
+
+/* stm_ring_prep_commit() flags */
+#define STM_COMMIT_NONBLOCK	(1U << 0)	/* -STM_EBUSY instead of waiting for locks */
+
+#define STM_NO_CONFLICT	UINT32_MAX	/* struct stm_cqe.conflict: none */
+
+/**
+ * struct stm_op - one entry of a commit (stm_ring_prep_commit()).
+ * @key:      key bytes.
+ * @klen:     key length; 0: @key is NUL-terminated.
+ * @op:       STM_OP_READ, STM_OP_PUT, STM_OP_DEL or STM_OP_ADD.
+ * @flags:    STM_OP_CHECK.
+ * @reserved0: zero.
+ * @version:  the version the key must still have (0: absent), for
+ *            STM_OP_READ and for writes with STM_OP_CHECK.
+ * @data:     STM_OP_PUT: the bytes (may be NULL when @len is 0).
+ * @len:      STM_OP_PUT: their length, at most max_value_size.
+ * @delta:    STM_OP_ADD: the signed amount.  Without STM_OP_CHECK an
+ *            addition needs no read and never conflicts.
+ * @result:   STM_OP_ADD: if not NULL, receives the value after the
+ *            addition when the commit's completion is reaped (so it must
+ *            stay valid until then); untouched if the commit failed.
+ * @reserved: zero.
+ *
+ * A key may appear once among the writes and once among the reads.
+ */
+struct stm_op {
+	const void *key;
+	size_t      klen;
+	uint16_t    op;
+	uint16_t    flags;
+	uint32_t    reserved0;
+	uint64_t    version;
+	const void *data;
+	size_t      len;
+	int64_t     delta;
+	int64_t    *result;
+	uint64_t    reserved[2];
+};
+
+/**
+ * struct stm_cqe - the completion of one ring operation.
+ * @tag:       the tag given when the operation was prepared.
+ * @result:    what the synchronous call returns: 0, or for a wait the
+ *             index of the first key that differs; -STM_ECONFLICT,
+ *             -STM_EBUSY, -ETIMEDOUT, -errno.
+ * @conflict:  commits failing with -STM_ECONFLICT: the index of the first
+ *             op (for a collection, of the value) whose version differed;
+ *             else STM_NO_CONFLICT.
+ * @version:   successful commits: the version given to the writes (for a
+ *             commit that only validated, the clock at which the reads
+ *             held); successful reads: the snapshot's commit clock.
+ * @value:     stm_ring_prep_fetch_add(): the value after the addition.
+ * @index:     waits: the index of the first key that differs (as @result).
+ * @reserved0: zero.
+ * @coll:      stm_ring_prep_read(): the collection read, now the caller's
+ *             (free it with stm_coll_free()), NULL on failure;
+ *             stm_ring_prep_commit_coll() and stm_ring_prep_refresh():
+ *             the collection, given back; otherwise NULL.
+ * @reserved:  zero.
+ */
+struct stm_cqe {
+	uint64_t         tag;
+	int32_t          result;
+	uint32_t         conflict;
+	uint64_t         version;
+	int64_t          value;
+	uint32_t         index;
+	uint32_t         reserved0;
+	struct stm_coll *coll;
+	uint64_t         reserved[2];
+};
+
+/**
+ * stm_ring_open() - set up a ring for operations on @s.
+ * @s:       store handle (the /dev/stm backend).
+ * @entries: operations the ring holds at once, 1..32768: prepared, in
+ *           flight, or completed and not yet reaped.
+ * @flags:   zero (reserved).
+ * @out:     receives the ring, to release with stm_ring_close().
+ *
+ * Return: 0; -EINVAL bad arguments; -EOPNOTSUPP the store's backend has
+ * no io_uring passthrough (STMDEV_F_URING clear); -ENOMEM; -ENOSYS or
+ * -EPERM io_uring is unavailable; other -errno from io_uring_setup().
+ */
+int stm_ring_open(struct stm_store *s, unsigned entries, unsigned flags,
+		  struct stm_ring **out);
+
+/**
+ * stm_ring_close() - free a ring, finishing what is in flight.
+ * @r: ring, or NULL (does nothing).
+ *
+ * Operations prepared but not submitted are dropped.  Reads and commits
+ * already submitted are waited for (they take no longer than the
+ * synchronous calls) and their effect on the collections lent to them is
+ * applied as stm_ring_reap() would; their completions are discarded.
+ * Waits still pending are abandoned: the kernel cancels them (on kernels
+ * without io_uring command cancelation, within a second), and the few
+ * bytes where each would report its result stay allocated for the life
+ * of the process.  Does not close the store.
+ */
+void stm_ring_close(struct stm_ring *r);
+
+/**
+ * stm_ring_fd() - the ring's io_uring descriptor, for poll()/epoll.
+ * @r: ring.
+ *
+ * Readable (POLLIN) when completions are ready.  Some completions are the
+ * library's own (a wait re-armed, a read retried with larger buffers):
+ * stm_ring_reap() may then return 0.  Owned by @r.
+ *
+ * Return: the descriptor, or -EINVAL.
+ */
+int stm_ring_fd(const struct stm_ring *r);
+
+/**
+ * stm_ring_prep_read() - prepare a snapshot read of keys (async stm_using).
+ * @r:    ring.
+ * @keys: @n NUL-terminated keys; a key given twice appears once.
+ * @n:    number of keys, at most max_keys_per_call.
+ * @tag:  reported in the completion.
+ *
+ * The completion's @coll is a new collection, as stm_using() would give:
+ * all values from one snapshot.  Values longer than the library's first
+ * guess are read again with larger buffers before the completion is
+ * reported (a new snapshot, still one).
+ *
+ * Return: 0; -EINVAL; -E2BIG; -ENOMEM; -ENOBUFS the ring is full (reap).
+ */
+int stm_ring_prep_read(struct stm_ring *r, const char *const *keys, size_t n,
+		       uint64_t tag);
+
+/**
+ * stm_ring_prep_read_n() - stm_ring_prep_read() for binary keys.
+ * @r:    ring.
+ * @keys: @n key pointers.
+ * @lens: @n key lengths.
+ * @n:    number of keys.
+ * @tag:  reported in the completion.
+ *
+ * Return: as stm_ring_prep_read().
+ */
+int stm_ring_prep_read_n(struct stm_ring *r, const void *const *keys,
+			 const size_t *lens, size_t n, uint64_t tag);
+
+/**
+ * stm_ring_prep_refresh() - prepare stm_coll_refresh() of @c.
+ * @r:   ring.
+ * @c:   collection, lent to the ring until the completion is reaped:
+ *       leave it alone meanwhile (freeing it is safe: the result is then
+ *       dropped).
+ * @tag: reported in the completion.
+ *
+ * On success every value is read again in one new snapshot, local
+ * changes dropped; on failure @c is unchanged.
+ *
+ * Return: 0; -EINVAL; -EALREADY @c is already lent to a ring; -ENOMEM;
+ * -ENOBUFS.
+ */
+int stm_ring_prep_refresh(struct stm_ring *r, struct stm_coll *c, uint64_t tag);
+
+/**
+ * stm_ring_prep_commit_coll() - prepare stm_coll_commit() of @c.
+ * @r:   ring.
+ * @c:   collection; its keys, versions and changes are copied now.  It is
+ *       lent to the ring until the completion is reaped: leave it alone
+ *       meanwhile (freeing it is safe: the result is then dropped).
+ * @tag: reported in the completion.
+ *
+ * At completion, @c is updated as stm_coll_commit() does: on success the
+ * written values carry the new version and are clean; on -STM_ECONFLICT
+ * stm_coll_conflict() names the value (also the completion's @conflict).
+ *
+ * Return: 0; -EINVAL; -EBADF a change on a read-only store; -EALREADY
+ * @c is already lent to a ring; -ENOMEM; -ENOBUFS.
+ */
+int stm_ring_prep_commit_coll(struct stm_ring *r, struct stm_coll *c,
+			      uint64_t tag);
+
+/**
+ * stm_ring_prep_commit() - prepare a commit of @n ops, all or nothing.
+ * @r:     ring.
+ * @ops:   the entries (copied now, except the @result pointers).
+ * @n:     number of entries, 1..max_keys_per_call.
+ * @flags: STM_COMMIT_NONBLOCK, or 0 (then the store's STM_NONBLOCK
+ *         decides).
+ * @tag:   reported in the completion.
+ *
+ * The general form: every other commit is one of these.  Completion:
+ * @version on success, @conflict (index into @ops) on -STM_ECONFLICT.
+ *
+ * Return: 0; -EINVAL bad op, key, flags or reserved field; -E2BIG a value
+ * over max_value_size, or @n over max_keys_per_call; -EBADF a write on a
+ * read-only store; -ENOMEM; -ENOBUFS.
+ */
+int stm_ring_prep_commit(struct stm_ring *r, const struct stm_op *ops, size_t n,
+			 unsigned flags, uint64_t tag);
+
+/**
+ * stm_ring_prep_wait() - prepare stm_wait(): complete when keys differ
+ * from the versions given.
+ * @r:          ring.
+ * @keys:       @n NUL-terminated keys.
+ * @versions:   @n versions (0 = absent).
+ * @n:          number of keys, 1..max_keys_per_call.
+ * @flags:      STM_WAIT_ANY or STM_WAIT_ALL.
+ * @timeout_ms: < 0: no limit; 0: check only; counted from stm_ring_submit().
+ * @tag:        reported in the completion.
+ *
+ * Completes with the index of the first key that differs, -ETIMEDOUT,
+ * or -EIDRM (store unlinked).  Where the kernel bounds asynchronous waits
+ * (no io_uring command cancelation: Linux before 6.7), the library re-arms
+ * the wait until the time asked for is up, transparently: a change in
+ * between is still seen, as the versions are the caller's.
+ *
+ * Return: 0; -EINVAL; -E2BIG; -ENOMEM; -ENOBUFS.
+ */
+int stm_ring_prep_wait(struct stm_ring *r, const char *const *keys,
+		       const uint64_t *versions, size_t n, unsigned flags,
+		       int timeout_ms, uint64_t tag);
+
+/**
+ * stm_ring_prep_wait_n() - stm_ring_prep_wait() for binary keys.
+ * @r:          ring.
+ * @keys:       @n key pointers.
+ * @lens:       @n key lengths.
+ * @versions:   @n versions.
+ * @n:          number of keys.
+ * @flags:      as stm_ring_prep_wait().
+ * @timeout_ms: as stm_ring_prep_wait().
+ * @tag:        reported in the completion.
+ *
+ * Return: as stm_ring_prep_wait().
+ */
+int stm_ring_prep_wait_n(struct stm_ring *r, const void *const *keys,
+			 const size_t *lens, const uint64_t *versions, size_t n,
+			 unsigned flags, int timeout_ms, uint64_t tag);
+
+/**
+ * stm_ring_prep_cas() - prepare stm_cas().
+ * @r:                ring.
+ * @key:              NUL-terminated key.
+ * @expected_version: the version the key must have (0: absent).
+ * @data:             new bytes (copied).
+ * @len:              length.
+ * @tag:              reported in the completion.
+ *
+ * Completion: 0 with @version, or -STM_ECONFLICT, as stm_cas().
+ *
+ * Return: 0; -EINVAL; -E2BIG; -EBADF read-only store; -ENOMEM; -ENOBUFS.
+ */
+int stm_ring_prep_cas(struct stm_ring *r, const char *key,
+		      uint64_t expected_version, const void *data, size_t len,
+		      uint64_t tag);
+
+/**
+ * stm_ring_prep_cas_n() - stm_ring_prep_cas() for a binary key.
+ * @r:                ring.
+ * @key:              key bytes.
+ * @klen:             key length.
+ * @expected_version: as stm_ring_prep_cas().
+ * @data:             new bytes.
+ * @len:              length.
+ * @tag:              reported in the completion.
+ *
+ * Return: as stm_ring_prep_cas().
+ */
+int stm_ring_prep_cas_n(struct stm_ring *r, const void *key, size_t klen,
+			uint64_t expected_version, const void *data, size_t len,
+			uint64_t tag);
+
+/**
+ * stm_ring_prep_put() - prepare a blind write (stm_swap() without @old).
+ * @r:    ring.
+ * @key:  NUL-terminated key.
+ * @data: new bytes (copied).
+ * @len:  length.
+ * @tag:  reported in the completion.
+ *
+ * Return: as stm_ring_prep_cas().
+ */
+int stm_ring_prep_put(struct stm_ring *r, const char *key, const void *data,
+		      size_t len, uint64_t tag);
+
+/**
+ * stm_ring_prep_put_n() - stm_ring_prep_put() for a binary key.
+ * @r:    ring.
+ * @key:  key bytes.
+ * @klen: key length.
+ * @data: new bytes.
+ * @len:  length.
+ * @tag:  reported in the completion.
+ *
+ * Return: as stm_ring_prep_cas().
+ */
+int stm_ring_prep_put_n(struct stm_ring *r, const void *key, size_t klen,
+			const void *data, size_t len, uint64_t tag);
+
+/**
+ * stm_ring_prep_fetch_add() - prepare stm_fetch_add().
+ * @r:     ring.
+ * @key:   NUL-terminated key; absent counts as 0.
+ * @delta: signed amount.
+ * @tag:   reported in the completion.
+ *
+ * Completion: 0 with @value the result, or -EINVAL when the stored value
+ * is not 8 bytes, as stm_fetch_add().
+ *
+ * Return: 0; -EINVAL; -EBADF read-only store; -ENOMEM; -ENOBUFS.
+ */
+int stm_ring_prep_fetch_add(struct stm_ring *r, const char *key, int64_t delta,
+			    uint64_t tag);
+
+/**
+ * stm_ring_prep_fetch_add_n() - stm_ring_prep_fetch_add() for a binary key.
+ * @r:     ring.
+ * @key:   key bytes.
+ * @klen:  key length.
+ * @delta: signed amount.
+ * @tag:   reported in the completion.
+ *
+ * Return: as stm_ring_prep_fetch_add().
+ */
+int stm_ring_prep_fetch_add_n(struct stm_ring *r, const void *key, size_t klen,
+			      int64_t delta, uint64_t tag);
+
+/**
+ * stm_ring_submit() - send every prepared operation, in one system call.
+ * @r: ring.
+ *
+ * Operations prepared but whose checks need no store (an empty
+ * collection) complete at once.  On an error the operations stay queued
+ * for the kernel and go with the next stm_ring_submit() or
+ * stm_ring_reap().
+ *
+ * Return: the number of operations sent (0 when none was prepared);
+ * -EINVAL; -EINTR, -ENOMEM or other -errno from io_uring_enter().
+ */
+int stm_ring_submit(struct stm_ring *r);
+
+/**
+ * stm_ring_reap() - collect completions.
+ * @r:        ring.
+ * @out:      receives up to @max completions.
+ * @max:      room at @out.
+ * @min_wait: block until this many completions are collected (at most
+ *            @max; fewer if fewer operations are in flight); 0: do not
+ *            block.
+ *
+ * Re-arms bounded waits and retries short reads on the way, unseen.
+ *
+ * Return: the number of completions stored at @out; -EINVAL; -EINTR a
+ * signal arrived before any completion (others from io_uring_enter()).
+ */
+int stm_ring_reap(struct stm_ring *r, struct stm_cqe *out, unsigned max,
+		  unsigned min_wait);
 
 #ifdef __cplusplus
 }

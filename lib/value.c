@@ -40,6 +40,26 @@ void stm_value_fini(struct stm_value *v)
 }
 
 /*
+ * Make @v what @rd read: its buffer passes to @v (rd->buf becomes NULL),
+ * local changes are dropped.  -EPROTO, and @v untouched, if the backend
+ * reported more bytes than the buffer holds.
+ */
+int stm_value_take(struct stm_value *v, struct stm_rd *rd)
+{
+	if (rd->len > rd->cap)
+		return -EPROTO;
+	free(v->buf);
+	v->buf = rd->buf;
+	v->cap = rd->cap;
+	rd->buf = NULL;
+	v->present = rd->present;
+	v->len = v->present ? rd->len : 0;
+	v->version = rd->version;
+	v->state = STM_V_CLEAN;
+	return 0;
+}
+
+/*
  * Read @n values in one snapshot, into fresh buffers so that a failure
  * leaves every value as it was.  A short buffer (E2BIG, which reports every
  * value's length) is grown to the length reported and the read retried.
@@ -101,21 +121,13 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 		goto out_free;
 
 	for (size_t i = 0; i < n; i++) {
-		struct stm_value *v = vals[i];
-
 		if (rd[i].len > rd[i].cap) {	/* the backend broke its word */
 			ret = -EPROTO;
 			goto out_free;
 		}
-		free(v->buf);
-		v->buf = rd[i].buf;
-		v->cap = rd[i].cap;
-		rd[i].buf = NULL;
-		v->present = rd[i].present;
-		v->len = v->present ? rd[i].len : 0;
-		v->version = rd[i].version;
-		v->state = STM_V_CLEAN;
 	}
+	for (size_t i = 0; i < n; i++)
+		stm_value_take(vals[i], &rd[i]);
 	if (clock)
 		*clock = clk;
 out_free:
@@ -127,7 +139,7 @@ out_free:
 }
 
 /* The commit entry for one value: a checked write, or a read to validate. */
-static void value_cop(const struct stm_value *v, struct stm_cop *op)
+void stm_value_cop(const struct stm_value *v, struct stm_cop *op)
 {
 	*op = (struct stm_cop){ .key = v->key, .klen = v->klen, .version = v->version };
 	switch (v->state) {
@@ -148,7 +160,7 @@ static void value_cop(const struct stm_value *v, struct stm_cop *op)
 }
 
 /* After a successful commit: the value is what it wrote, at @version. */
-static void value_committed(struct stm_value *v, uint64_t version)
+void stm_value_committed(struct stm_value *v, uint64_t version)
 {
 	switch (v->state) {
 	case STM_V_CLEAN:
@@ -325,11 +337,11 @@ int stm_value_commit(struct stm_value *v)
 	/* A read-only attachment can validate but not write. */
 	if ((s->flags & STM_RDONLY) && v->state != STM_V_CLEAN)
 		return -EBADF;
-	value_cop(v, &op);
+	stm_value_cop(v, &op);
 	ret = s->be->commit(s, &op, 1, 0, 0, &version, NULL);
 	if (ret)
 		return ret;
-	value_committed(v, version);
+	stm_value_committed(v, version);
 	return 0;
 }
 
@@ -382,14 +394,16 @@ static int coll_read(struct stm_coll *c)
 	return ret;
 }
 
-int stm_using_n(struct stm_store *s, const void *const *keys,
-		const size_t *lens, size_t n, struct stm_coll **out)
+/*
+ * A collection of @n keys (a key given twice is one value), not read yet:
+ * every value absent at version 0.  Checks the keys and the per-call limit.
+ */
+int stm_coll_new(struct stm_store *s, const void *const *keys,
+		 const size_t *lens, size_t n, struct stm_coll **out)
 {
 	struct stm_coll *c;
 	int ret;
 
-	if (!s || !out || (n && (!keys || !lens)))
-		return -EINVAL;
 	*out = NULL;
 	for (size_t i = 0; i < n; i++) {
 		ret = stm_check_key(s, keys[i], lens[i]);
@@ -423,15 +437,32 @@ int stm_using_n(struct stm_store *s, const void *const *keys,
 		ret = -E2BIG;
 		goto out_free;
 	}
-	ret = coll_read(c);
-	if (ret)
-		goto out_free;
 	*out = c;
 	return 0;
 
 out_free:
 	stm_coll_free(c);
 	return ret;
+}
+
+int stm_using_n(struct stm_store *s, const void *const *keys,
+		const size_t *lens, size_t n, struct stm_coll **out)
+{
+	struct stm_coll *c;
+	int ret;
+
+	if (!s || !out || (n && (!keys || !lens)))
+		return -EINVAL;
+	ret = stm_coll_new(s, keys, lens, n, &c);
+	if (ret)
+		return ret;
+	ret = coll_read(c);
+	if (ret) {
+		stm_coll_free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
 }
 
 int stm_using(struct stm_store *s, const char *const *keys, size_t n,
@@ -522,11 +553,11 @@ int stm_coll_commit(struct stm_coll *c)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < c->n; i++)
-		value_cop(&c->vals[i], &ops[i]);
+		stm_value_cop(&c->vals[i], &ops[i]);
 	ret = s->be->commit(s, ops, c->n, 0, 0, &version, &conflict);
 	if (ret == 0) {
 		for (size_t i = 0; i < c->n; i++)
-			value_committed(&c->vals[i], version);
+			stm_value_committed(&c->vals[i], version);
 	} else if (ret == -STM_ECONFLICT && conflict < c->n) {
 		c->conflict = &c->vals[conflict];
 	}
@@ -552,6 +583,8 @@ void stm_coll_free(struct stm_coll *c)
 {
 	if (!c)
 		return;
+	if (c->lent)
+		c->unlend(c->lent);
 	for (size_t i = 0; i < c->n; i++)
 		stm_value_fini(&c->vals[i]);
 	free(c->vals);
