@@ -113,38 +113,58 @@ static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u, unsign
 
 /* stm_cmd.flags */
 #define STM_ATTACHED	1	/* needs a store attached to the fd */
-#define STM_OUT		2	/* has outputs: copy the struct back */
-/* Side effects too: check the struct is writable first, so EFAULT changes nothing. */
+#define STM_OUT		2	/* has outputs: copy them back */
+/* Side effects too: check the outputs are writable first, so EFAULT changes nothing. */
 #define STM_PROBE	4
 
 struct stm_cmd {
 	unsigned int cmd;
 	unsigned int flags;
 	int (*fn)(struct stm_file *f, union stm_cmd_arg *u, unsigned int how);
+	u8 out_off;		/* the outputs: out_len bytes from out_off, */
+	u8 out_len;		/* or the whole struct when out_len is 0 */
 };
+
+/* Only fields [first, end) of @type are outputs. */
+#define STM_OUTPUTS(type, first, end)					\
+	.out_off = offsetof(type, first),				\
+	.out_len = offsetof(type, end) - offsetof(type, first)
+
+#define A	STM_ATTACHED
+#define O	STM_OUT
+#define P	STM_PROBE
 
 /* Indexed by _IOC_NR(cmd); append only. */
 static const struct stm_cmd stm_cmds[] = {
-	{ STMDEV_IOC_GET_FEATURES,	STM_OUT,			stm_get_features },
-	{ STMDEV_IOC_NOP,		0,				stm_nop },
-	{ STMDEV_IOC_ATTACH,		0,				stm_attach },
-	{ STMDEV_IOC_UNLINK,		0,				stm_unlink },
-	{ STMDEV_IOC_INFO,		STM_ATTACHED | STM_OUT,		stm_info },
-	{ STMDEV_IOC_LIST_STORES,	STM_OUT,			stm_list_stores },
-	{ STMDEV_IOC_READ,		STM_ATTACHED | STM_OUT,		stm_read_cmd },
-	{ STMDEV_IOC_COMMIT,		STM_ATTACHED | STM_OUT | STM_PROBE, stm_commit_cmd },
-	{ STMDEV_IOC_LIST,		STM_ATTACHED | STM_OUT,		stm_list_cmd },
-	{ STMDEV_IOC_STATS,		STM_ATTACHED | STM_OUT,		stm_stats },
-	{ STMDEV_IOC_WAIT,		STM_ATTACHED | STM_OUT,		stm_wait_cmd },
-	{ STMDEV_IOC_WATCH,		STM_ATTACHED,			stm_watch_cmd },
-	{ STMDEV_IOC_FAMILY,		STM_ATTACHED | STM_OUT | STM_PROBE, stm_family_cmd },
-	{ STMDEV_IOC_FAMILY_STATS,	STM_ATTACHED | STM_OUT,		stm_family_stats_cmd },
+	{ STMDEV_IOC_GET_FEATURES,	O,	stm_get_features },
+	{ STMDEV_IOC_NOP,		0,	stm_nop },
+	{ STMDEV_IOC_ATTACH,		0,	stm_attach },
+	{ STMDEV_IOC_UNLINK,		0,	stm_unlink },
+	{ STMDEV_IOC_INFO,		A | O,	stm_info },
+	{ STMDEV_IOC_LIST_STORES,	O,	stm_list_stores },
+	{ STMDEV_IOC_READ,		A | O,	stm_read_cmd,
+	  STM_OUTPUTS(struct stmdev_read, clock, reserved0) },
+	{ STMDEV_IOC_COMMIT,		A | O | P, stm_commit_cmd,
+	  STM_OUTPUTS(struct stmdev_commit, version, family) },
+	{ STMDEV_IOC_LIST,		A | O,	stm_list_cmd },
+	{ STMDEV_IOC_STATS,		A | O,	stm_stats },
+	{ STMDEV_IOC_WAIT,		A | O,	stm_wait_cmd,
+	  STM_OUTPUTS(struct stmdev_wait, index, family) },
+	{ STMDEV_IOC_WATCH,		A,	stm_watch_cmd },
+	{ STMDEV_IOC_FAMILY,		A | O | P, stm_family_cmd,
+	  STM_OUTPUTS(struct stmdev_family, id, reserved) },
+	{ STMDEV_IOC_FAMILY_STATS,	A | O,	stm_family_stats_cmd,
+	  STM_OUTPUTS(struct stmdev_family_stats, count, reserved) },
 };
 
+#undef A
+#undef O
+#undef P
+
 /*
- * Can the struct at @uarg be written back?  Rewrite its first and last
- * bytes with what was read (the struct is smaller than a page, so those two
- * cover every page it touches).
+ * Can @len bytes at @uarg be written back?  Rewrite their first and last
+ * bytes with what was read (fewer than a page, so those two cover every
+ * page they touch).
  */
 static int stm_probe_writable(void __user *uarg, const void *k, size_t len)
 {
@@ -173,6 +193,7 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 	const struct stm_cmd *c;
 	union stm_cmd_arg u;
 	unsigned int nr = _IOC_NR(cmd);
+	size_t off, olen;
 	int err;
 
 	if (_IOC_TYPE(cmd) != STMDEV_IOC_MAGIC || nr >= ARRAY_SIZE(stm_cmds))
@@ -187,11 +208,14 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 		return -ENOTCONN;
 	if (copy_from_user(&u, uarg, len))
 		return -EFAULT;
-	if (c->flags & STM_PROBE && stm_probe_writable(uarg, &u, len))
+	off = c->out_off;
+	olen = c->out_len ?: len;
+	if (c->flags & STM_PROBE &&
+	    stm_probe_writable(uarg + off, (u8 *)&u + off, olen))
 		return -EFAULT;
 	err = c->fn(f, &u, how);
 	if (c->flags & STM_OUT && stm_copy_out(err) &&
-	    copy_to_user(uarg, &u, len))
+	    copy_to_user(uarg + off, (u8 *)&u + off, olen))
 		return -EFAULT;
 	return err;
 }
