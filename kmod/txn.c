@@ -692,16 +692,24 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		rcu_read_unlock();
 		if (err != STM_BACKOFF)
 			return err;
-		if (c->wait && c->nowait)
-			return -EAGAIN;	/* io_uring reissues from a worker */
-
 		if (c->need) {
+			/* Only allocation: no waiting, so no signal check. */
 			err = stm_prepare_fresh(c);
 			if (err)
 				return err;
+			continue;
 		}
+		/* A key is held by another commit: wait for it. */
+		if (c->nowait)
+			return -EAGAIN;	/* io_uring reissues from a worker */
+		/*
+		 * Not -EINTR: io_uring task work also raises signal_pending()
+		 * (TIF_NOTIFY_SIGNAL).  -ERESTARTSYS lets the syscall exit run
+		 * that work and restart us, and becomes EINTR only for a real
+		 * signal whose handler does not restart.
+		 */
 		if (signal_pending(current))
-			return -EINTR;
+			return -ERESTARTSYS;
 		cond_resched();
 	}
 }

@@ -174,11 +174,13 @@ static int stm_uring_wait(struct stm_file *f, struct io_uring_cmd *cmd,
 		timeout = STM_URING_WAIT_BOUND_NS;
 	stm_uring_mark_cancelable(cmd, issue_flags);
 	/* From here on, wake-ups complete the request. */
-	smp_store_release(&uw->ws->kick, stm_uwait_kick);
+	WRITE_ONCE(uw->ws->kick, stm_uwait_kick);
+	smp_mb();	/* kick before woken: pairs with stm_waiter_fn() */
 	if (timeout > 0)
 		hrtimer_start(&uw->timer, ns_to_ktime(timeout), HRTIMER_MODE_REL);
-	/* A write between the check and arming the kick: look again. */
-	stm_uwait_kick(uw);
+	/* A wake-up between the check and arming the kick: look again. */
+	if (READ_ONCE(uw->ws->woken))
+		stm_uwait_kick(uw);
 	return -EIOCBQUEUED;
 
 out_free:
@@ -204,6 +206,7 @@ int stm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct stm_file *f = cmd->file->private_data;
 	const struct stmdev_uring_cmd *p;
 	u64 addr;
+	long ret;
 	u32 len;
 
 	if (issue_flags & IO_URING_F_CANCEL)
@@ -217,6 +220,8 @@ int stm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return -EINVAL;
 	if (cmd->cmd_op == STMDEV_IOC_WAIT)
 		return stm_uring_wait(f, cmd, addr, len, issue_flags);
-	return stm_dispatch(f, cmd->cmd_op, u64_to_user_ptr(addr), len,
-			    issue_flags & IO_URING_F_NONBLOCK ? STM_NOWAIT : 0);
+	ret = stm_dispatch(f, cmd->cmd_op, u64_to_user_ptr(addr), len,
+			   issue_flags & IO_URING_F_NONBLOCK ? STM_NOWAIT : 0);
+	/* No syscall to restart here: a CQE must carry a real errno. */
+	return ret == -ERESTARTSYS ? -EINTR : ret;
 }

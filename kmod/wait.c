@@ -60,11 +60,12 @@ static int stm_waiter_fn(struct wait_queue_entry *wq, unsigned int mode,
 		return 0;
 	stm_stat_inc(ws->s, wakeups);
 	WRITE_ONCE(ws->woken, true);
+	smp_mb();	/* woken before kick: pairs with stm_uring_wait() */
 	if (ws->task)
 		wake_up_process(ws->task);
 	if (ws->notify)
 		wake_up_interruptible_poll(ws->notify, EPOLLIN);
-	kick = smp_load_acquire(&ws->kick);	/* pairs with stm_uring_wait() */
+	kick = READ_ONCE(ws->kick);
 	if (kick)
 		kick(ws->kick_arg);
 	return 0;
@@ -210,7 +211,7 @@ int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
 		err = -EIDRM;
 		if (READ_ONCE(s->unlinked))
 			break;
-		err = -EINTR;
+		err = -ERESTARTSYS;	/* see stm_commit_run() */
 		if (signal_pending(current))
 			break;
 		err = -ETIMEDOUT;

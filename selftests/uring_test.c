@@ -314,6 +314,52 @@ TEST_F(u, pending_waits_at_exit_close_and_exec)
 	}
 }
 
+/*
+ * A WAIT and key-creating commits in one submit.  Task work queued by the
+ * wait makes signal_pending() true for the submitter; a commit that backs
+ * off must not mistake that for a signal (it once returned EINTR).
+ */
+TEST_F(u, commits_beside_a_wait_do_not_see_eintr)
+{
+	static struct stmdev_commit_ent ents[16];
+	static struct stmdev_commit cms[16];
+	static char keys[16][16];
+	struct stmdev_wait_ent we;
+	struct stmdev_wait w;
+	struct io_uring_cqe *cqe;
+	int i, round, bad = 0;
+
+	for (round = 0; round < 20; round++) {
+		prep_wait(&w, &we, "never", 0, 20 * 1000 * 1000);
+		prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_WAIT,
+			 &w, sizeof(w), 100);
+		for (i = 0; i < 16; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "new-%d-%d", round, i);
+			ents[i] = (struct stmdev_commit_ent){
+				.key_addr = (unsigned long)keys[i],
+				.key_len = strlen(keys[i]),
+				.val_addr = (unsigned long)"v", .val_len = 1,
+				.op = STMDEV_OP_PUT,
+			};
+			cms[i] = (struct stmdev_commit){ .entries = (unsigned long)&ents[i], .count = 1 };
+			prep_cmd(io_uring_get_sqe(&self->ring), self->fd,
+				 STMDEV_IOC_COMMIT, &cms[i], sizeof(cms[i]), i);
+		}
+		ASSERT_EQ(17, io_uring_submit(&self->ring));
+		for (i = 0; i < 17; i++) {
+			ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
+			if (cqe->user_data == 100) {
+				EXPECT_EQ(-ETIMEDOUT, cqe->res);
+			} else if (cqe->res) {
+				TH_LOG("commit %llu: %d", cqe->user_data, cqe->res);
+				bad++;
+			}
+			io_uring_cqe_seen(&self->ring, cqe);
+		}
+	}
+	EXPECT_EQ(0, bad);
+}
+
 /* Blocking commits issued inline meet held locks: reissued, never EAGAIN. */
 TEST_F(u, contended_blocking_commits_complete)
 {
