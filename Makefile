@@ -36,7 +36,11 @@ DESTDIR ?=
 # Which kernels `make demo` / `make bench` boot (make check: all of
 # STM_KERNELS, default chosen by selftests/vm/run).
 DEMO_KERNELS ?= 6.1
-DEMO_CMD ?= stm-bank
+# make demo WORKERS=8 ACCOUNTS=4 SECONDS=30: passed to stm-bank as flags
+# (the VM does not inherit the host's environment).
+DEMO_FLAGS = $(if $(WORKERS),--workers $(WORKERS)) \
+	$(if $(ACCOUNTS),--accounts $(ACCOUNTS)) $(if $(SECONDS),--seconds $(SECONDS))
+DEMO_CMD ?= stm-bank $(strip $(DEMO_FLAGS))
 
 VM_RUN := $(TOP)/selftests/vm/run
 
