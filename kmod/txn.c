@@ -335,7 +335,19 @@ struct stm_went {
 	struct stm_key *k;	/* the key, locked (writes) */
 	u64 lv;			/* k->lockver before we locked it */
 	bool inserted;		/* k is our placeholder */
+	/* READ + FETCH: the value the commit replaces, for the caller */
+	struct stm_went *pair;	/* the write entry of the same key */
+	u64 uaddr;		/* where it goes */
+	u32 cap;		/* room there */
+	u32 olen;		/* its length */
+	u64 over;		/* its version (0: absent) */
+	struct stm_val *pin;	/* a heap value, pinned; else in small[] */
 };
+
+static bool stm_went_fetches(const struct stm_went *r)
+{
+	return r->op == STMDEV_OP_READ && r->flags & STMDEV_CENT_FETCH;
+}
 
 static int stm_went_cmp(const void *a, const void *b)
 {
@@ -355,6 +367,7 @@ struct stm_commit_ctx {
 	u32 conflict;		/* user index of the first conflict */
 	struct stm_key *wait;	/* key we found locked */
 	struct stm_went *need;	/* entry that needs a placeholder */
+	u32 nfetch;		/* READ + FETCH entries */
 	s64 dkeys;		/* what stm_charge() charged */
 	s64 dbytes;
 	u64 version;
@@ -497,10 +510,47 @@ static int stm_validate(struct stm_commit_ctx *c)
 			if (k && snap.present)
 				cur = snap.ver;
 		}
+		if (stm_went_fetches(r) && !(r->flags & STMDEV_CENT_CHECK))
+			continue;	/* a fetch need not validate */
 		if (cur != r->expect)
 			stm_conflict(c, r->idx);
 	}
 	return c->conflict == STMDEV_NO_CONFLICT ? 0 : -ESTALE;
+}
+
+/*
+ * Capture, for each READ + FETCH entry, the value its key's write is about
+ * to replace (the key is ours, locked).  -E2BIG when one does not fit.
+ */
+static int stm_fetch(struct stm_commit_ctx *c)
+{
+	int err = 0;
+	u32 i;
+
+	for (i = 0; i < c->nr; i++) {
+		struct stm_went *r = &c->r[i];
+		struct stm_key *k;
+
+		if (!stm_went_fetches(r))
+			continue;
+		k = r->pair->k;
+		if (r->pin)
+			stm_val_put(r->pin);
+		r->pin = NULL;
+		r->olen = 0;
+		if (k->state == STM_INLINE) {
+			r->olen = k->ilen;
+			memcpy(r->small, k->inl, r->olen);
+		} else if (k->state == STM_HEAP) {
+			r->pin = rcu_dereference_protected(k->val, 1);
+			refcount_inc(&r->pin->ref);
+			r->olen = r->pin->len;
+		}
+		r->over = stm_held_version(r->pair);
+		if (r->olen > r->cap)
+			err = -E2BIG;
+	}
+	return err;
 }
 
 /* Charge the store for the commit's writes, or fail with ENOSPC/EINVAL. */
@@ -665,6 +715,11 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		}
 		if (!err && c->nw)
 			err = stm_charge(c);
+		if (!err && c->nfetch) {
+			err = stm_fetch(c);
+			if (err)
+				stm_uncharge(c);
+		}
 		if (!err && c->nw) {
 			/*
 			 * TL2 takes the write version after the locks and
@@ -724,9 +779,12 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 	if (e->reserved || e->op > STMDEV_OP_ADD ||
 	    e->flags & ~(STMDEV_CENT_CHECK | STMDEV_CENT_FETCH))
 		return -EINVAL;
-	if (e->flags & STMDEV_CENT_FETCH && e->op != STMDEV_OP_ADD)
+	if (e->flags & STMDEV_CENT_FETCH &&
+	    e->op != STMDEV_OP_ADD && e->op != STMDEV_OP_READ)
 		return -EINVAL;
-	if ((e->op == STMDEV_OP_READ || e->op == STMDEV_OP_DEL) && e->val_len)
+	if (e->op == STMDEV_OP_DEL && e->val_len)
+		return -EINVAL;
+	if (e->op == STMDEV_OP_READ && e->val_len && !(e->flags & STMDEV_CENT_FETCH))
 		return -EINVAL;
 	if (e->op == STMDEV_OP_ADD && e->val_len != sizeof(u64))
 		return -EINVAL;
@@ -738,6 +796,16 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 	w->op = e->op;
 	w->flags = e->flags;
 	w->expect = e->version;
+	if (stm_went_fetches(w)) {
+		w->uaddr = e->val_addr;
+		w->cap = e->val_len;
+		/* The value's room must be writable before anything is. */
+		if (w->cap && (put_user(0, (u8 __user *)u64_to_user_ptr(w->uaddr)) ||
+			       put_user(0, (u8 __user *)u64_to_user_ptr(w->uaddr) +
+					   w->cap - 1)))
+			return -EFAULT;
+		return 0;
+	}
 	if (!stm_went_puts(w))
 		return 0;
 	w->vlen = e->val_len;
@@ -763,6 +831,8 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 
 static void stm_went_release(struct stm_store *s, struct stm_went *w)
 {
+	if (w->pin)
+		stm_val_put(w->pin);
 	if (w->nval)
 		stm_val_put(w->nval);
 	if (w->fresh)
@@ -777,6 +847,59 @@ static bool stm_went_dups(const struct stm_went *w, u32 n)
 		if (!stm_kref_cmp(&w[i - 1].kr, &w[i].kr))
 			return true;
 	return false;
+}
+
+/*
+ * Each READ + FETCH entry names a key the commit also writes: find that
+ * write, and make sure the entry's outputs can be written back.
+ */
+static int stm_pair_fetches(struct stm_commit_ctx *c,
+			    struct stmdev_commit_ent __user *uents,
+			    const struct stmdev_commit_ent *ents)
+{
+	u32 i, j = 0;
+	int cmp = 1;
+
+	for (i = 0; i < c->nr; i++) {
+		struct stm_went *r = &c->r[i];
+
+		if (!stm_went_fetches(r))
+			continue;
+		while (j < c->nw && (cmp = stm_kref_cmp(&c->w[j].kr, &r->kr)) < 0)
+			j++;
+		if (j == c->nw || cmp)
+			return -EINVAL;
+		r->pair = &c->w[j];
+		c->nfetch++;
+		if (put_user(ents[r->idx].version, &uents[r->idx].version) ||
+		    put_user(ents[r->idx].val_len, &uents[r->idx].val_len))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* Hand each fetched value back: its version, length and (@bytes) bytes. */
+static int stm_fetch_out(struct stm_commit_ctx *c,
+			 struct stmdev_commit_ent __user *uents, bool bytes)
+{
+	int err = 0;
+	u32 i;
+
+	for (i = 0; i < c->nr; i++) {
+		struct stm_went *r = &c->r[i];
+		const void *data;
+
+		if (!stm_went_fetches(r))
+			continue;
+		data = r->pin ? r->pin->data : r->small;
+		if (put_user(r->over, &uents[r->idx].version) ||
+		    put_user(r->olen, &uents[r->idx].val_len))
+			err = -EFAULT;
+		if (bytes && r->olen &&
+		    copy_to_user(u64_to_user_ptr(r->uaddr), data, r->olen))
+			err = -EFAULT;
+	}
+	return err;
 }
 
 int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
@@ -853,6 +976,9 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	err = -EINVAL;
 	if (stm_went_dups(c.w, c.nw) || stm_went_dups(c.r, c.nr))
 		goto out_release;
+	err = stm_pair_fetches(&c, uents, ents);
+	if (err)
+		goto out_release;
 
 	err = stm_commit_run(&c);
 	if (err == -ESTALE) {
@@ -867,9 +993,13 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	} else if (err == -EINVAL && c.conflict != STMDEV_NO_CONFLICT) {
 		cm->conflict = c.conflict;	/* ADD on a non-8-byte value */
 	}
+	if (err == -E2BIG && c.nfetch)
+		stm_fetch_out(&c, uents, false);	/* the room needed */
 	if (err)
 		goto out_release;
 	stm_stat_inc(c.s, commits);
+	if (c.nfetch)
+		err = stm_fetch_out(&c, uents, true);
 	if (fam)
 		atomic64_inc(&fam->commits);
 	cm->version = c.version;

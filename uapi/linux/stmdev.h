@@ -91,6 +91,14 @@
  *	index of the first entry whose version differed (ESTALE), else
  *	STMDEV_NO_CONFLICT.  With STMDEV_CENT_FETCH on an ADD entry, the
  *	resulting value is written back to val_addr.
+ *	STMDEV_CENT_FETCH on a READ entry (STMDEV_F_FETCH_OLD) fetches the
+ *	value that the commit's write of the same key replaces (the key must
+ *	also have a write entry, else EINVAL): swap, or take-and-delete, in
+ *	one call.  val_addr/val_len are the room for it; out: val_len its
+ *	length, version its version (0: it was absent).  It validates only
+ *	with STMDEV_CENT_CHECK.  Too little room: E2BIG with val_len and
+ *	version filled, nothing committed.  The room may be written even
+ *	when the commit fails.
  *	All-or-nothing.  ESTALE: a version differed (conflict).  EBUSY: a key
  *	was locked by another commit and the commit is non-blocking (attached
  *	with NONBLOCK or STMDEV_COMMIT_NONBLOCK); retry the commit as it is.
@@ -155,6 +163,7 @@
 #define STMDEV_F_FAMILY		(1ULL << 6)	/* FAMILY, FAMILY_STATS */
 #define STMDEV_F_URING		(1ULL << 7)	/* IORING_OP_URING_CMD */
 #define STMDEV_F_URING_CANCEL	(1ULL << 8)	/* async WAIT is unbounded */
+#define STMDEV_F_FETCH_OLD	(1ULL << 9)	/* READ + FETCH in COMMIT */
 
 struct stmdev_features {
 	__u64 features;		/* out */
@@ -253,7 +262,7 @@ struct stmdev_read {
 
 /* stmdev_commit_ent.flags */
 #define STMDEV_CENT_CHECK	(1U << 0)	/* write entry: validate `version` */
-#define STMDEV_CENT_FETCH	(1U << 1)	/* ADD: write result to val_addr */
+#define STMDEV_CENT_FETCH	(1U << 1)	/* ADD: result; READ: value replaced */
 
 struct stmdev_commit_ent {
 	__u64 key_addr;
