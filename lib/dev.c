@@ -229,7 +229,11 @@ static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
 
 		if (ops[i].flags & STM_COP_CHECK)
 			f |= STMDEV_CENT_CHECK;
-		if (ops[i].flags & STM_COP_FETCH) {
+		if (ops[i].flags & STM_COP_FETCH && ops[i].op == STM_OP_READ) {
+			/* the kernel writes the replaced value there */
+			f |= STMDEV_CENT_FETCH;
+			val = ops[i].fetch;
+		} else if (ops[i].flags & STM_COP_FETCH) {
 			/* the kernel writes the result over the delta */
 			f |= STMDEV_CENT_FETCH;
 			memcpy(ops[i].fetch, ops[i].val, 8);
@@ -255,6 +259,13 @@ static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
 	ret = xioctl(s->fd, STMDEV_IOC_COMMIT, &c);
 	if (ret == 0 && version)
 		*version = c.version;
+	/* A fetched value's length and version come back, also with E2BIG. */
+	for (size_t i = 0; (ret == 0 || ret == -E2BIG) && i < n; i++) {
+		if (ops[i].op == STM_OP_READ && ops[i].flags & STM_COP_FETCH) {
+			ops[i].vlen = ents[i].val_len;
+			ops[i].version = ents[i].version;
+		}
+	}
 	if (conflict)
 		*conflict = (ret == -ESTALE) ? c.conflict : STMDEV_NO_CONFLICT;
 	if (ents != stack)

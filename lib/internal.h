@@ -31,7 +31,10 @@ struct stm_rd {
 /* Commit entry ops: the public STM_OP_* (stmdev.h), the uapi's numbers.
  * Flags (same meaning as the uapi's): */
 #define STM_COP_CHECK	(1U << 0)	/* write entry: validate version */
-#define STM_COP_FETCH	(1U << 1)	/* ADD: result into fetch */
+#define STM_COP_FETCH	(1U << 1)	/* ADD: result into fetch; READ: the
+					 * value the commit's write of the key
+					 * replaces, into fetch (vlen bytes of
+					 * room; out: vlen, version) */
 
 /* One entry of a commit. */
 struct stm_cop {

@@ -501,10 +501,11 @@ int stm_fetch_add_n(struct stm_store *s, const void *key, size_t klen,
  *        its data and version, absent: no data and version 0), to release
  *        with stm_value_free(); NULL: a blind write.
  *
- * With @old NULL this is one commit.  With @old, the kernel has no
- * "write and return the old value" command: the key is read, then written
- * checked against the version read, and read again on a conflict, so the
- * value handed back is exactly the one replaced.
+ * One commit either way: with @old, the commit also fetches the value its
+ * write replaces (STMDEV_F_FETCH_OLD; a value larger than first guessed
+ * costs one more call).  On a backend without that feature the key is read,
+ * then written checked against the version read, and read again on a
+ * conflict; either way the value handed back is exactly the one replaced.
  *
  * Return: 0; -STM_EBUSY (non-blocking store); -EBADF read-only store;
  * -E2BIG @len over the limit; -errno.

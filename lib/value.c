@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/stmdev.h>
 #include "internal.h"
 
 #define STACK_ENTS	16
@@ -660,6 +661,50 @@ int stm_fetch_add(struct stm_store *s, const char *key, int64_t delta,
 	return stm_fetch_add_n(s, key, stm_key_len(key), delta, result);
 }
 
+/*
+ * One COMMIT: the write @put and a READ + FETCH of the value it replaces
+ * (the kernel's STMDEV_F_FETCH_OLD).  Grows the room and retries on E2BIG.
+ */
+static int swap_fetch(struct stm_store *s, struct stm_cop *put,
+		      struct stm_value *v, struct stm_value **old)
+{
+	struct stm_cop ops[2];
+	uint32_t cap = v->cap > MIN_CAP ? v->cap : MIN_CAP;
+	uint8_t *buf = NULL, *nbuf;
+	int ret;
+
+	for (;;) {
+		nbuf = realloc(buf, cap);
+		if (!nbuf) {
+			ret = -ENOMEM;
+			break;
+		}
+		buf = nbuf;
+		ops[0] = *put;
+		ops[1] = (struct stm_cop){ .key = put->key, .klen = put->klen,
+					   .op = STM_OP_READ, .flags = STM_COP_FETCH,
+					   .fetch = buf, .vlen = cap };
+		ret = s->be->commit(s, ops, 2, 0, 0, NULL, NULL);
+		if (ret != -E2BIG || ops[1].vlen <= cap)
+			break;
+		cap = ops[1].vlen;	/* the room the old value needs */
+	}
+	if (ret) {
+		free(buf);
+		stm_value_free(v);
+		return ret;
+	}
+	free(v->buf);
+	v->buf = buf;
+	v->cap = cap;
+	v->present = ops[1].version != 0;
+	v->len = v->present ? ops[1].vlen : 0;
+	v->version = ops[1].version;
+	v->state = STM_V_CLEAN;
+	*old = v;
+	return 0;
+}
+
 int stm_swap_n(struct stm_store *s, const void *key, size_t klen,
 	       const void *data, size_t len, struct stm_value **old)
 {
@@ -683,10 +728,14 @@ int stm_swap_n(struct stm_store *s, const void *key, size_t klen,
 	if (!old)
 		return s->be->commit(s, &op, 1, 0, 0, NULL, NULL);
 
-	/* Read, then write checked against what was read, until it holds. */
 	ret = alloc_value(s, key, klen, &v);
 	if (ret)
 		return ret;
+	/* A backend that fetches the replaced value does it in one call. */
+	if (s->lim.features & STMDEV_F_FETCH_OLD)
+		return swap_fetch(s, &op, v, old);
+
+	/* Read, then write checked against what was read, until it holds. */
 	op.flags = STM_COP_CHECK;
 	do {
 		ret = stm_read_values(s, &v, 1, NULL);

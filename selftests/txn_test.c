@@ -1211,6 +1211,21 @@ TEST_F(tx, single_operations)
 	EXPECT_EQ(NULL, stm_value_data(old, &len));	/* was absent */
 	EXPECT_EQ(0U, stm_value_version(old));
 	stm_value_free(old);
+	/* an old value larger than the first guess of its size */
+	{
+		static char big[3000];
+		uint64_t vb;
+
+		memset(big, 'z', sizeof(big));
+		ASSERT_EQ(0, stm_cas(self->s, "big", 0, big, sizeof(big), &vb));
+		ASSERT_EQ(0, stm_swap(self->s, "big", "y", 1, &old));
+		d = stm_value_data(old, &len);
+		ASSERT_NE(NULL, d);
+		EXPECT_EQ(sizeof(big), len);
+		EXPECT_EQ(0, memcmp(d, big, sizeof(big)));
+		EXPECT_EQ(vb, stm_value_version(old));
+		stm_value_free(old);
+	}
 	ASSERT_EQ(0, stm_swap(self->s, "k", "four", 4, NULL));
 	s = peek_str(self->s, "k");
 	ASSERT_NE(NULL, s);
