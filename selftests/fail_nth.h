@@ -51,8 +51,15 @@
  * Flags: FAIL_NTH_PAGES also fails page allocations (fail_page_alloc, any
  * order, sleeping allocations included): kmalloc above 8 KiB and the
  * vmalloc half of kvmalloc are page allocations, which FAILSLAB alone never
- * reaches.  Without it page allocations keep the kernel's defaults (only
- * non-sleeping, order >= 1 allocations can fail).
+ * reaches.  Without it no page allocation is a fault site (min-order is set
+ * past any order).  The kernel's default (non-sleeping allocations of
+ * order >= 1 can fail) would count SLUB's first, high-order and
+ * non-reclaiming, attempt at a new slab page: a site that exists only
+ * when a cache's current slab is full, so the numbering of the sites
+ * after it shifts from one run to the next and real sites go untested.
+ * With FAIL_NTH_PAGES that attempt is a site too (its failure is absorbed:
+ * SLUB falls back to the minimum order), so there the walk is not
+ * guaranteed to reach every site.
  *
  * Configuring the knobs in /sys/kernel/debug (failslab/ignore-gfp-wait=N:
  * by default FAILSLAB skips GFP_KERNEL allocations, i.e. nearly all of
@@ -85,6 +92,9 @@
 
 /* Flags for FAIL_NTH_RUN() / fail_nth_setup(). */
 #define FAIL_NTH_PAGES		(1U << 0)	/* fail page allocations too */
+
+/* fail_page_alloc/min-order past every order (MAX_ORDER is 11 on x86-64). */
+#define FAIL_NTH_NO_ORDER	"64"
 
 /* More sites than this in one op is a runaway loop, not a real call. */
 #ifndef FAIL_NTH_MAX
@@ -195,12 +205,16 @@ static inline const char *fail_nth_setup(unsigned int flags)
 	if (ret)
 		return "cannot configure " FAIL_NTH_SLAB_DIR " (not root?)";
 	if (stat(FAIL_NTH_PAGE_DIR, &sb) == 0) {
-		/* Pages: all orders, sleeping or not; else the defaults. */
+		/*
+		 * Pages: all orders, sleeping or not; else none (no order
+		 * reaches FAIL_NTH_NO_ORDER: see the top of this file).
+		 */
 		int pages = !!(flags & FAIL_NTH_PAGES);
 
 		ret = fail_nth_put(FAIL_NTH_PAGE_DIR "/ignore-gfp-wait", pages ? "N" : "Y");
 		if (!ret)
-			ret = fail_nth_put(FAIL_NTH_PAGE_DIR "/min-order", pages ? "0" : "1");
+			ret = fail_nth_put(FAIL_NTH_PAGE_DIR "/min-order",
+					   pages ? "0" : FAIL_NTH_NO_ORDER);
 		if (!ret)
 			ret = fail_nth_put(FAIL_NTH_PAGE_DIR "/verbose", verbose);
 		if (ret)
