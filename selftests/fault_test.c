@@ -14,6 +14,9 @@
  */
 #include "stm_test_util.h"
 
+#include <poll.h>
+#include <liburing.h>
+
 #include "kselftest_harness.h"
 #include "fail_nth.h"
 
@@ -32,6 +35,13 @@ static void __attribute__((constructor)) fault_require_fail_nth(void)
 #define NMANY	6	/* > the module's on-stack COMMIT size: heap path */
 #define NREAD	10	/* > its on-stack READ size */
 #define BIG	20000U	/* a value past kmalloc's slabs: page allocations */
+#define NW	8	/* keys of a WAIT or WATCH set */
+#define NSTORES	16	/* LIST_STORES entries per call */
+#define NFAM	4	/* FAMILY_STATS entries per call */
+#define LISTBUF	4096	/* LIST buffer: room for ~150 short keys (a slab) */
+#define LISTBIG	(64U << 10)	/* past kmalloc's slabs: kvmalloc's vmalloc half */
+#define SENTINEL 0xa5a5a5a5U	/* an out field a failed command must not touch */
+#define SEC	1000000000LL
 
 struct fx {
 	int fd;				/* an open /dev/stm, maybe attached */
@@ -46,6 +56,52 @@ struct fx {
 	int (*undo)(struct fx *x);	/* after an absorbed (successful) run */
 	struct stmdev_read_ent rents[NREAD];
 	unsigned char rbuf[NREAD][64];
+	unsigned char fbuf[3][128];	/* READ+FETCH rooms */
+
+	/* the keys the fingerprint reads (NULL: fx_keys) */
+	const char *const *keys;
+	unsigned int nkeys;
+
+	__u32 family;			/* COMMIT/WAIT family, 0 = none */
+	__u64 clock;			/* READ_AT in */
+	struct stmdev_commit_ent ucents[NMANY];	/* undo_restore() */
+	__u32 nucents;
+	__s64 delta[NMANY];		/* ADD+FETCH: little-endian deltas */
+
+	/* outputs of the no-input commands, and their references */
+	struct stmdev_info info, info_ref;
+	struct stmdev_stats stats, stats_ref;
+	struct stmdev_stats st0;	/* STATS before the op (WAIT, WATCH) */
+	struct stmdev_family fam;
+	__u32 nfam0;			/* families registered before the op */
+	struct stmdev_family_ent fents[NFAM], fents_ref[NFAM];
+	struct stmdev_family_stats fstats;
+
+	/* LIST, LIST_STORES */
+	struct stmdev_list list;
+	__u32 listlen;
+	unsigned char *listbuf;
+	struct stmdev_list_stores ls, ls_ref;
+	struct stmdev_store_ent sents[NSTORES], sents_ref[NSTORES];
+
+	/* WAIT and WATCH */
+	struct stmdev_wait_ent went[NW], went2[NW];
+	struct stmdev_wait wait;
+	int wait_ok;			/* the result the op counts as success */
+	struct stmdev_watch watch;
+	int fd2;			/* the fd whose watch set is replaced */
+	pid_t child;			/* the process that completes a WAIT */
+
+	__u64 fam_waits0, fam_commits0;	/* FAMILY_STATS of x->family before */
+
+	/* io_uring */
+	struct stmdev_commit cm;
+	struct stmdev_read rd;
+	struct io_uring ring;
+	bool have_ring;
+	unsigned int uop;		/* cmd_op */
+	void *uarg;			/* its struct */
+	unsigned int ulen;
 };
 
 static const char *const fx_keys[] = {
@@ -97,8 +153,13 @@ static int op_attach(void *arg)
 static int op_commit(void *arg)
 {
 	struct fx *x = arg;
+	struct stmdev_commit c = {
+		.entries = stm_ptr(x->cents),
+		.count = x->ncents,
+		.family = x->family,
+	};
 
-	return stm_commit(x->fd, x->cents, x->ncents, NULL, NULL);
+	return stm_ioctl(x->fd, STMDEV_IOC_COMMIT, &c);
 }
 
 static int op_read(void *arg)
@@ -149,6 +210,14 @@ static void check_not_created(struct __test_metadata *_metadata, void *arg,
 		TH_LOG("site %u: a failed ATTACH|CREAT left store %s behind", nth, x->name);
 }
 
+/* Fingerprint the store attached to x->fd, on x's keys. */
+static int fx_fp(struct fx *x, struct stm_fp *fp)
+{
+	if (!x->keys)
+		return stm_fingerprint(x->fd, fx_keys, ARRAY_SIZE(fx_keys), fp);
+	return stm_fingerprint(x->fd, x->keys, x->nkeys, fp);
+}
+
 /* Attaching an existing store, failed or not, must not change it. */
 static void check_unchanged(struct __test_metadata *_metadata, void *arg,
 			    unsigned int nth, int ret)
@@ -156,7 +225,7 @@ static void check_unchanged(struct __test_metadata *_metadata, void *arg,
 	struct fx *x = arg;
 	struct stm_fp now;
 
-	ASSERT_EQ(0, stm_fingerprint(x->fd, fx_keys, ARRAY_SIZE(fx_keys), &now));
+	ASSERT_EQ(0, fx_fp(x, &now));
 	ASSERT_EQ(0, stm_fp_diff(&x->fp, &now))
 		TH_LOG("site %u (ret %d): store %s changed", nth, ret, x->name);
 }
@@ -174,7 +243,7 @@ static void check_store(struct __test_metadata *_metadata, void *arg,
 	if (ret == 0) {
 		if (x->undo)
 			ASSERT_EQ(0, x->undo(x)) TH_LOG("site %u: undo", nth);
-		ASSERT_EQ(0, stm_fingerprint(x->fd, fx_keys, ARRAY_SIZE(fx_keys), &x->fp));
+		ASSERT_EQ(0, fx_fp(x, &x->fp));
 		return;
 	}
 	check_unchanged(_metadata, arg, nth, ret);
@@ -201,6 +270,7 @@ FIXTURE(fault) {
 FIXTURE_SETUP(fault)
 {
 	memset(&self->x, 0, sizeof(self->x));
+	self->x.fd2 = -1;
 	self->x.fd = stm_open();
 	ASSERT_LE(0, self->x.fd) TH_LOG("open %s: %d", STM_DEV, self->x.fd);
 	stm_name(self->x.name, sizeof(self->x.name), "fault");
@@ -208,8 +278,18 @@ FIXTURE_SETUP(fault)
 
 FIXTURE_TEARDOWN(fault)
 {
+	if (self->x.child > 0) {
+		/* a test that failed before its WAIT was completed */
+		kill(self->x.child, SIGKILL);
+		waitpid(self->x.child, NULL, 0);
+	}
+	if (self->x.have_ring)
+		io_uring_queue_exit(&self->x.ring);
+	if (self->x.fd2 >= 0)
+		close(self->x.fd2);
 	if (self->x.fd >= 0)
 		close(self->x.fd);
+	free(self->x.listbuf);
 	stm_unlink(self->x.name);
 }
 
@@ -311,7 +391,7 @@ TEST_F(fault, attach_existing)
 	ASSERT_EQ(0, stm_put_str((x)->fd, "k2", "two", NULL));		\
 	memset(val100, 'v', sizeof(val100));				\
 	memset(valbig, 'b', sizeof(valbig));				\
-	ASSERT_EQ(0, stm_fingerprint((x)->fd, fx_keys, ARRAY_SIZE(fx_keys), &(x)->fp)); \
+	ASSERT_EQ(0, fx_fp((x), &(x)->fp));				\
 } while (0)
 
 /* A new key with an out-of-line value: the value, then the key. */
@@ -387,6 +467,488 @@ TEST_F(fault, read_many)
 	EXPECT_LT(0U, st.failed);
 	EXPECT_TRUE(!!(self->x.rents[0].flags & STMDEV_RENT_PRESENT));
 	EXPECT_EQ(0, memcmp(self->x.rbuf[0], "one", 3));
+}
+
+
+/* ==== every other command ============================================ */
+
+#define REQUIRE_FEATURE(x, bit) do {					\
+	struct stmdev_features __f;					\
+	ASSERT_EQ(0, stm_features((x)->fd, &__f));			\
+	if (!(__f.features & (bit)))					\
+		SKIP(return, "module without " #bit);			\
+} while (0)
+
+/* Is every byte of p[0..len) c? */
+static bool all_bytes(const void *p, size_t len, unsigned char c)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != c)
+			return false;
+	return true;
+}
+
+/* Register a family on fd: its id, or -errno. */
+static int fam_add(int fd, const char *name)
+{
+	struct stmdev_family fam;
+	int ret;
+
+	memset(&fam, 0, sizeof(fam));
+	snprintf(fam.name, sizeof(fam.name), "%s", name);
+	ret = stm_ioctl(fd, STMDEV_IOC_FAMILY, &fam);
+	return ret < 0 ? ret : (int)fam.id;
+}
+
+/* FAMILY_STATS of the whole store: the count, or -errno; ent of id if asked. */
+static int fam_get(int fd, __u32 id, struct stmdev_family_ent *ent)
+{
+	struct stmdev_family_ent all[STMDEV_FAMILIES_MAX];
+	struct stmdev_family_stats fs;
+	int ret;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.addr = stm_ptr(all);
+	fs.len = sizeof(all);
+	ret = stm_ioctl(fd, STMDEV_IOC_FAMILY_STATS, &fs);
+	if (ret < 0)
+		return ret;
+	if (ent) {
+		if (!id || id > fs.count)
+			return -ENOENT;
+		*ent = all[id - 1];
+	}
+	return (int)fs.count;
+}
+/* ---- UNLINK ----------------------------------------------------------- */
+
+/* UNLINK on an fd that has no store attached (it needs none). */
+static int op_unlink_ioctl(void *arg)
+{
+	struct fx *x = arg;
+	struct stmdev_unlink u;
+
+	memset(&u, 0, sizeof(u));
+	memcpy(u.name, x->name, strlen(x->name));
+	return stm_ioctl(x->fd2, STMDEV_IOC_UNLINK, &u);
+}
+
+/* open + UNLINK + close, as `stmctl rm` does: open's sites fail too. */
+static int op_unlink(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_unlink(x->name);
+}
+
+/* After the name was removed: a new store of that name, with k1 and k2. */
+static int fx_recreate(struct fx *x)
+{
+	int fd = stm_open_attach(x->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	close(x->fd);
+	x->fd = fd;
+	ret = stm_put_str(fd, "k1", "one", NULL);
+	if (!ret)
+		ret = stm_put_str(fd, "k2", "two", NULL);
+	if (!ret)
+		ret = fx_fp(x, &x->fp);
+	return ret;
+}
+
+/* A failed UNLINK leaves the store there, named and unchanged. */
+static void check_unlink(struct __test_metadata *_metadata, void *arg,
+			 unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	struct stmdev_info info;
+	int fd;
+
+	fd = stm_open_attach(x->name, 0, 0);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(0, stm_info(x->fd, &info));
+	if (ret == 0) {
+		/* absorbed: gone by name, the attached fd still works */
+		ASSERT_EQ(-ENOENT, fd) TH_LOG("site %u: UNLINK returned 0, the name is still there", nth);
+		ASSERT_EQ(1U, info.unlinked);
+		ASSERT_EQ(0, fx_recreate(x)) TH_LOG("site %u: re-create", nth);
+		return;
+	}
+	ASSERT_LE(0, fd) TH_LOG("site %u: a failed UNLINK removed store %s: %d", nth, x->name, fd);
+	ASSERT_EQ(0U, info.unlinked) TH_LOG("site %u: a failed UNLINK marked the store unlinked", nth);
+	check_unchanged(_metadata, arg, nth, ret);
+}
+
+TEST_F(fault, unlink)
+{
+	struct fail_nth_stats st;
+	struct stmdev_info info;
+	struct stm_val v;
+	int fd;
+
+	REQUIRE_STORE(&self->x);
+	self->x.fd2 = stm_open();
+	ASSERT_LE(0, self->x.fd2);
+
+	/* the ioctl alone: it allocates nothing today */
+	FAIL_NTH_RUN(0, op_unlink_ioctl, check_unlink, &self->x, &st);
+	EXPECT_EQ(-ENOENT, stm_open_attach(self->x.name, 0, 0));
+
+	/* open + UNLINK + close */
+	ASSERT_EQ(0, fx_recreate(&self->x));
+	FAIL_NTH_RUN(0, op_unlink, check_unlink, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	fd = stm_open_attach(self->x.name, 0, 0);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(-ENOENT, fd);
+	/* the fds attached to it keep working */
+	ASSERT_EQ(0, stm_info(self->x.fd, &info));
+	EXPECT_EQ(1U, info.unlinked);
+	ASSERT_EQ(0, stm_get_str(self->x.fd, "k1", &v));
+	EXPECT_TRUE(v.present);
+	EXPECT_EQ(0, memcmp(v.buf, "one", 3));
+}
+
+/* ---- INFO, STATS: outputs only ---------------------------------------- */
+
+static int op_info(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd, STMDEV_IOC_INFO, &x->info);
+}
+
+static int op_stats(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd, STMDEV_IOC_STATS, &x->stats);
+}
+
+/* Everything but `reads`, which the fingerprint's own READs move. */
+static bool stats_eq(const struct stmdev_stats *a, const struct stmdev_stats *b)
+{
+	return a->commits == b->commits && a->conflicts == b->conflicts &&
+	       a->busy == b->busy && a->keys == b->keys &&
+	       a->bytes == b->bytes && a->waits == b->waits &&
+	       a->wakeups == b->wakeups &&
+	       !memcmp(a->reserved, b->reserved, sizeof(a->reserved));
+}
+
+static void check_info(struct __test_metadata *_metadata, void *arg,
+		       unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+
+	if (ret == 0)
+		ASSERT_EQ(0, memcmp(&x->info, &x->info_ref, sizeof(x->info)))
+			TH_LOG("site %u: INFO output differs", nth);
+	check_unchanged(_metadata, arg, nth, ret);
+	memset(&x->info, 0, sizeof(x->info));
+}
+
+static void check_stats(struct __test_metadata *_metadata, void *arg,
+			unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+
+	if (ret == 0)
+		ASSERT_TRUE(stats_eq(&x->stats, &x->stats_ref))
+			TH_LOG("site %u: STATS output differs", nth);
+	check_unchanged(_metadata, arg, nth, ret);
+	memset(&x->stats, 0, sizeof(x->stats));
+}
+
+TEST_F(fault, info)
+{
+	struct fail_nth_stats st;
+
+	REQUIRE_STORE(&self->x);
+	ASSERT_EQ(0, stm_info(self->x.fd, &self->x.info_ref));
+	FAIL_NTH_RUN(0, op_info, check_info, &self->x, &st);
+	EXPECT_EQ(0, memcmp(&self->x.info, &self->x.info_ref, sizeof(self->x.info)));
+	EXPECT_EQ(2ULL, self->x.info.keys);
+}
+
+TEST_F(fault, stats)
+{
+	struct fail_nth_stats st;
+
+	REQUIRE_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_STATS);
+	ASSERT_EQ(0, stm_stats(self->x.fd, &self->x.stats_ref));
+	FAIL_NTH_RUN(0, op_stats, check_stats, &self->x, &st);
+	EXPECT_TRUE(stats_eq(&self->x.stats, &self->x.stats_ref));
+	EXPECT_EQ(2ULL, self->x.stats.commits);
+}
+
+/* ---- LIST ------------------------------------------------------------- */
+
+static int op_list(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd, STMDEV_IOC_LIST, &x->list);
+}
+
+static void list_reset(struct fx *x)
+{
+	memset(x->listbuf, 0xa5, x->listlen);
+	memset(&x->list, 0, sizeof(x->list));
+	x->list.addr = stm_ptr(x->listbuf);
+	x->list.len = x->listlen;
+	x->list.count = SENTINEL;
+}
+
+/* A failed LIST writes nothing: neither the records nor count/cursor. */
+static void check_list(struct __test_metadata *_metadata, void *arg,
+		       unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+
+	if (ret) {
+		ASSERT_EQ(SENTINEL, x->list.count) TH_LOG("site %u: a failed LIST set count", nth);
+		ASSERT_EQ(0ULL, x->list.cursor) TH_LOG("site %u: a failed LIST set cursor", nth);
+		ASSERT_TRUE(all_bytes(x->listbuf, x->listlen, 0xa5))
+			TH_LOG("site %u: a failed LIST wrote records", nth);
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	list_reset(x);
+}
+
+static void list_case(struct __test_metadata *_metadata, struct fx *x,
+		      unsigned int flags, __u32 len)
+{
+	struct fail_nth_stats st;
+	struct stmdev_info info;
+	int i;
+
+	for (i = 0; i < NMANY; i++)
+		ASSERT_EQ(0, stm_put(x->fd, many_keys[i], 2, val100, 10 + 10 * i, NULL));
+	ASSERT_EQ(0, fx_fp(x, &x->fp));
+	x->listlen = len;
+	x->listbuf = malloc(len);
+	ASSERT_NE(NULL, x->listbuf);
+	list_reset(x);		/* touches the buffer: no first-touch fault in the op */
+	FAIL_NTH_RUN(flags, op_list, check_list, x, &st);
+	if (flags & FAIL_NTH_PAGES) {
+		EXPECT_LT(0U, st.absorbed);	/* kvmalloc's vmalloc fallback ran */
+	} else {
+		EXPECT_LT(0U, st.failed);
+	}
+	ASSERT_EQ(0, stm_info(x->fd, &info));
+	EXPECT_EQ(info.keys, (__u64)x->list.count);
+	EXPECT_EQ(0ULL, x->list.cursor);
+	EXPECT_EQ((int)x->list.count,
+		  stm_list_walk(x->listbuf, x->listlen, x->list.count, NULL, NULL));
+}
+
+/* A buffer with room for many keys: one slab allocation. */
+TEST_F(fault, list)
+{
+	REQUIRE_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_LIST);
+	list_case(_metadata, &self->x, 0, LISTBUF);
+}
+
+/* 64 KiB: kvmalloc's page allocation, then its vmalloc half. */
+TEST_F(fault, list_pages)
+{
+	REQUIRE_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_LIST);
+	if (!fail_nth_available(FAIL_NTH_PAGES))
+		SKIP(return, "no fail_page_alloc");
+	list_case(_metadata, &self->x, FAIL_NTH_PAGES, LISTBIG);
+}
+
+/* ---- LIST_STORES ------------------------------------------------------ */
+
+static int op_list_stores(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd, STMDEV_IOC_LIST_STORES, &x->ls);
+}
+
+static void ls_reset(struct fx *x)
+{
+	memset(x->sents, 0xa5, sizeof(x->sents));
+	memset(&x->ls, 0, sizeof(x->ls));
+	x->ls.addr = stm_ptr(x->sents);
+	x->ls.len = sizeof(x->sents);
+	x->ls.count = SENTINEL;
+}
+
+static void check_list_stores(struct __test_metadata *_metadata, void *arg,
+			      unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+
+	if (ret) {
+		ASSERT_EQ(SENTINEL, x->ls.count) TH_LOG("site %u: a failed LIST_STORES set count", nth);
+		ASSERT_EQ(0ULL, x->ls.cursor);
+		ASSERT_TRUE(all_bytes(x->sents, sizeof(x->sents), 0xa5))
+			TH_LOG("site %u: a failed LIST_STORES wrote entries", nth);
+	} else {
+		ASSERT_EQ(x->ls_ref.count, x->ls.count);
+		ASSERT_EQ(0, memcmp(x->sents, x->sents_ref, x->ls.count * sizeof(x->sents[0])));
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	ls_reset(x);
+}
+
+TEST_F(fault, list_stores)
+{
+	struct fail_nth_stats st;
+	__u32 i;
+
+	REQUIRE_STORE(&self->x);
+	/* the reference: the same call, uninjected */
+	ls_reset(&self->x);
+	ASSERT_EQ(0, op_list_stores(&self->x));
+	self->x.ls_ref = self->x.ls;
+	memcpy(self->x.sents_ref, self->x.sents, sizeof(self->x.sents));
+	ls_reset(&self->x);
+
+	FAIL_NTH_RUN(0, op_list_stores, check_list_stores, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	ASSERT_EQ(self->x.ls_ref.count, self->x.ls.count);
+	EXPECT_EQ(self->x.ls_ref.cursor, self->x.ls.cursor);
+	EXPECT_EQ(0, memcmp(self->x.sents, self->x.sents_ref,
+			    self->x.ls.count * sizeof(self->x.sents[0])));
+	if (!self->x.ls.cursor) {
+		/* all fit: ours is there */
+		for (i = 0; i < self->x.ls.count; i++)
+			if (!strcmp(self->x.sents[i].name, self->x.name))
+				break;
+		EXPECT_GT(self->x.ls.count, i) TH_LOG("%s not listed", self->x.name);
+	}
+}
+
+/* ---- FAMILY, FAMILY_STATS --------------------------------------------- */
+
+static int op_family(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd, STMDEV_IOC_FAMILY, &x->fam);
+}
+
+/* A failed FAMILY registers nothing and writes no id. */
+static void check_family(struct __test_metadata *_metadata, void *arg,
+			 unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	int n = fam_get(x->fd, 0, NULL);
+
+	ASSERT_LE(0, n);
+	if (ret == 0) {
+		/* absorbed: registered for good; the next run names another */
+		ASSERT_GE(x->nfam0 + 1, (__u32)n);
+		x->nfam0 = n;
+		snprintf(x->fam.name, sizeof(x->fam.name), "fresh-%u", nth);
+	} else {
+		ASSERT_EQ(x->nfam0, (__u32)n) TH_LOG("site %u: a failed FAMILY registered %s",
+						     nth, x->fam.name);
+		ASSERT_EQ(SENTINEL, x->fam.id) TH_LOG("site %u: a failed FAMILY wrote an id", nth);
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	x->fam.id = SENTINEL;
+}
+
+TEST_F(fault, family)
+{
+	struct fail_nth_stats st;
+	struct stmdev_family_ent fe;
+	int n;
+
+	REQUIRE_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_FAMILY);
+	ASSERT_EQ(1, fam_add(self->x.fd, "old"));
+	self->x.nfam0 = 1;
+
+	/* a new name */
+	snprintf(self->x.fam.name, sizeof(self->x.fam.name), "fresh");
+	self->x.fam.id = SENTINEL;
+	FAIL_NTH_RUN(0, op_family, check_family, &self->x, &st);
+	n = fam_get(self->x.fd, self->x.fam.id, &fe);
+	EXPECT_EQ((int)self->x.nfam0 + 1, n);
+	EXPECT_EQ((__u32)n, self->x.fam.id);
+	EXPECT_STREQ(self->x.fam.name, fe.name);
+
+	/* a name already there: its id, nothing registered */
+	self->x.nfam0 = n;
+	snprintf(self->x.fam.name, sizeof(self->x.fam.name), "old");
+	self->x.fam.id = SENTINEL;
+	FAIL_NTH_RUN(0, op_family, check_family, &self->x, &st);
+	EXPECT_EQ(1U, self->x.fam.id);
+	EXPECT_EQ(n, fam_get(self->x.fd, 0, NULL));
+}
+
+static int op_family_stats(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd, STMDEV_IOC_FAMILY_STATS, &x->fstats);
+}
+
+static void fstats_reset(struct fx *x)
+{
+	memset(x->fents, 0xa5, sizeof(x->fents));
+	memset(&x->fstats, 0, sizeof(x->fstats));
+	x->fstats.addr = stm_ptr(x->fents);
+	x->fstats.len = sizeof(x->fents);
+	x->fstats.count = SENTINEL;
+}
+
+static void check_family_stats(struct __test_metadata *_metadata, void *arg,
+			       unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+
+	if (ret) {
+		ASSERT_EQ(SENTINEL, x->fstats.count);
+		ASSERT_TRUE(all_bytes(x->fents, sizeof(x->fents), 0xa5));
+	} else {
+		ASSERT_EQ(2U, x->fstats.count);
+		ASSERT_EQ(0, memcmp(x->fents, x->fents_ref, 2 * sizeof(x->fents[0])));
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	fstats_reset(x);
+}
+
+TEST_F(fault, family_stats)
+{
+	struct fail_nth_stats st;
+
+	REQUIRE_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_FAMILY);
+	ASSERT_EQ(1, fam_add(self->x.fd, "fa"));
+	ASSERT_EQ(2, fam_add(self->x.fd, "fb"));
+	self->x.family = 1;
+	cent_put(&self->x.cents[0], "k1", 2, "uno", 3);
+	self->x.ncents = 1;
+	ASSERT_EQ(0, op_commit(&self->x));	/* fa: 1 attempt, 1 commit */
+	ASSERT_EQ(0, fx_fp(&self->x, &self->x.fp));
+	fstats_reset(&self->x);
+	ASSERT_EQ(0, op_family_stats(&self->x));
+	ASSERT_EQ(2U, self->x.fstats.count);
+	memcpy(self->x.fents_ref, self->x.fents, sizeof(self->x.fents));
+	fstats_reset(&self->x);
+
+	FAIL_NTH_RUN(0, op_family_stats, check_family_stats, &self->x, &st);
+	ASSERT_EQ(2U, self->x.fstats.count);
+	EXPECT_EQ(0, memcmp(self->x.fents, self->x.fents_ref, 2 * sizeof(self->x.fents[0])));
+	EXPECT_STREQ("fa", self->x.fents[0].name);
+	EXPECT_EQ(1ULL, self->x.fents[0].commits);
 }
 
 TEST_HARNESS_MAIN
