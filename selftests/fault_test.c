@@ -951,4 +951,367 @@ TEST_F(fault, family_stats)
 	EXPECT_EQ(1ULL, self->x.fents[0].commits);
 }
 
+/* Put back what x->ucents says (the values before an absorbed run). */
+static int undo_restore(struct fx *x)
+{
+	return stm_commit(x->fd, x->ucents, x->nucents, NULL, NULL);
+}
+
+/* Take the baselines a WAIT/WATCH/COMMIT check compares against. */
+static int fx_baseline(struct fx *x)
+{
+	struct stmdev_family_ent fe;
+	int ret;
+
+	ret = stm_stats(x->fd, &x->st0);
+	if (!ret && x->family) {
+		ret = fam_get(x->fd, x->family, &fe);
+		if (ret < 0)
+			return ret;
+		ret = 0;
+		x->fam_waits0 = fe.waits;
+		x->fam_commits0 = fe.commits;
+	}
+	return ret ? ret : fx_fp(x, &x->fp);
+}
+
+/* ---- COMMIT: ADD+FETCH, deletes, overwrites ---------------------------- */
+
+static const char *const add_keys[] = { "c0", "c1", "c2", "c3", "c4", "k1", "k2" };
+static const char *const del_keys[] = { "d0", "d1", "d2", "d3", "d4", "dx", "k1", "k2" };
+static const char *const ow_keys[] = { "k1", "k2", "h1", "s2", "s3", "s4" };
+static unsigned char val200[200];
+static const char val16[16] = "0123456789abcdef";	/* inline: <= 16 bytes */
+
+#define NADD	5	/* > the on-stack COMMIT size */
+
+static const __s64 add_delta[NADD] = { 5, 7, -3, 100, 1 };
+
+static void add_reset(struct fx *x)
+{
+	int i;
+
+	for (i = 0; i < NADD; i++)
+		x->delta[i] = (__s64)htole64((__u64)add_delta[i]);
+}
+
+/*
+ * ADD+FETCH of c0 (present) and c1..c4 (absent): a failed one changes no
+ * counter, fetches nothing (the delta buffers still hold the deltas) and
+ * counts no commit in its family.
+ */
+static void check_add(struct __test_metadata *_metadata, void *arg,
+		      unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	struct stmdev_family_ent fe;
+	int i;
+
+	if (ret == 0) {
+		__s64 c0;
+
+		/* absorbed: c0 keeps its sum, c1..c4 go, the deltas return */
+		ASSERT_EQ(0, stm_get_i64(x->fd, "c0", &c0, NULL));
+		ASSERT_EQ(c0, stm_le64(&x->delta[0])) TH_LOG("site %u: FETCH of c0", nth);
+		for (i = 1; i < NADD; i++)
+			ASSERT_EQ(add_delta[i], stm_le64(&x->delta[i]));
+		ASSERT_EQ(0, undo_puts(x));
+		/* c1..c4 deleted again: undo_puts deleted c0 too; put it back */
+		ASSERT_EQ(0, stm_put_i64(x->fd, "c0", c0, NULL));
+		add_reset(x);
+		ASSERT_EQ(0, fx_baseline(x));
+		return;
+	}
+	for (i = 0; i < NADD; i++)
+		ASSERT_EQ(add_delta[i], stm_le64(&x->delta[i]))
+			TH_LOG("site %u: a failed ADD+FETCH wrote %lld to entry %d", nth,
+			       (long long)stm_le64(&x->delta[i]), i);
+	ASSERT_LE(0, fam_get(x->fd, x->family, &fe));
+	ASSERT_EQ(x->fam_commits0, fe.commits) TH_LOG("site %u: a failed COMMIT counted in its family", nth);
+	check_unchanged(_metadata, arg, nth, ret);
+}
+
+TEST_F(fault, commit_add_fetch)
+{
+	struct fail_nth_stats st;
+	struct stmdev_family_ent fe;
+	__s64 c0, v;
+	int i;
+
+	REQUIRE_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_FAMILY);
+	self->x.keys = add_keys;
+	self->x.nkeys = ARRAY_SIZE(add_keys);
+	ASSERT_EQ(0, stm_put_i64(self->x.fd, "c0", 40, NULL));
+	self->x.family = fam_add(self->x.fd, "adders");
+	ASSERT_LT(0, (int)self->x.family);
+	add_reset(&self->x);
+	for (i = 0; i < NADD; i++) {
+		cent_add(&self->x.cents[i], add_keys[i], 2, &self->x.delta[i]);
+		self->x.cents[i].flags |= STMDEV_CENT_FETCH;
+	}
+	self->x.ncents = NADD;
+	ASSERT_EQ(0, stm_get_i64(self->x.fd, "c0", &c0, NULL));
+	ASSERT_EQ(0, fx_baseline(&self->x));
+
+	FAIL_NTH_RUN(0, op_commit, check_add, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	/* once, on top of the absorbed runs' */
+	EXPECT_EQ(40 + 5 * (__s64)(st.absorbed + 1), stm_le64(&self->x.delta[0]));
+	for (i = 0; i < NADD; i++) {
+		ASSERT_EQ(0, stm_get_i64(self->x.fd, add_keys[i], &v, NULL));
+		EXPECT_EQ(v, stm_le64(&self->x.delta[i])) TH_LOG("%s", add_keys[i]);
+		if (i)
+			EXPECT_EQ(add_delta[i], v);
+	}
+	ASSERT_LE(0, fam_get(self->x.fd, self->x.family, &fe));
+	EXPECT_EQ(self->x.fam_commits0 + 1, fe.commits);
+}
+
+/* DEL of d0..d4 (inline and heap values) and dx (absent: a placeholder). */
+TEST_F(fault, commit_delete)
+{
+	static const char *const vals[5] = { "x", NULL, "yy", NULL, val16 };
+	struct fail_nth_stats st;
+	struct stmdev_info before, after;
+	__u64 bytes = 0;
+	struct stm_val v;
+	int i;
+
+	REQUIRE_STORE(&self->x);
+	self->x.keys = del_keys;
+	self->x.nkeys = ARRAY_SIZE(del_keys);
+	for (i = 0; i < 5; i++) {
+		const void *val = vals[i] ? vals[i] : i == 1 ? (const char *)val100 : (const char *)val200;
+		__u32 len = i == 1 ? sizeof(val100) : i == 3 ? sizeof(val200) :
+			    i == 4 ? sizeof(val16) : strlen(vals[i]);
+
+		cent_put(&self->x.ucents[i], del_keys[i], 2, val, len);
+		bytes += 2 + len;
+	}
+	self->x.nucents = 5;
+	ASSERT_EQ(0, undo_restore(&self->x));
+	for (i = 0; i < 6; i++)
+		cent_del(&self->x.cents[i], del_keys[i], 2);
+	self->x.ncents = 6;
+	self->x.undo = undo_restore;
+	ASSERT_EQ(0, fx_fp(&self->x, &self->x.fp));
+	ASSERT_EQ(0, stm_info(self->x.fd, &before));
+
+	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	ASSERT_EQ(0, stm_info(self->x.fd, &after));
+	EXPECT_EQ(before.keys - 5, after.keys);
+	EXPECT_EQ(before.bytes - bytes, after.bytes);
+	for (i = 0; i < 6; i++) {
+		ASSERT_EQ(0, stm_get_str(self->x.fd, del_keys[i], &v));
+		EXPECT_FALSE(v.present) TH_LOG("%s", del_keys[i]);
+	}
+}
+
+/* k1 "one", k2 "two" (inline), h1 (100 bytes: heap), s2, s3 (inline). */
+#define REQUIRE_OW_STORE(x) do {					\
+	REQUIRE_STORE(x);						\
+	(x)->keys = ow_keys;						\
+	(x)->nkeys = ARRAY_SIZE(ow_keys);				\
+	cent_put(&(x)->ucents[0], "k1", 2, "one", 3);			\
+	cent_put(&(x)->ucents[1], "k2", 2, "two", 3);			\
+	cent_put(&(x)->ucents[2], "h1", 2, val100, sizeof(val100));	\
+	cent_put(&(x)->ucents[3], "s2", 2, "22", 2);			\
+	cent_put(&(x)->ucents[4], "s3", 2, "333", 3);			\
+	(x)->nucents = 5;						\
+	ASSERT_EQ(0, undo_restore(x));					\
+	(x)->undo = undo_restore;					\
+	ASSERT_EQ(0, fx_fp((x), &(x)->fp));				\
+} while (0)
+
+/* Overwrites with 16 bytes, which live inside the key. */
+TEST_F(fault, commit_overwrite_small)
+{
+	struct fail_nth_stats st;
+	struct stm_val v;
+	int i;
+
+	REQUIRE_OW_STORE(&self->x);
+	/* one key: on the stack, no allocation (today) */
+	cent_put(&self->x.cents[0], "k1", 2, val16, sizeof(val16));
+	self->x.ncents = 1;
+	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
+	ASSERT_EQ(0, undo_restore(&self->x));
+	ASSERT_EQ(0, fx_fp(&self->x, &self->x.fp));
+
+	/* five, over inline and heap values: the heap path */
+	for (i = 0; i < 5; i++)
+		cent_put(&self->x.cents[i], (const void *)(uintptr_t)self->x.ucents[i].key_addr,
+			 2, val16, sizeof(val16));
+	self->x.ncents = 5;
+	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, stm_get(self->x.fd, (const void *)(uintptr_t)self->x.ucents[i].key_addr,
+				     2, &v));
+		EXPECT_EQ(sizeof(val16), v.len);
+		EXPECT_EQ(0, memcmp(v.buf, val16, sizeof(val16)));
+	}
+}
+
+/* Overwrites with heap values: over an inline value and over a heap one. */
+TEST_F(fault, commit_overwrite_large)
+{
+	struct fail_nth_stats st;
+	struct stm_val v;
+
+	REQUIRE_OW_STORE(&self->x);
+	memset(val200, 'w', sizeof(val200));
+	cent_put(&self->x.cents[0], "k1", 2, val100, sizeof(val100));
+	cent_put(&self->x.cents[1], "h1", 2, val200, sizeof(val200));
+	self->x.ncents = 2;
+	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	ASSERT_EQ(0, stm_get_str(self->x.fd, "k1", &v));
+	EXPECT_EQ(sizeof(val100), v.len);
+	ASSERT_EQ(0, stm_get_str(self->x.fd, "h1", &v));
+	EXPECT_EQ(sizeof(val200), v.len);
+	EXPECT_EQ(0, memcmp(v.buf, val200, sizeof(val200)));
+}
+
+/*
+ * Swap and take (READ+FETCH of the value the commit's write replaces):
+ * PUT h1 (heap over heap) + FETCH h1, DEL s2 (inline) + FETCH s2, DEL dx
+ * (absent: a placeholder) + FETCH dx.  A failed one changes nothing and
+ * leaves each FETCH entry's version and val_len as given (the room itself
+ * may be written: uapi says so).
+ */
+#define NSWAP	6
+
+static void swap_reset(struct fx *x)
+{
+	static const char *const keys[3] = { "h1", "s2", "dx" };
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		struct stmdev_commit_ent *r = &x->cents[3 + i];
+
+		memset(r, 0, sizeof(*r));
+		r->key_addr = stm_ptr(keys[i]);
+		r->key_len = 2;
+		r->op = STMDEV_OP_READ;
+		r->flags = STMDEV_CENT_FETCH;
+		r->val_addr = stm_ptr(x->fbuf[i]);
+		r->val_len = sizeof(x->fbuf[i]);
+		r->version = SENTINEL;
+	}
+}
+
+static void check_swap(struct __test_metadata *_metadata, void *arg,
+		       unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	int i;
+
+	if (ret) {
+		for (i = 3; i < NSWAP; i++) {
+			ASSERT_EQ(SENTINEL, x->cents[i].version)
+				TH_LOG("site %u: a failed FETCH set entry %d's version", nth, i);
+			ASSERT_EQ(sizeof(x->fbuf[0]), x->cents[i].val_len)
+				TH_LOG("site %u: a failed FETCH set entry %d's val_len", nth, i);
+		}
+	}
+	check_store(_metadata, arg, nth, ret);
+	swap_reset(x);
+}
+
+TEST_F(fault, commit_swap_take)
+{
+	struct fail_nth_stats st;
+	struct stm_val v;
+
+	REQUIRE_OW_STORE(&self->x);
+	REQUIRE_FEATURE(&self->x, STMDEV_F_FETCH_OLD);
+	memset(val200, 'w', sizeof(val200));
+	cent_put(&self->x.cents[0], "h1", 2, val200, sizeof(val200));
+	cent_del(&self->x.cents[1], "s2", 2);
+	cent_del(&self->x.cents[2], "dx", 2);
+	swap_reset(&self->x);
+	self->x.ncents = NSWAP;
+	FAIL_NTH_RUN(0, op_commit, check_swap, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+
+	/* handed back: h1's 100 bytes, s2's "22", nothing for dx */
+	EXPECT_EQ(sizeof(val100), self->x.cents[3].val_len);
+	EXPECT_NE(0ULL, self->x.cents[3].version);
+	EXPECT_EQ(0, memcmp(self->x.fbuf[0], val100, sizeof(val100)));
+	EXPECT_EQ(2U, self->x.cents[4].val_len);
+	EXPECT_EQ(0, memcmp(self->x.fbuf[1], "22", 2));
+	EXPECT_EQ(0U, self->x.cents[5].val_len);
+	EXPECT_EQ(0ULL, self->x.cents[5].version);
+	ASSERT_EQ(0, stm_get_str(self->x.fd, "h1", &v));
+	EXPECT_EQ(sizeof(val200), v.len);
+	ASSERT_EQ(0, stm_get_str(self->x.fd, "s2", &v));
+	EXPECT_FALSE(v.present);
+}
+
+/* ---- READ_AT ---------------------------------------------------------- */
+
+static int op_read_at(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_read_at(x->fd, x->rents, NREAD, x->clock, NULL);
+}
+
+static void rents_reset(struct fx *x)
+{
+	int i;
+
+	for (i = 0; i < NREAD; i++) {
+		rent_init(&x->rents[i], fx_keys[i], strlen(fx_keys[i]),
+			  x->rbuf[i], sizeof(x->rbuf[i]));
+		x->rents[i].version = SENTINEL;
+		x->rents[i].flags = SENTINEL;
+	}
+	memset(x->rbuf, 0xa5, sizeof(x->rbuf));
+}
+
+/* A failed READ leaves the caller's entries and buffers alone. */
+static void check_read_out(struct __test_metadata *_metadata, void *arg,
+			   unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	int i;
+
+	if (ret) {
+		for (i = 0; i < NREAD; i++) {
+			ASSERT_EQ(SENTINEL, x->rents[i].version) TH_LOG("site %u: entry %d", nth, i);
+			ASSERT_EQ(SENTINEL, x->rents[i].flags);
+			ASSERT_EQ(sizeof(x->rbuf[i]), x->rents[i].val_len);
+		}
+		ASSERT_TRUE(all_bytes(x->rbuf, sizeof(x->rbuf), 0xa5))
+			TH_LOG("site %u: a failed READ wrote values", nth);
+	}
+	check_store(_metadata, arg, nth, ret);
+	rents_reset(x);
+}
+
+TEST_F(fault, read_at)
+{
+	struct fail_nth_stats st;
+	struct stmdev_info info;
+	int i;
+
+	REQUIRE_STORE(&self->x);
+	for (i = 0; i < NMANY; i++)
+		ASSERT_EQ(0, stm_put(self->x.fd, many_keys[i], 2, "m", 1, NULL));
+	ASSERT_EQ(0, stm_info(self->x.fd, &info));
+	self->x.clock = info.clock;
+	ASSERT_EQ(0, fx_fp(&self->x, &self->x.fp));
+	rents_reset(&self->x);
+	FAIL_NTH_RUN(0, op_read_at, check_read_out, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	EXPECT_TRUE(!!(self->x.rents[0].flags & STMDEV_RENT_PRESENT));
+	EXPECT_EQ(0, memcmp(self->x.rbuf[0], "one", 3));
+	EXPECT_EQ(0U, self->x.rents[2].flags);	/* "absent" */
+	EXPECT_EQ(STMDEV_RENT_PRESENT, self->x.rents[9].flags);	/* m5 */
+}
+
 TEST_HARNESS_MAIN
