@@ -1314,4 +1314,394 @@ TEST_F(fault, read_at)
 	EXPECT_EQ(STMDEV_RENT_PRESENT, self->x.rents[9].flags);	/* m5 */
 }
 
+/* PUT val to keys[0..n) in one commit. */
+static int put_all(int fd, const char *const *keys, unsigned int n,
+		   const void *val, __u32 vlen)
+{
+	struct stmdev_commit_ent e[2 * NW];
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		cent_put(&e[i], keys[i], strlen(keys[i]), val, vlen);
+	return stm_commit(fd, e, n, NULL, NULL);
+}
+/* ---- WAIT ------------------------------------------------------------- */
+
+/* WATCH replaces w0..w7 with n0..n7 */
+static const char *const w_keys[2 * NW] = {
+	"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7",
+	"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7",
+};
+/* WAIT/WATCH sets: w0..w7 (w4..w7 absent), k1, k2 */
+static const char *const wfp_keys[] = {
+	"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "k1", "k2",
+};
+
+/* ents[0..n) = keys[0..n) at their versions now. */
+static int went_fill(int fd, struct stmdev_wait_ent *ents,
+		     const char *const *keys, unsigned int n)
+{
+	struct stm_val v;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = stm_get_str(fd, keys[i], &v);
+		if (ret)
+			return ret;
+		memset(&ents[i], 0, sizeof(ents[i]));
+		ents[i].key_addr = stm_ptr(keys[i]);
+		ents[i].key_len = strlen(keys[i]);
+		ents[i].version = v.version;
+	}
+	return 0;
+}
+
+static void wait_reset(struct fx *x, __s64 timeout_ns)
+{
+	memset(&x->wait, 0, sizeof(x->wait));
+	x->wait.entries = stm_ptr(x->went);
+	x->wait.count = NW;
+	x->wait.timeout_ns = timeout_ns;
+	x->wait.index = SENTINEL;
+	x->wait.family = x->family;
+}
+
+/*
+ * WAIT: 0 when it returns x->wait_ok (0, or ETIMEDOUT for a wait that
+ * must time out); an unexpected success is -EPROTO.
+ */
+static int op_wait(void *arg)
+{
+	struct fx *x = arg;
+	int ret = stm_ioctl(x->fd, STMDEV_IOC_WAIT, &x->wait);
+
+	if (ret == x->wait_ok)
+		return 0;
+	return ret ? ret : -EPROTO;
+}
+
+/* No WAIT slept, no waiter was woken, no family WAIT counted since the baseline. */
+static void check_no_waiter(struct __test_metadata *_metadata, struct fx *x,
+			    unsigned int nth)
+{
+	struct stmdev_family_ent fe;
+	struct stmdev_stats st;
+
+	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(x->st0.waits, st.waits) TH_LOG("site %u: a failed WAIT slept", nth);
+	ASSERT_EQ(x->st0.wakeups, st.wakeups) TH_LOG("site %u: a waiter was woken", nth);
+	if (x->family) {
+		ASSERT_LE(0, fam_get(x->fd, x->family, &fe));
+		ASSERT_EQ(x->fam_waits0, fe.waits) TH_LOG("site %u: a failed WAIT counted in its family", nth);
+	}
+}
+
+static void check_ring_idle(struct __test_metadata *_metadata, struct fx *x,
+			    unsigned int nth)
+{
+	if (!x->have_ring)
+		return;
+	ASSERT_EQ(0U, io_uring_sq_ready(&x->ring)) TH_LOG("site %u: an SQE was left unsubmitted", nth);
+	ASSERT_EQ(0U, io_uring_cq_ready(&x->ring)) TH_LOG("site %u: a CQE too many", nth);
+}
+
+/*
+ * A WAIT whose condition does not hold (check-only, or timing out): a
+ * failed one wrote no index, queued nothing and counted nothing.
+ */
+static void check_wait_unmet(struct __test_metadata *_metadata, void *arg,
+			     unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+
+	check_ring_idle(_metadata, x, nth);
+	if (ret == 0) {
+		/* absorbed: it ran and timed out */
+		ASSERT_EQ(STMDEV_NO_CONFLICT, x->wait.index);
+		ASSERT_EQ(0, fx_baseline(x));
+	} else {
+		ASSERT_EQ(SENTINEL, x->wait.index) TH_LOG("site %u: a failed WAIT wrote its index", nth);
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	check_no_waiter(_metadata, x, nth);
+	x->wait.index = SENTINEL;
+}
+
+/* A store with w0..w3 present, w4..w7 absent, and family "fw" for WAITs. */
+#define REQUIRE_WAIT_STORE(x) do {					\
+	REQUIRE_STORE(x);						\
+	REQUIRE_FEATURE(x, STMDEV_F_WAIT | STMDEV_F_STATS | STMDEV_F_FAMILY); \
+	ASSERT_EQ(0, put_all((x)->fd, w_keys, 4, "w", 1));		\
+	(x)->family = fam_add((x)->fd, "fw");				\
+	ASSERT_LT(0, (int)(x)->family);					\
+	(x)->keys = wfp_keys;						\
+	(x)->nkeys = ARRAY_SIZE(wfp_keys);				\
+	ASSERT_EQ(0, went_fill((x)->fd, (x)->went, w_keys, NW));	\
+} while (0)
+
+/*
+ * After a WAIT case: nothing of it is left queued.  A commit to all its
+ * keys wakes no waiter (STATS.wakeups is where the baseline has it).
+ */
+static void wait_after(struct __test_metadata *_metadata, struct fx *x,
+		       __u64 wakeups)
+{
+	struct stmdev_stats st;
+
+	ASSERT_EQ(0, put_all(x->fd, w_keys, NW, "after", 5));
+	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	EXPECT_EQ(wakeups, st.wakeups) TH_LOG("a commit woke %llu waiter(s) of finished WAITs",
+					      (unsigned long long)(st.wakeups - wakeups));
+}
+
+/* timeout_ns = 0: just check, on 8 keys none of which changed. */
+TEST_F(fault, wait_check_only)
+{
+	struct fail_nth_stats st;
+	struct stmdev_family_ent fe;
+
+	REQUIRE_WAIT_STORE(&self->x);
+	wait_reset(&self->x, 0);
+	self->x.wait_ok = -ETIMEDOUT;
+	ASSERT_EQ(0, fx_baseline(&self->x));
+	FAIL_NTH_RUN(0, op_wait, check_wait_unmet, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	EXPECT_EQ(STMDEV_NO_CONFLICT, self->x.wait.index);
+	ASSERT_LE(0, fam_get(self->x.fd, self->x.family, &fe));
+	EXPECT_EQ(self->x.fam_waits0 + 1, fe.waits);
+	wait_after(_metadata, &self->x, self->x.st0.wakeups);
+}
+
+/*
+ * The process that completes the blocking WAIT: once STATS.waits shows
+ * the WAIT asleep (a failed one never sleeps), it writes w5.
+ */
+static int wait_waker(void *arg, int idx)
+{
+	struct fx *x = arg;
+	struct stmdev_stats st;
+	int fd = stm_open_attach(x->name, 0, 0);
+	int i;
+
+	if (fd < 0)
+		return 10;
+	for (i = 0; i < 20000; i++) {		/* 20 s */
+		if (stm_stats(fd, &st))
+			return 11;
+		if (st.waits > x->st0.waits)
+			return stm_put_str(fd, "w5", "woken", NULL) ? 12 : 0;
+		usleep(1000);
+	}
+	return 13;
+}
+
+static void check_wait_woken(struct __test_metadata *_metadata, void *arg,
+			     unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	pid_t pid;
+
+	if (ret == 0) {
+		/* absorbed: it slept and the waker completed it; again */
+		ASSERT_EQ(0, stm_wait_all(&x->child, 1));
+		x->child = 0;
+		ASSERT_EQ(5U, x->wait.index);
+		ASSERT_EQ(0, went_fill(x->fd, x->went, w_keys, NW));
+		ASSERT_EQ(0, fx_baseline(x));
+		x->wait.index = SENTINEL;
+		x->child = stm_fork(wait_waker, x, 0);
+		ASSERT_LT(0, x->child);
+		return;
+	}
+	ASSERT_EQ(SENTINEL, x->wait.index) TH_LOG("site %u: a failed WAIT wrote its index", nth);
+	check_unchanged(_metadata, arg, nth, ret);
+	check_no_waiter(_metadata, x, nth);
+	pid = waitpid(x->child, NULL, WNOHANG);
+	ASSERT_EQ(0, pid) TH_LOG("site %u: the waker is gone", nth);
+}
+
+/* A WAIT on 8 keys that another process completes. */
+TEST_F(fault, wait_woken)
+{
+	struct fail_nth_stats st;
+	struct stmdev_family_ent fe;
+	struct stmdev_stats now;
+
+	REQUIRE_WAIT_STORE(&self->x);
+	wait_reset(&self->x, 10 * SEC);
+	self->x.wait_ok = 0;
+	ASSERT_EQ(0, fx_baseline(&self->x));
+	self->x.child = stm_fork(wait_waker, &self->x, 0);
+	ASSERT_LT(0, self->x.child);
+	FAIL_NTH_RUN(0, op_wait, check_wait_woken, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	EXPECT_EQ(5U, self->x.wait.index);
+	EXPECT_EQ(0, stm_wait_all(&self->x.child, 1));
+	self->x.child = 0;
+
+	/* one WAIT slept, one waiter (w5's) was woken, one family WAIT */
+	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	EXPECT_EQ(self->x.st0.waits + 1, now.waits);
+	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
+	ASSERT_LE(0, fam_get(self->x.fd, self->x.family, &fe));
+	EXPECT_EQ(self->x.fam_waits0 + 1, fe.waits);
+	wait_after(_metadata, &self->x, now.wakeups);
+}
+
+/* ---- WATCH ------------------------------------------------------------ */
+
+static int op_watch(void *arg)
+{
+	struct fx *x = arg;
+
+	return stm_ioctl(x->fd2, STMDEV_IOC_WATCH, &x->watch);
+}
+
+/* poll() of fd without waiting: revents, or -1. */
+static int poll_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n = poll(&p, 1, 0);
+
+	return n < 0 ? -1 : n ? p.revents : 0;
+}
+
+/* WATCH keys[0..NW) at their versions now, on fd. */
+static int watch_arm(struct fx *x, int fd, struct stmdev_wait_ent *ents,
+		     const char *const *keys)
+{
+	struct stmdev_watch wa;
+	int ret = went_fill(x->fd, ents, keys, NW);
+
+	if (ret)
+		return ret;
+	memset(&wa, 0, sizeof(wa));
+	wa.entries = stm_ptr(ents);
+	wa.count = NW;
+	return stm_ioctl(fd, STMDEV_IOC_WATCH, &wa);
+}
+
+static int watch_clear(int fd)
+{
+	struct stmdev_watch wa;
+
+	memset(&wa, 0, sizeof(wa));
+	return stm_ioctl(fd, STMDEV_IOC_WATCH, &wa);
+}
+
+/*
+ * Setting a first watch set: a failed WATCH arms nothing, not even
+ * partly (a write to a key of the set neither makes the fd readable nor
+ * wakes a waiter).
+ */
+static void check_watch_set(struct __test_metadata *_metadata, void *arg,
+			    unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	struct stmdev_stats st;
+
+	if (ret == 0) {
+		/* absorbed: take it back */
+		ASSERT_EQ(0, watch_clear(x->fd2));
+		ASSERT_EQ(0, fx_baseline(x));
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	ASSERT_EQ(0, poll_now(x->fd2)) TH_LOG("site %u: no watch set, yet poll reports", nth);
+	ASSERT_EQ(0, stm_put_str(x->fd, "w0", "poke", NULL));
+	ASSERT_EQ(0, poll_now(x->fd2)) TH_LOG("site %u: a failed WATCH armed w0", nth);
+	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(x->st0.wakeups, st.wakeups) TH_LOG("site %u: a failed WATCH left a waiter queued", nth);
+	/* the next run watches w0 as it is now */
+	ASSERT_EQ(0, went_fill(x->fd, x->went, w_keys, NW));
+	ASSERT_EQ(0, fx_baseline(x));
+}
+
+#define REQUIRE_WATCH_STORE(x) do {					\
+	REQUIRE_STORE(x);						\
+	REQUIRE_FEATURE(x, STMDEV_F_WAIT | STMDEV_F_STATS);		\
+	ASSERT_EQ(0, put_all((x)->fd, w_keys, 4, "w", 1));		\
+	ASSERT_EQ(0, put_all((x)->fd, w_keys + NW, 4, "n", 1));		\
+	(x)->keys = w_keys;						\
+	(x)->nkeys = 2 * NW;						\
+	(x)->fd2 = stm_open_attach((x)->name, 0, 0);			\
+	ASSERT_LE(0, (x)->fd2);						\
+} while (0)
+
+TEST_F(fault, watch_set)
+{
+	struct fail_nth_stats st;
+	struct stmdev_stats now;
+
+	REQUIRE_WATCH_STORE(&self->x);
+	ASSERT_EQ(0, went_fill(self->x.fd, self->x.went, w_keys, NW));
+	self->x.watch.entries = stm_ptr(self->x.went);
+	self->x.watch.count = NW;
+	ASSERT_EQ(0, fx_baseline(&self->x));
+	FAIL_NTH_RUN(0, op_watch, check_watch_set, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+
+	/* armed: quiet until a watched key is written, then readable */
+	EXPECT_EQ(0, poll_now(self->x.fd2));
+	ASSERT_EQ(0, stm_put_str(self->x.fd, "w6", "new", NULL));
+	EXPECT_EQ(POLLIN, poll_now(self->x.fd2) & POLLIN);
+	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
+}
+
+/*
+ * Replacing the set w0..w7 with n0..n7: after a failed WATCH the old set
+ * is still the one in force, whole.
+ */
+static void check_watch_replace(struct __test_metadata *_metadata, void *arg,
+				unsigned int nth, int ret)
+{
+	struct fx *x = arg;
+	struct stmdev_stats st;
+
+	if (ret == 0) {
+		/* absorbed: the new set is in force; back to the old one */
+		ASSERT_EQ(0, watch_arm(x, x->fd2, x->went, w_keys));
+		ASSERT_EQ(0, fx_baseline(x));
+	}
+	check_unchanged(_metadata, arg, nth, ret);
+	ASSERT_EQ(0, poll_now(x->fd2)) TH_LOG("site %u: nothing changed, yet poll reports", nth);
+	ASSERT_EQ(0, stm_put_str(x->fd, "w0", "poke", NULL));
+	ASSERT_EQ(POLLIN, poll_now(x->fd2) & POLLIN)
+		TH_LOG("site %u: after a failed WATCH the old set no longer watches w0", nth);
+	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(x->st0.wakeups + 1, st.wakeups) TH_LOG("site %u: w0 woke %llu waiters, not 1", nth,
+							  (unsigned long long)(st.wakeups - x->st0.wakeups));
+	/* the old set again, at w0's new version */
+	ASSERT_EQ(0, watch_arm(x, x->fd2, x->went, w_keys));
+	ASSERT_EQ(0, poll_now(x->fd2));
+	ASSERT_EQ(0, fx_baseline(x));
+}
+
+TEST_F(fault, watch_replace)
+{
+	struct fail_nth_stats st;
+	struct stmdev_stats now;
+
+	REQUIRE_WATCH_STORE(&self->x);
+	ASSERT_EQ(0, watch_arm(&self->x, self->x.fd2, self->x.went, w_keys));
+	ASSERT_EQ(0, went_fill(self->x.fd, self->x.went2, w_keys + NW, NW));
+	self->x.watch.entries = stm_ptr(self->x.went2);
+	self->x.watch.count = NW;
+	ASSERT_EQ(0, fx_baseline(&self->x));
+	FAIL_NTH_RUN(0, op_watch, check_watch_replace, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+
+	/* the new set only: w0 no longer counts, n0 does */
+	EXPECT_EQ(0, poll_now(self->x.fd2));
+	ASSERT_EQ(0, stm_put_str(self->x.fd, "w0", "late", NULL));
+	EXPECT_EQ(0, poll_now(self->x.fd2));
+	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	EXPECT_EQ(self->x.st0.wakeups, now.wakeups) TH_LOG("the replaced set still has waiters queued");
+	ASSERT_EQ(0, stm_put_str(self->x.fd, "n0", "new", NULL));
+	EXPECT_EQ(POLLIN, poll_now(self->x.fd2) & POLLIN);
+	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
+}
+
 TEST_HARNESS_MAIN
