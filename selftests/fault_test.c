@@ -1704,4 +1704,184 @@ TEST_F(fault, watch_replace)
 	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
 }
 
+/* ---- io_uring: IORING_OP_URING_CMD ------------------------------------ */
+
+static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
+		     void *arg, unsigned int len)
+{
+	struct stmdev_uring_cmd *p;
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = op;
+	p = (struct stmdev_uring_cmd *)sqe->cmd;
+	p->addr = stm_ptr(arg);
+	p->len = len;
+	p->flags = 0;
+	sqe->user_data = 1;
+}
+
+/*
+ * x->uop through the ring, waiting for its CQE: the CQE's res, or what
+ * io_uring_enter() returned when it did not take the SQE.  System calls
+ * only: the SQ and CQ rings were touched when the ring was warmed up.
+ */
+static int uring_run(struct fx *x)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&x->ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		return -EOVERFLOW;
+	prep_cmd(sqe, x->fd, x->uop, x->uarg, x->ulen);
+	ret = io_uring_submit_and_wait(&x->ring, 1);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EPROTO;
+	ret = io_uring_wait_cqe(&x->ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&x->ring, cqe);
+	return ret;
+}
+
+static int op_uring(void *arg)
+{
+	return uring_run(arg);
+}
+
+/* WAIT through the ring: as op_wait(). */
+static int op_uring_wait(void *arg)
+{
+	struct fx *x = arg;
+	int ret = uring_run(x);
+
+	if (ret == x->wait_ok)
+		return 0;
+	return ret ? ret : -EPROTO;
+}
+
+/*
+ * A ring on x->fd, warmed up so that its own first-use allocations (the
+ * task's io_uring context, the request cache) are behind us.
+ */
+#define REQUIRE_RING(x) do {						\
+	struct stmdev_nop __nop = { 0 };				\
+	int __ret, __i;							\
+	REQUIRE_FEATURE(x, STMDEV_F_URING);				\
+	__ret = io_uring_queue_init(8, &(x)->ring, 0);			\
+	if (__ret == -ENOSYS || __ret == -EPERM)			\
+		SKIP(return, "io_uring not available (%d)", __ret);	\
+	ASSERT_EQ(0, __ret);						\
+	(x)->have_ring = true;						\
+	(x)->uop = STMDEV_IOC_NOP;					\
+	(x)->uarg = &__nop;						\
+	(x)->ulen = sizeof(__nop);					\
+	for (__i = 0; __i < 8; __i++)					\
+		ASSERT_EQ(0, uring_run(x));				\
+} while (0)
+
+static void check_uring_store(struct __test_metadata *_metadata, void *arg,
+			      unsigned int nth, int ret)
+{
+	check_ring_idle(_metadata, arg, nth);
+	check_store(_metadata, arg, nth, ret);
+}
+
+/* io_uring's own sites: NOP allocates nothing in stm. */
+TEST_F(fault, uring_nop)
+{
+	struct fail_nth_stats st;
+	struct stmdev_nop nop = { 0 };
+
+	REQUIRE_RING(&self->x);
+	self->x.uop = STMDEV_IOC_NOP;
+	self->x.uarg = &nop;
+	self->x.ulen = sizeof(nop);
+	FAIL_NTH_RUN(0, op_uring, NULL, &self->x, &st);
+}
+
+/* COMMIT of six new keys through the ring (inline issue, STM_NOWAIT). */
+TEST_F(fault, uring_commit_many_new)
+{
+	struct fail_nth_stats st;
+	struct stm_val v;
+	int i;
+
+	REQUIRE_STORE(&self->x);
+	REQUIRE_RING(&self->x);
+	for (i = 0; i < NMANY; i++)
+		cent_put(&self->x.cents[i], many_keys[i], 2, val100, 20 + i);
+	self->x.ncents = NMANY;
+	self->x.undo = undo_puts;
+	self->x.cm.entries = stm_ptr(self->x.cents);
+	self->x.cm.count = NMANY;
+	self->x.uop = STMDEV_IOC_COMMIT;
+	self->x.uarg = &self->x.cm;
+	self->x.ulen = sizeof(self->x.cm);
+	FAIL_NTH_RUN(0, op_uring, check_uring_store, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	for (i = 0; i < NMANY; i++) {
+		ASSERT_EQ(0, stm_get_str(self->x.fd, many_keys[i], &v));
+		EXPECT_EQ((__u32)(20 + i), v.len);
+	}
+}
+
+/* READ of ten keys through the ring. */
+TEST_F(fault, uring_read_many)
+{
+	struct fail_nth_stats st;
+
+	REQUIRE_STORE(&self->x);
+	REQUIRE_RING(&self->x);
+	rents_reset(&self->x);
+	self->x.rd.entries = stm_ptr(self->x.rents);
+	self->x.rd.count = NREAD;
+	self->x.uop = STMDEV_IOC_READ;
+	self->x.uarg = &self->x.rd;
+	self->x.ulen = sizeof(self->x.rd);
+	FAIL_NTH_RUN(0, op_uring, check_read_out, &self->x, &st);
+	EXPECT_LT(0U, st.failed);
+	EXPECT_TRUE(!!(self->x.rents[0].flags & STMDEV_RENT_PRESENT));
+	EXPECT_EQ(0, memcmp(self->x.rbuf[0], "one", 3));
+}
+
+static void uring_wait_case(struct __test_metadata *_metadata, struct fx *x,
+			    __s64 timeout_ns)
+{
+	struct fail_nth_stats st;
+	struct stmdev_family_ent fe;
+
+	wait_reset(x, timeout_ns);
+	x->wait_ok = -ETIMEDOUT;
+	x->uop = STMDEV_IOC_WAIT;
+	x->uarg = &x->wait;
+	x->ulen = sizeof(x->wait);
+	ASSERT_EQ(0, fx_baseline(x));
+	FAIL_NTH_RUN(0, op_uring_wait, check_wait_unmet, x, &st);
+	EXPECT_LT(0U, st.failed);
+	EXPECT_EQ(STMDEV_NO_CONFLICT, x->wait.index);
+	ASSERT_LE(0, fam_get(x->fd, x->family, &fe));
+	EXPECT_EQ(x->fam_waits0 + 1, fe.waits);
+	wait_after(_metadata, x, x->st0.wakeups);
+}
+
+/* Check-only WAIT through the ring: settled at issue. */
+TEST_F(fault, uring_wait_check_only)
+{
+	REQUIRE_WAIT_STORE(&self->x);
+	REQUIRE_RING(&self->x);
+	uring_wait_case(_metadata, &self->x, 0);
+}
+
+/* Asynchronous WAIT on 8 keys, completed by its 20 ms timeout. */
+TEST_F(fault, uring_wait_timeout)
+{
+	REQUIRE_WAIT_STORE(&self->x);
+	REQUIRE_RING(&self->x);
+	uring_wait_case(_metadata, &self->x, 20 * 1000 * 1000);
+}
+
 TEST_HARNESS_MAIN
