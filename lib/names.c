@@ -84,10 +84,9 @@ static int key_cmp(const void *a, const void *b)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Printable ASCII, or well-formed UTF-8 (no overlongs, no surrogates)
- * above it. */
-static bool is_text(const uint8_t *p, size_t len)
+bool stm_is_text(const void *data, size_t len)
 {
+	const uint8_t *p = data;
 	size_t i = 0;
 
 	while (i < len) {
@@ -131,7 +130,7 @@ static void put_bytes(FILE *f, const uint8_t *p, size_t len)
 {
 	size_t show = len > DUMP_SHOW_MAX ? DUMP_SHOW_MAX : len;
 
-	if (is_text(p, show)) {
+	if (stm_is_text(p, show)) {
 		fputc('"', f);
 		for (size_t i = 0; i < show; i++) {
 			if (p[i] == '"' || p[i] == '\\')
@@ -153,7 +152,7 @@ static void dump_value(FILE *f, const struct stm_value *v)
 	put_bytes(f, v->key, v->klen);
 	fprintf(f, " v%" PRIu64 " = ", v->version);
 	put_bytes(f, v->buf, v->len);
-	if (v->len == 8 && !is_text(v->buf, v->len))
+	if (v->len == 8 && !stm_is_text(v->buf, v->len))
 		fprintf(f, " (i64 %" PRId64 ")", stm_get_le64(v->buf));
 	fputc('\n', f);
 }

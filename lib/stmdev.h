@@ -28,6 +28,7 @@
 #define STMDEV_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -575,6 +576,19 @@ int stm_keys(struct stm_store *s,
  * Return: the number of keys printed, or -errno (-EIO on a write error).
  */
 int stm_dump(struct stm_store *s, FILE *out);
+
+/**
+ * stm_is_text() - would @len bytes at @data print as text?
+ * @data: bytes (may be NULL when @len is 0).
+ * @len:  their length.
+ *
+ * Printable ASCII, or well-formed UTF-8 above it (no overlongs, no
+ * surrogates): the rule stm_dump() and stmctl use to show a value as text
+ * rather than hex, and what can go into a JSON string as it is.
+ *
+ * Return: true or false.
+ */
+bool stm_is_text(const void *data, size_t len);
 
 /* ---- transactions ------------------------------------------------------- */
 

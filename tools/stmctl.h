@@ -113,7 +113,6 @@ int parse_bytes(const char *arg, bool hex, uint8_t **out, size_t *len);
 /* parse_bytes() for a key, 1..STM_KEY_MAX bytes; EX_USAGE after a message. */
 int parse_key(const char *verb, const char *arg, bool hex, uint8_t **key, size_t *klen);
 
-bool is_text(const void *p, size_t len);
 void print_text_or_hex(FILE *f, const void *p, size_t len);
 void print_hex(FILE *f, const void *p, size_t len);
 void json_string(FILE *f, const void *p, size_t len);

@@ -279,50 +279,6 @@ int parse_bytes(const char *arg, bool hex, uint8_t **out, size_t *len)
 	return 0;
 }
 
-/* Printable ASCII, or well-formed UTF-8 (no overlongs, no surrogates) above
- * it: what can go out as text, and as a JSON string. */
-bool is_text(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t c = p[i], lo = 0x80, hi = 0xbf;
-		size_t more;
-
-		if (c >= 0x20 && c < 0x7f) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
-			return false;
-		}
-		if (i + more >= len)
-			return false;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return false;
-		for (size_t k = 2; k <= more; k++)
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-		i += more + 1;
-	}
-	return true;
-}
-
 void print_hex(FILE *f, const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -333,7 +289,7 @@ void print_hex(FILE *f, const void *data, size_t len)
 
 void print_text_or_hex(FILE *f, const void *p, size_t len)
 {
-	if (is_text(p, len)) {
+	if (stm_is_text(p, len)) {
 		fwrite(p, 1, len, f);
 	} else {
 		fputs("0x", f);
@@ -361,7 +317,7 @@ void json_string(FILE *f, const void *data, size_t len)
 
 void json_bytes(FILE *f, const char *name, const void *p, size_t len)
 {
-	bool text = is_text(p, len);
+	bool text = stm_is_text(p, len);
 
 	fprintf(f, "\"%s\":", name);
 	if (text) {
