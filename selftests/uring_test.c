@@ -17,6 +17,7 @@
 #include <liburing.h>
 #include <linux/stmdev.h>
 #include "kselftest_harness.h"
+#include "stm_test_util.h"
 
 static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
 		     void *arg, unsigned int len, __u64 tag)
@@ -47,33 +48,6 @@ static int run1(struct io_uring *ring, int fd, unsigned int op, void *arg,
 	return res;
 }
 
-static int attach(const char *name, unsigned int flags)
-{
-	struct stmdev_attach a = { .flags = flags, .mode = 0600 };
-	int fd = open("/dev/stm", O_RDWR);
-
-	if (fd < 0)
-		return -1;
-	snprintf(a.name, sizeof(a.name), "%s", name);
-	if (ioctl(fd, STMDEV_IOC_ATTACH, &a)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int put(int fd, const char *key, const char *val)
-{
-	struct stmdev_commit_ent e = {
-		.key_addr = (unsigned long)key, .key_len = strlen(key),
-		.val_addr = (unsigned long)val, .val_len = strlen(val),
-		.op = STMDEV_OP_PUT,
-	};
-	struct stmdev_commit c = { .entries = (unsigned long)&e, .count = 1 };
-
-	return ioctl(fd, STMDEV_IOC_COMMIT, &c) ? -errno : 0;
-}
-
 static int child_status(pid_t pid)
 {
 	int st;
@@ -94,7 +68,7 @@ FIXTURE_SETUP(u)
 	int ret;
 
 	snprintf(self->name, sizeof(self->name), "uring-%d", getpid());
-	self->fd = attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL);
+	self->fd = stm_open_attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	if (self->fd < 0 && access("/dev/stm", F_OK))
 		SKIP(return, "no /dev/stm");
 	ASSERT_LE(0, self->fd);
@@ -128,7 +102,7 @@ TEST_F(u, commands_match_their_ioctls)
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
 	nop.reserved = 1;
 	EXPECT_EQ(-EINVAL, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
-	ASSERT_EQ(0, put(self->fd, "k", "hello"));
+	ASSERT_EQ(0, stm_put_str(self->fd, "k", "hello", NULL));
 	re.val_addr = (unsigned long)val;
 	re.val_len = sizeof(val);
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_READ, &rd, sizeof(rd)));
@@ -230,7 +204,7 @@ TEST_F(u, async_wait_times_out)
 	prep_wait(&w, &e, "w", 0, 50 * 1000 * 1000);
 	EXPECT_EQ(-ETIMEDOUT, run1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
 	/* already changed: completes at once with the index */
-	ASSERT_EQ(0, put(self->fd, "w", "1"));
+	ASSERT_EQ(0, stm_put_str(self->fd, "w", "1", NULL));
 	prep_wait(&w, &e, "w", 0, -1);
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
 	EXPECT_EQ(0U, w.index);
@@ -255,10 +229,10 @@ TEST_F(u, async_wait_completed_by_another_process)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		usleep(100000);
-		_exit(fd < 0 || put(fd, "q", "item") ? 1 : 0);
+		_exit(fd < 0 || stm_put_str(fd, "q", "item", NULL) ? 1 : 0);
 	}
 	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
 	EXPECT_EQ(77ULL, cqe->user_data);
@@ -278,7 +252,7 @@ static void pending_wait_child(const char *store, int how)
 	static struct stmdev_wait_ent e;
 	static struct stmdev_wait w;
 	struct io_uring r;
-	int fd = attach(store, 0);
+	int fd = stm_open_attach(store, 0, 0600);
 
 	if (fd < 0 || io_uring_queue_init(8, &r, 0))
 		_exit(10);
@@ -373,10 +347,10 @@ TEST_F(u, contended_blocking_commits_complete)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		for (i = 0; fd >= 0 && i < ROUNDS * BATCH; i++)
-			if (put(fd, "hot", "c"))
+			if (stm_put_str(fd, "hot", "c", NULL))
 				_exit(1);
 		_exit(fd < 0);
 	}

@@ -17,36 +17,7 @@
 #include <sys/wait.h>
 #include <linux/stmdev.h>
 #include "kselftest_harness.h"
-
-static int attach(const char *name, unsigned int flags)
-{
-	struct stmdev_attach a = { .flags = flags, .mode = 0600 };
-	int fd = open("/dev/stm", O_RDWR);
-
-	if (fd < 0)
-		return -1;
-	snprintf(a.name, sizeof(a.name), "%s", name);
-	if (ioctl(fd, STMDEV_IOC_ATTACH, &a)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int put(int fd, const char *key, const char *val, __u64 *version)
-{
-	struct stmdev_commit_ent e = {
-		.key_addr = (unsigned long)key, .key_len = strlen(key),
-		.val_addr = (unsigned long)val, .val_len = val ? strlen(val) : 0,
-		.op = val ? STMDEV_OP_PUT : STMDEV_OP_DEL,
-	};
-	struct stmdev_commit c = { .entries = (unsigned long)&e, .count = 1 };
-	int ret = ioctl(fd, STMDEV_IOC_COMMIT, &c);
-
-	if (!ret && version)
-		*version = c.version;
-	return ret ? -errno : 0;
-}
+#include "stm_test_util.h"
 
 static int wait_keys(int fd, const char *const *keys, const __u64 *vers, int n,
 		     unsigned int flags, long long timeout_ns, __u32 *index)
@@ -107,7 +78,7 @@ FIXTURE(w) {
 FIXTURE_SETUP(w)
 {
 	snprintf(self->name, sizeof(self->name), "wait-%d", getpid());
-	self->fd = attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL);
+	self->fd = stm_open_attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	if (self->fd < 0 && access("/dev/stm", F_OK))
 		SKIP(return, "no /dev/stm");
 	ASSERT_LE(0, self->fd);
@@ -131,7 +102,7 @@ TEST_F(w, timeout_and_check_only)
 	/* Unchanged: a check-only wait and a short wait both time out. */
 	EXPECT_EQ(-ETIMEDOUT, wait_keys(self->fd, k, v, 1, 0, 0, &idx));
 	EXPECT_EQ(-ETIMEDOUT, wait_keys(self->fd, k, v, 1, 0, 20000000, &idx));
-	ASSERT_EQ(0, put(self->fd, "a", "1", &ver));
+	ASSERT_EQ(0, stm_put_str(self->fd, "a", "1", &ver));
 	/* Changed: returns at once with the index. */
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 1, 0, 0, &idx));
 	EXPECT_EQ(0U, idx);
@@ -149,11 +120,11 @@ TEST_F(w, woken_by_another_process)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
-		_exit(put(fd, "q", "item", NULL) ? 2 : 0);
+		_exit(stm_put_str(fd, "q", "item", NULL) ? 2 : 0);
 	}
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 2, 0, -1, &idx));
 	EXPECT_EQ(1U, idx);
@@ -167,10 +138,10 @@ TEST_F(w, wait_all_needs_every_key)
 	__u64 v[] = { 0, 0 };
 	__u32 idx;
 
-	ASSERT_EQ(0, put(self->fd, "a", "1", NULL));
+	ASSERT_EQ(0, stm_put_str(self->fd, "a", "1", NULL));
 	EXPECT_EQ(-ETIMEDOUT, wait_keys(self->fd, k, v, 2, STMDEV_WAIT_ALL, 0, &idx));
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 2, 0, 0, &idx));
-	ASSERT_EQ(0, put(self->fd, "b", "1", NULL));
+	ASSERT_EQ(0, stm_put_str(self->fd, "b", "1", NULL));
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 2, STMDEV_WAIT_ALL, 0, &idx));
 }
 
@@ -180,15 +151,15 @@ TEST_F(w, woken_by_delete)
 	__u64 v[1];
 	pid_t pid;
 
-	ASSERT_EQ(0, put(self->fd, "d", "here", &v[0]));
+	ASSERT_EQ(0, stm_put_str(self->fd, "d", "here", &v[0]));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
-		_exit(put(fd, "d", NULL, NULL) ? 2 : 0);
+		_exit(stm_del(fd, "d", strlen("d"), NULL) ? 2 : 0);
 	}
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 1, 0, -1, NULL));
 	EXPECT_EQ(0, child_status(pid));
@@ -204,7 +175,7 @@ TEST_F(w, woken_by_unlink_with_eidrm)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct stmdev_unlink u = {};
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
@@ -230,7 +201,7 @@ TEST_F(w, interrupted_by_a_signal)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
@@ -256,7 +227,7 @@ TEST_F(w, unrelated_waiters_are_not_woken)
 		if (pids[i] == 0) {
 			const char *k[] = { key };
 			__u64 v[] = { 0 };
-			int fd = attach(self->name, 0), ret;
+			int fd = stm_open_attach(self->name, 0, 0600), ret;
 
 			close(p[0]);
 			snprintf(key, sizeof(key), "u%d", i);
@@ -271,7 +242,7 @@ TEST_F(w, unrelated_waiters_are_not_woken)
 	ASSERT_EQ(0, await_sleepers(self->fd, N));
 	before = stats(self->fd);
 	for (i = 0; i < 50; i++)
-		ASSERT_EQ(0, put(self->fd, "other", "x", NULL));
+		ASSERT_EQ(0, stm_put_str(self->fd, "other", "x", NULL));
 	usleep(100000);
 	after = stats(self->fd);
 	EXPECT_EQ(before.wakeups, after.wakeups);
@@ -282,7 +253,7 @@ TEST_F(w, unrelated_waiters_are_not_woken)
 	/* Now release each by writing its own key. */
 	for (i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "u%d", i);
-		ASSERT_EQ(0, put(self->fd, key, "go", NULL));
+		ASSERT_EQ(0, stm_put_str(self->fd, key, "go", NULL));
 	}
 	for (i = 0; i < N; i++)
 		EXPECT_EQ(0, child_status(pids[i]));
@@ -307,10 +278,10 @@ TEST_F(w, watch_poll_and_epoll)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		usleep(100000);
-		_exit(fd < 0 || put(fd, "p", "1", NULL) ? 1 : 0);
+		_exit(fd < 0 || stm_put_str(fd, "p", "1", NULL) ? 1 : 0);
 	}
 	EXPECT_EQ(1, epoll_wait(ep, &out, 1, 10000));
 	EXPECT_TRUE((out.events & EPOLLIN) != 0);
@@ -374,7 +345,7 @@ TEST_F(w, families_count_across_processes)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct stmdev_family again = { .name = "transfer" };
-		int fd = attach(self->name, 0);
+		int fd = stm_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || ioctl(fd, STMDEV_IOC_FAMILY, &again))
 			_exit(1);
