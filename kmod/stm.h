@@ -94,6 +94,7 @@ struct stm_family {
 	atomic64_t conflicts;
 	atomic64_t busy;
 	atomic64_t waits;
+	atomic64_t retries;
 };
 
 /* Per-CPU counters: commits on different CPUs share no cache line. */

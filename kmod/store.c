@@ -348,6 +348,7 @@ int stm_family_stats(struct stm_file *f, struct stmdev_family_stats *fs)
 		e.conflicts = atomic64_read(&fam->conflicts);
 		e.busy = atomic64_read(&fam->busy);
 		e.waits = atomic64_read(&fam->waits);
+		e.retries = atomic64_read(&fam->retries);
 		if (copy_to_user(&out[i], &e, sizeof(e)))
 			return -EFAULT;
 	}

@@ -917,7 +917,8 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	long kbytes;
 	int err;
 
-	if (cm->flags & ~STMDEV_COMMIT_NONBLOCK || cm->reserved[0] || cm->reserved[1])
+	if (cm->flags & ~(STMDEV_COMMIT_NONBLOCK | STMDEV_COMMIT_RETRY) ||
+	    cm->reserved[0] || cm->reserved[1])
 		return -EINVAL;
 	if (n > READ_ONCE(stm_max_keys_per_call))
 		return -E2BIG;
@@ -926,6 +927,8 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		if (!fam)
 			return -EINVAL;
 		atomic64_inc(&fam->attempts);
+		if (cm->flags & STMDEV_COMMIT_RETRY)
+			atomic64_inc(&fam->retries);
 	}
 	cm->conflict = STMDEV_NO_CONFLICT;
 	c.nonblock = (f->flags & STMDEV_ATTACH_NONBLOCK) ||

@@ -256,6 +256,8 @@ static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
 	c.conflict = STMDEV_NO_CONFLICT;
 	if (flags & STM_CM_NONBLOCK)
 		c.flags |= STMDEV_COMMIT_NONBLOCK;
+	if (flags & STM_CM_RETRY)
+		c.flags |= STMDEV_COMMIT_RETRY;
 	ret = xioctl(s->fd, STMDEV_IOC_COMMIT, &c);
 	if (ret == 0 && version)
 		*version = c.version;
@@ -490,6 +492,7 @@ static int dev_families(struct stm_store *s,
 		f.conflicts = ents[i].conflicts;
 		f.busy = ents[i].busy;
 		f.waits = ents[i].waits;
+		f.retries = ents[i].retries;
 		ret = cb(&f, arg);
 		if (ret)
 			goto out_free;

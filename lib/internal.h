@@ -52,6 +52,7 @@ struct stm_cop {
 #define STM_RD_AT	(1U << 0)	/* fail with -ESTALE past *clock */
 /* Commit flags */
 #define STM_CM_NONBLOCK	(1U << 0)
+#define STM_CM_RETRY	(1U << 1)	/* a transaction's rerun (statistics) */
 
 /* One key of a wait or watch set: the version the caller saw (0 = absent). */
 struct stm_wkey {

@@ -992,7 +992,8 @@ struct stm_family_stats {
 	uint64_t    conflicts;	/* commits that conflicted */
 	uint64_t    busy;	/* non-blocking commits that found a key locked */
 	uint64_t    waits;	/* blocking retries (waits) */
-	uint64_t    reserved[3];
+	uint64_t    retries;	/* commits of reruns (after a conflict or a wait) */
+	uint64_t    reserved[2];
 };
 
 /**

@@ -1060,7 +1060,8 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 	}
 	for (;;) {
 		ret = s->be->commit(s, ops, n,
-				    (tx->flags & STM_TXN_NONBLOCK) ? STM_CM_NONBLOCK : 0,
+				    ((tx->flags & STM_TXN_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
+				    (tx->attempt > 1 ? STM_CM_RETRY : 0),
 				    tx->family, NULL, &conflict);
 		if (ret != -STM_EBUSY || (tx->flags & STM_TXN_NONBLOCK))
 			break;

@@ -447,7 +447,7 @@ CASE(commit_unattached, ENOTCONN)
 CASE(commit_flags_unknown, EINVAL)
 {
 	valid_commit(c);
-	c->cm.flags = 1U << 1;
+	c->cm.flags = 1U << 2;	/* bits 0 (NONBLOCK) and 1 (RETRY) are defined */
 	return do_commit(c);
 }
 CASE(commit_flags_high, EINVAL)

@@ -529,6 +529,7 @@ TEST_F_TIMEOUT(tx, commute_never_conflicts, 600)
 	EXPECT_EQ((uint64_t)PROCS * ADDS, ff.st.commits);
 	EXPECT_EQ((uint64_t)PROCS * ADDS, ff.st.attempts);
 	EXPECT_EQ(0U, ff.st.conflicts);
+	EXPECT_EQ(0U, ff.st.retries);
 	munmap(max_attempt, sizeof(unsigned) * PROCS);
 }
 
@@ -1088,6 +1089,8 @@ TEST_F(tx, producer_consumer_blocks_on_empty_queue)
 	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
 	EXPECT_EQ((uint64_t)ITEMS, ff.st.waits);
 	EXPECT_EQ((uint64_t)ITEMS, ff.st.commits);
+	/* each take waited once, then committed from its rerun */
+	EXPECT_EQ((uint64_t)ITEMS, ff.st.retries);
 }
 
 static long cpu_us(void)

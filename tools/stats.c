@@ -20,7 +20,8 @@ const struct usage stats_usage = {
 	"\n"
 	"--families: one line per transaction family (stm_atomic's opts.family,\n"
 	"from any process): attempts (commits sent), commits, conflicts, busy,\n"
-	"waits (blocking retries).  A read-only transaction sends no commit.\n",
+	"retries (commits of a rerun, after a conflict or a wait), waits\n"
+	"(blocking retries).  A read-only transaction sends no commit.\n",
 	stats_opts,
 };
 
@@ -37,15 +38,17 @@ static int print_family(const struct stm_family_stats *f, void *arg)
 		printf("%s{", p->n ? "," : "");
 		json_bytes(stdout, "name", f->name, strlen(f->name));
 		printf(",\"id\":%" PRIu32 ",\"attempts\":%" PRIu64 ",\"commits\":%" PRIu64
-		       ",\"conflicts\":%" PRIu64 ",\"busy\":%" PRIu64 ",\"waits\":%" PRIu64 "}",
-		       f->id, f->attempts, f->commits, f->conflicts, f->busy, f->waits);
+		       ",\"conflicts\":%" PRIu64 ",\"busy\":%" PRIu64 ",\"retries\":%" PRIu64
+		       ",\"waits\":%" PRIu64 "}",
+		       f->id, f->attempts, f->commits, f->conflicts, f->busy, f->retries,
+		       f->waits);
 	} else {
 		if (!p->n)
-			printf("%-31s %12s %12s %12s %12s %12s\n", "family", "attempts",
-			       "commits", "conflicts", "busy", "waits");
+			printf("%-31s %12s %12s %12s %12s %12s %12s\n", "family", "attempts",
+			       "commits", "conflicts", "busy", "retries", "waits");
 		printf("%-31s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64
-		       " %12" PRIu64 "\n", f->name, f->attempts, f->commits, f->conflicts,
-		       f->busy, f->waits);
+		       " %12" PRIu64 " %12" PRIu64 "\n", f->name, f->attempts, f->commits,
+		       f->conflicts, f->busy, f->retries, f->waits);
 	}
 	p->n++;
 	return 0;

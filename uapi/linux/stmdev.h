@@ -135,7 +135,9 @@
  *	in: name (1..31 bytes, NUL-terminated).  out: id, the same for every
  *	process naming the same family in this store (at most
  *	STMDEV_FAMILIES_MAX; ENOSPC beyond).  COMMIT and WAIT carry the id,
- *	and the store counts per family.
+ *	and the store counts per family: attempts, commits, conflicts, busy,
+ *	waits, and retries (commits a caller flags STMDEV_COMMIT_RETRY: a
+ *	transaction's rerun, after a conflict or a blocking retry).
  *
  * STMDEV_IOC_FAMILY_STATS (struct stmdev_family_stats)
  *	in: addr/len of a struct stmdev_family_ent array.  out: count filled,
@@ -277,6 +279,7 @@ struct stmdev_commit_ent {
 
 /* COMMIT flags */
 #define STMDEV_COMMIT_NONBLOCK	(1U << 0)	/* EBUSY instead of waiting */
+#define STMDEV_COMMIT_RETRY	(1U << 1)	/* a rerun: a retry of its family */
 
 struct stmdev_commit {
 	__u64 entries;		/* in: struct stmdev_commit_ent[] */
@@ -358,7 +361,7 @@ struct stmdev_family_ent {
 	__u64 conflicts;
 	__u64 busy;
 	__u64 waits;		/* WAIT calls: blocking retries */
-	__u64 reserved;
+	__u64 retries;		/* COMMITs flagged STMDEV_COMMIT_RETRY */
 };
 
 struct stmdev_family_stats {
