@@ -167,6 +167,14 @@ struct stm_coll {
 int stm_check_name(const char *name);
 int stm_check_key(const struct stm_store *s, const void *key, size_t klen);
 size_t stm_key_len(const char *key);	/* strnlen capped at STM_KEY_MAX + 1 */
+/*
+ * The lengths of @n NUL-terminated keys, for the _n calls (0 for a NULL key,
+ * which they reject): in @stack when it holds @n, else a fresh array; NULL
+ * when out of memory.  Release with stm_key_lens_put().
+ */
+size_t *stm_key_lens(const char *const *keys, size_t n, size_t *stack,
+		     size_t stack_n);
+void stm_key_lens_put(size_t *lens, size_t *stack);
 void stm_put_le64(void *p, int64_t x);
 int64_t stm_get_le64(const void *p);
 

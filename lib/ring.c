@@ -792,32 +792,16 @@ int stm_ring_prep_read_n(struct stm_ring *r, const void *const *keys,
 int stm_ring_prep_read(struct stm_ring *r, const char *const *keys, size_t n,
 		       uint64_t tag)
 {
-	const void *stack_k[STACK_OPS], **k = stack_k;
-	size_t stack_l[STACK_OPS], *l = stack_l;
-	int ret = -EINVAL;
+	size_t stack[STACK_OPS], *lens;
+	int ret;
 
 	if (!r || (n && !keys))
 		return -EINVAL;
-	if (n > STACK_OPS) {
-		k = calloc(n, sizeof(*k));
-		l = calloc(n, sizeof(*l));
-		if (!k || !l) {
-			ret = -ENOMEM;
-			goto out_free;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!keys[i])
-			goto out_free;
-		k[i] = keys[i];
-		l[i] = stm_key_len(keys[i]);
-	}
-	ret = stm_ring_prep_read_n(r, k, l, n, tag);
-out_free:
-	if (k != stack_k)
-		free(k);
-	if (l != stack_l)
-		free(l);
+	lens = stm_key_lens(keys, n, stack, STACK_OPS);
+	if (!lens)
+		return -ENOMEM;
+	ret = stm_ring_prep_read_n(r, (const void *const *)keys, lens, n, tag);
+	stm_key_lens_put(lens, stack);
 	return ret;
 }
 
@@ -1125,22 +1109,17 @@ int stm_ring_prep_wait(struct stm_ring *r, const char *const *keys,
 		       const uint64_t *versions, size_t n, unsigned flags,
 		       int timeout_ms, uint64_t tag)
 {
-	size_t stack[STACK_OPS], *lens = stack;
+	size_t stack[STACK_OPS], *lens;
 	int ret;
 
 	if (!r || !keys || !n)
 		return -EINVAL;
-	if (n > STACK_OPS) {
-		lens = calloc(n, sizeof(*lens));
-		if (!lens)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		lens[i] = keys[i] ? stm_key_len(keys[i]) : 0;
+	lens = stm_key_lens(keys, n, stack, STACK_OPS);
+	if (!lens)
+		return -ENOMEM;
 	ret = stm_ring_prep_wait_n(r, (const void *const *)keys, lens, versions, n,
 				   flags, timeout_ms, tag);
-	if (lens != stack)
-		free(lens);
+	stm_key_lens_put(lens, stack);
 	return ret;
 }
 

@@ -3,6 +3,7 @@
  * util.c - argument checks and encodings shared by the library.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -32,6 +33,22 @@ int stm_check_name(const char *name)
 size_t stm_key_len(const char *key)
 {
 	return strnlen(key, STM_KEY_MAX + 1);
+}
+
+size_t *stm_key_lens(const char *const *keys, size_t n, size_t *stack,
+		     size_t stack_n)
+{
+	size_t *lens = n > stack_n ? calloc(n, sizeof(*lens)) : stack;
+
+	for (size_t i = 0; lens && i < n; i++)
+		lens[i] = keys[i] ? stm_key_len(keys[i]) : 0;
+	return lens;
+}
+
+void stm_key_lens_put(size_t *lens, size_t *stack)
+{
+	if (lens != stack)
+		free(lens);
 }
 
 int stm_check_key(const struct stm_store *s, const void *key, size_t klen)

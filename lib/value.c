@@ -469,38 +469,18 @@ int stm_using_n(struct stm_store *s, const void *const *keys,
 int stm_using(struct stm_store *s, const char *const *keys, size_t n,
 	      struct stm_coll **out)
 {
-	const void *stack_k[STACK_ENTS], **k = stack_k;
-	size_t stack_l[STACK_ENTS], *l = stack_l;
+	size_t stack[STACK_ENTS], *lens;
 	int ret;
 
-	if (!s || !out || (n && !keys)) {
-		if (out)
-			*out = NULL;
+	if (out)
+		*out = NULL;
+	if (!s || !out || (n && !keys))
 		return -EINVAL;
-	}
-	if (n > STACK_ENTS) {
-		k = calloc(n, sizeof(*k));
-		l = calloc(n, sizeof(*l));
-		if (!k || !l) {
-			ret = -ENOMEM;
-			goto out_free;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!keys[i]) {
-			*out = NULL;
-			ret = -EINVAL;
-			goto out_free;
-		}
-		k[i] = keys[i];
-		l[i] = stm_key_len(keys[i]);
-	}
-	ret = stm_using_n(s, k, l, n, out);
-out_free:
-	if (k != stack_k)
-		free(k);
-	if (l != stack_l)
-		free(l);
+	lens = stm_key_lens(keys, n, stack, STACK_ENTS);
+	if (!lens)
+		return -ENOMEM;
+	ret = stm_using_n(s, (const void *const *)keys, lens, n, out);
+	stm_key_lens_put(lens, stack);
 	return ret;
 }
 

@@ -122,21 +122,16 @@ out_free:
 
 int stm_watch(struct stm_store *s, const char *const *keys, size_t n)
 {
-	size_t stack[STACK_KEYS] = { 0 }, *lens = stack;
+	size_t stack[STACK_KEYS], *lens;
 	int ret;
 
 	if (!s || (n && !keys))
 		return -EINVAL;
-	if (n > STACK_KEYS) {
-		lens = calloc(n, sizeof(*lens));
-		if (!lens)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		lens[i] = keys[i] ? stm_key_len(keys[i]) : 0;
+	lens = stm_key_lens(keys, n, stack, STACK_KEYS);
+	if (!lens)
+		return -ENOMEM;
 	ret = stm_watch_n(s, (const void *const *)keys, lens, n);
-	if (lens != stack)
-		free(lens);
+	stm_key_lens_put(lens, stack);
 	return ret;
 }
 
