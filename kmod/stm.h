@@ -145,8 +145,7 @@ struct stm_rslot {
 	u64 ver;			/* 0 when absent */
 	u32 vlen;			/* the value's length */
 	bool present;
-	u8 ilen;
-	u8 inl[STM_INLINE_MAX];
+	u8 inl[STM_INLINE_MAX];		/* an inline value's bytes */
 };
 
 struct stm_waitset;

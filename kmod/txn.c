@@ -111,7 +111,6 @@ static bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs, bool values)
 			ilen = min_t(u8, READ_ONCE(k->ilen), STM_INLINE_MAX);
 			if (values)
 				memcpy(rs->inl, k->inl, ilen);
-			rs->ilen = ilen;
 			rs->vlen = ilen;
 		} else if (state == STM_HEAP) {
 			v = rcu_dereference(k->val);
@@ -294,7 +293,7 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 		const u8 *data;
 
 		data = v ? v->data : rs[i].inl;
-		len = v ? v->len : rs[i].ilen;
+		len = rs[i].vlen;
 		ents[i].version = rs[i].ver;
 		ents[i].flags = rs[i].present ? STMDEV_RENT_PRESENT : 0;
 		ents[i].val_len = rs[i].present ? len : 0;
