@@ -192,10 +192,12 @@ int stm_store_info(struct stm_file *f, struct stmdev_info *info);
 int stm_store_list(struct stmdev_list_stores *ls);
 int stm_store_stats(struct stm_file *f, struct stmdev_stats *st);
 void stm_store_put(struct stm_store *s);
+void stm_stores_destroy(void);
+
+/* family.c */
 int stm_family_add(struct stm_file *f, struct stmdev_family *fam);
 int stm_family_stats(struct stm_file *f, struct stmdev_family_stats *fs);
 struct stm_family *stm_family_get(struct stm_store *s, u32 id);
-void stm_stores_destroy(void);
 
 /* table.c */
 int stm_table_init(struct stm_store *s);
@@ -209,18 +211,42 @@ void stm_key_free(struct stm_store *s, struct stm_key *k);
 struct stm_val *stm_val_alloc(u32 len);
 void stm_val_put(struct stm_val *v);
 
-/* txn.c */
+/* cpu_relax() rounds spent on a locked key before backing off. */
+#define STM_SPIN	256
+
+/*
+ * A request's working memory: on the stack while it is small (the common
+ * 1..8-key call allocates nothing), else from the heap.
+ */
+struct stm_buf {
+	void *p;
+	bool heap;
+};
+
+/* snapshot.c */
+void *stm_buf_get(struct stm_buf *b, void *stack, size_t stack_size,
+		  size_t size);
+void stm_buf_put(struct stm_buf *b);
+long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n);
+int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
+		 u64 addr, u32 len);
+int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b);
+bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs, bool values);
+int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
+		 bool at, bool values, u64 *rv, u32 *bad);
+void stm_rslots_put(struct stm_rslot *rs, u32 n);
+
+/* read.c */
 int stm_read(struct stm_file *f, struct stmdev_read *r);
+
+/* commit.c */
 /* How a command is issued: STM_NOWAIT from io_uring's inline issue. */
 #define STM_NOWAIT	1
 
 int stm_commit(struct stm_file *f, struct stmdev_commit *c, unsigned int how);
+
+/* list.c */
 int stm_list(struct stm_file *f, struct stmdev_list *l);
-int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
-		 u64 addr, u32 len);
-int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
-		 bool at, bool values, u64 *rv, u32 *bad);
-void stm_rslots_put(struct stm_rslot *rs, u32 n);
 
 /* wait.c */
 void stm_wait_init(struct stm_store *s);
