@@ -71,6 +71,7 @@ struct stm_commit_ctx {
 	u32 nfetch;		/* READ + FETCH entries */
 	s64 dkeys;		/* what stm_charge() charged */
 	s64 dbytes;
+	s64 dmem;
 	u64 version;
 };
 
@@ -254,10 +255,32 @@ static int stm_fetch(struct stm_commit_ctx *c)
 	return err;
 }
 
-/* Charge the store for the commit's writes, or fail with ENOSPC/EINVAL. */
+/*
+ * Key table buckets follow the key count; rhashtable resizes them on its
+ * own, so each commit that changes the count brings the charge up to date
+ * (including a growth the new count will cause).
+ */
+static void stm_charge_table(struct stm_store *s)
+{
+	s64 now = stm_table_cost(s, atomic64_read(&s->nkeys));
+	s64 d = now - atomic64_xchg(&s->tbl_mem, now);
+
+	if (d) {
+		atomic64_add(d, &s->owner->mem);
+		atomic64_add(d, &s->mem);
+	}
+}
+
+/*
+ * Charge the store and its owner for the commit's writes: ENOSPC past a
+ * per-store limit, EDQUOT past a per-user one, EINVAL for an ADD onto a
+ * value that is not 8 bytes.
+ */
 static int stm_charge(struct stm_commit_ctx *c)
 {
-	s64 dkeys = 0, dbytes = 0;
+	struct stm_store *s = c->s;
+	s64 dkeys = 0, dbytes = 0, dmem = 0;
+	int err = -ENOSPC;
 	u32 i;
 
 	for (i = 0; i < c->nw; i++) {
@@ -286,36 +309,51 @@ static int stm_charge(struct stm_commit_ctx *c)
 			w->result = (s64)((u64)x + (u64)w->delta);
 			put_unaligned_le64((u64)w->result, w->small);
 		}
+		if (old && stm_went_puts(w) && olen == w->vlen)
+			continue;	/* same size: nothing changes */
 		if (old) {
 			dkeys--;
 			dbytes -= w->kr.len + olen;
+			dmem -= stm_key_cost(w->kr.len) + stm_val_cost(olen);
 		}
 		if (stm_went_puts(w)) {
 			dkeys++;
 			dbytes += w->kr.len + w->vlen;
+			dmem += stm_key_cost(w->kr.len) + stm_val_cost(w->vlen);
 		}
 	}
 	c->dkeys = dkeys;
 	c->dbytes = dbytes;
+	c->dmem = dmem;
 	/* A same-size overwrite, the common case, touches no shared counter. */
-	if (dkeys && atomic64_add_return(dkeys, &c->s->nkeys) >
-	    READ_ONCE(stm_max_keys_per_store) && dkeys > 0)
+	if (!dkeys && !dbytes && !dmem)
+		return 0;
+	if (!stm_charge_add(&s->nkeys, dkeys, READ_ONCE(stm_max_keys_per_store)))
+		return -ENOSPC;
+	if (!stm_charge_add(&s->nbytes, dbytes, READ_ONCE(stm_max_bytes_per_store)))
 		goto out_keys;
-	if (dbytes && atomic64_add_return(dbytes, &c->s->nbytes) >
-	    READ_ONCE(stm_max_bytes_per_store) && dbytes > 0)
+	err = stm_user_charge(s->owner, dkeys, dmem);
+	if (err)
 		goto out_bytes;
+	atomic64_add(dmem, &s->mem);
+	if (dkeys)
+		stm_charge_table(s);
 	return 0;
 
 out_bytes:
-	atomic64_sub(dbytes, &c->s->nbytes);
+	atomic64_sub(dbytes, &s->nbytes);
 out_keys:
-	atomic64_sub(dkeys, &c->s->nkeys);
-	return -ENOSPC;
+	atomic64_sub(dkeys, &s->nkeys);
+	return err;
 }
 
-/* Undo a successful stm_charge(). */
+/* Undo a successful stm_charge(); the table's charge catches up later. */
 static void stm_uncharge(struct stm_commit_ctx *c)
 {
+	if (!c->dkeys && !c->dbytes && !c->dmem)
+		return;
+	stm_user_charge(c->s->owner, -c->dkeys, -c->dmem);
+	atomic64_sub(c->dmem, &c->s->mem);
 	atomic64_sub(c->dbytes, &c->s->nbytes);
 	atomic64_sub(c->dkeys, &c->s->nkeys);
 }

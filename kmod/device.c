@@ -6,6 +6,9 @@
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
+#include <linux/nsproxy.h>
+#include <linux/sched.h>
+#include <net/net_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "stm.h"
@@ -13,6 +16,7 @@
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
 			 STMDEV_F_FAMILY | STMDEV_F_URING | STMDEV_F_FETCH_OLD | \
+			 STMDEV_F_ISOLATION | \
 			 (STM_URING_CANCEL ? STMDEV_F_URING_CANCEL : 0))
 
 union stm_cmd_arg {
@@ -58,7 +62,7 @@ static int stm_attach(struct stm_file *f, union stm_cmd_arg *u, unsigned int how
 
 static int stm_unlink(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
-	return stm_store_unlink(&u->unlink);
+	return stm_store_unlink(f, &u->unlink);
 }
 
 static int stm_info(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
@@ -68,7 +72,7 @@ static int stm_info(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 
 static int stm_list_stores(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
-	return stm_store_list(&u->list_stores);
+	return stm_store_list(f, &u->list_stores);
 }
 
 static int stm_read_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
@@ -233,6 +237,13 @@ static int stm_open(struct inode *inode, struct file *file)
 	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f)
 		return -ENOMEM;
+	f->user = stm_user_get(current_fsuid());
+	if (!f->user) {
+		kfree(f);
+		return -ENOMEM;
+	}
+	/* Names are looked up in the opener's network namespace. */
+	f->net = get_net(current->nsproxy->net_ns);
 	mutex_init(&f->watch_lock);
 	init_waitqueue_head(&f->poll_wq);
 	file->private_data = f;
@@ -254,6 +265,9 @@ static int stm_release(struct inode *inode, struct file *file)
 	stm_watch_release(f);
 	if (f->store)
 		stm_store_put(f->store);
+	WARN_ON_ONCE(atomic_read(&f->nwaits));
+	stm_user_put(f->user);
+	put_net(f->net);
 	kfree(f);
 	return 0;
 }

@@ -28,12 +28,16 @@ int stm_family_add(struct stm_file *f, struct stmdev_family *fam)
 		return -EINVAL;
 	if (len == sizeof(fam->name))
 		return -ENAMETOOLONG;
-	if (!len)
+	if (!stm_name_ok(fam->name, len))
 		return -EINVAL;
 	mutex_lock(&s->fam_lock);
 	for (i = 0; i < s->nfamilies; i++)
 		if (!strcmp(s->families[i].name, fam->name))
 			goto out_found;
+	/* Readers may name families, but only writers add them. */
+	err = -EBADF;
+	if (f->flags & STMDEV_ATTACH_RDONLY)
+		goto out_unlock;
 	err = -ENOSPC;
 	if (i == STMDEV_FAMILIES_MAX)
 		goto out_unlock;

@@ -12,8 +12,13 @@
 unsigned int stm_max_value_size = 64 << 10;
 unsigned int stm_max_keys_per_store = 1 << 20;
 unsigned long stm_max_bytes_per_store = 64UL << 20;
-unsigned int stm_max_stores = 64;
+unsigned int stm_max_stores = 1024;
 unsigned int stm_max_keys_per_call = 1024;
+unsigned int stm_max_stores_per_user = 32;
+unsigned long stm_max_keys_per_user = 1UL << 20;
+unsigned long stm_max_mem_per_user = 256UL << 20;
+unsigned int stm_max_waits_per_fd = 4096;
+unsigned int stm_max_waits_per_user = 65536;
 
 /* A bounded module parameter: writes outside [min, max] get EINVAL. */
 struct stm_param {
@@ -69,9 +74,19 @@ STM_PARAM(max_keys_per_store, false, 1, 1U << 30,
 STM_PARAM(max_bytes_per_store, true, 1, 1UL << 40,
 	  "key + value bytes one store may hold (default 64 MiB)");
 STM_PARAM(max_stores, false, 1, 1U << 20,
-	  "stores that may exist at once (default 64)");
+	  "stores that may exist at once, all users and namespaces (default 1024)");
 STM_PARAM(max_keys_per_call, false, 1, 1U << 16,
-	  "entries in one READ or COMMIT (default 1024)");
+	  "entries in one READ, COMMIT, WAIT or WATCH (default 1024)");
+STM_PARAM(max_stores_per_user, false, 1, 1U << 20,
+	  "stores one user may own (default 32)");
+STM_PARAM(max_keys_per_user, true, 1, 1UL << 32,
+	  "keys in all the stores one user owns (default 1048576)");
+STM_PARAM(max_mem_per_user, true, 1UL << 16, 1UL << 40,
+	  "kernel bytes of all the stores one user owns (default 256 MiB)");
+STM_PARAM(max_waits_per_fd, false, 1, 1U << 24,
+	  "wait and watch entries queued through one fd (default 4096)");
+STM_PARAM(max_waits_per_user, false, 1, 1U << 24,
+	  "wait and watch entries of the fds one user opened (default 65536)");
 
 static struct miscdevice stm_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
@@ -84,17 +99,24 @@ static int __init stm_init(void)
 {
 	int err;
 
-	err = misc_register(&stm_misc);
+	err = stm_stores_init();
 	if (err)
 		return err;
+	err = misc_register(&stm_misc);
+	if (err)
+		goto out_stores;
 	pr_debug("loaded, uapi %d\n", STMDEV_UAPI_VERSION);
 	return 0;
+
+out_stores:
+	stm_stores_exit();
+	return err;
 }
 
 static void __exit stm_exit(void)
 {
 	misc_deregister(&stm_misc);
-	stm_stores_destroy();
+	stm_stores_exit();
 	rcu_barrier();
 }
 

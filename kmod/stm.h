@@ -36,6 +36,25 @@ extern unsigned int stm_max_keys_per_store;
 extern unsigned long stm_max_bytes_per_store;
 extern unsigned int stm_max_stores;
 extern unsigned int stm_max_keys_per_call;
+extern unsigned int stm_max_stores_per_user;
+extern unsigned long stm_max_keys_per_user;
+extern unsigned long stm_max_mem_per_user;
+extern unsigned int stm_max_waits_per_fd;
+extern unsigned int stm_max_waits_per_user;
+
+/*
+ * A user, by kuid, and what is charged to it (user.c): the stores it owns,
+ * their keys and kernel memory, and the wait entries of the fds it opened.
+ */
+struct stm_user {
+	struct hlist_node node;		/* stm_users, under stm_users_lock */
+	refcount_t ref;
+	kuid_t uid;
+	atomic_t stores;
+	atomic_t waits;
+	atomic64_t keys;
+	atomic64_t mem;			/* bytes */
+};
 
 /* An immutable value; freed after a grace period once unreferenced. */
 struct stm_val {
@@ -111,14 +130,17 @@ struct stm_pcpu_stats {
 
 struct stm_store {
 	struct kref ref;		/* the registry's, and each fd's */
-	struct list_head link;		/* stm_stores, under stm_stores_lock */
+	struct list_head link;		/* stm_ns.stores, under its lock */
 	u64 id;				/* LIST_STORES cursor order */
 	char name[STMDEV_NAME_MAX];
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
-	bool unlinked;			/* under stm_stores_lock */
+	bool unlinked;			/* under the namespace's lock */
 	u32 seed;
+	struct stm_user *owner;		/* charged for keys and memory */
+	atomic64_t mem;			/* kernel bytes charged to the owner */
+	atomic64_t tbl_mem;		/* of which the key table's buckets */
 
 	struct rhashtable table;	/* struct stm_key by bytes */
 	struct xarray ids;		/* struct stm_key by id */
@@ -160,6 +182,8 @@ struct stm_waiter {
 /* Keys and the versions a waiter saw; woken when one of them is written. */
 struct stm_waitset {
 	struct stm_store *s;
+	struct stm_file *f;		/* charged for the entries, if set */
+	u32 charged;			/* how many */
 	struct task_struct *task;	/* WAIT: the sleeping task */
 	wait_queue_head_t *notify;	/* WATCH: the fd's poll head */
 	void (*kick)(void *arg);	/* io_uring WAIT: set once armed */
@@ -175,6 +199,9 @@ struct stm_waitset {
 
 /* One open /dev/stm. */
 struct stm_file {
+	struct net *net;		/* the opener's: where names are looked up */
+	struct stm_user *user;		/* the opener: charged for wait entries */
+	atomic_t nwaits;		/* wait and watch entries queued */
 	struct stm_store *store;	/* set once by ATTACH */
 	u32 flags;			/* STMDEV_ATTACH_* */
 	struct mutex watch_lock;	/* watch */
@@ -186,20 +213,36 @@ struct stm_file {
 extern const struct file_operations stm_fops;
 
 /* store.c */
+int stm_stores_init(void);
+void stm_stores_exit(void);
 int stm_store_attach(struct stm_file *f, struct stmdev_attach *a);
-int stm_store_unlink(struct stmdev_unlink *u);
+int stm_store_unlink(struct stm_file *f, struct stmdev_unlink *u);
 int stm_store_info(struct stm_file *f, struct stmdev_info *info);
-int stm_store_list(struct stmdev_list_stores *ls);
+int stm_store_list(struct stm_file *f, struct stmdev_list_stores *ls);
 int stm_store_stats(struct stm_file *f, struct stmdev_stats *st);
 void stm_store_put(struct stm_store *s);
-void stm_stores_destroy(void);
+bool stm_name_ok(const char *name, size_t len);
 
 /* family.c */
 int stm_family_add(struct stm_file *f, struct stmdev_family *fam);
 int stm_family_stats(struct stm_file *f, struct stmdev_family_stats *fs);
 struct stm_family *stm_family_get(struct stm_store *s, u32 id);
 
+/* user.c */
+struct stm_user *stm_user_get(kuid_t uid);
+void stm_user_put(struct stm_user *u);
+bool stm_charge_add(atomic64_t *v, s64 delta, u64 max);
+int stm_user_add_store(struct stm_user *u);
+void stm_user_del_store(struct stm_user *u);
+int stm_user_charge(struct stm_user *u, s64 keys, s64 mem);
+int stm_waits_charge(struct stm_file *f, u32 n);
+void stm_waits_uncharge(struct stm_file *f, u32 n);
+
 /* table.c */
+size_t stm_kv_cost(size_t size);
+size_t stm_key_cost(u32 klen);
+size_t stm_val_cost(u32 vlen);
+size_t stm_table_cost(struct stm_store *s, u64 nkeys);
 int stm_table_init(struct stm_store *s);
 void stm_table_destroy(struct stm_store *s);
 u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len);

@@ -1,59 +1,85 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The registry of named stores: create, attach with POSIX-shm-like
- * permissions, unlink, list.  A store lives until it is unlinked and its
- * last fd is closed, or the module is unloaded.
+ * The registry of named stores, one per network namespace: create, attach
+ * with POSIX-shm-like permissions, unlink, list.  A store lives until it is
+ * unlinked (or its namespace dies) and its last fd is closed.
  */
 #include <linux/capability.h>
-#include <linux/ctype.h>
 #include <linux/cred.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
 #include "stm.h"
 
-static DEFINE_MUTEX(stm_stores_lock);
-static LIST_HEAD(stm_stores);		/* by id, under stm_stores_lock */
-static unsigned int stm_nstores;	/* under stm_stores_lock */
-static u64 stm_next_store_id = 1;	/* under stm_stores_lock */
+/*
+ * Stores live in a network namespace: the one of the process that opened
+ * the fd used (Documentation/kernel.rst, "Who can do what", says why).  The
+ * namespace's registry dies with it: its stores are unlinked then, and
+ * freed once the last fd attached to them is closed.
+ */
+struct stm_ns {
+	struct mutex lock;
+	struct list_head stores;	/* by id */
+	u64 next_id;
+};
+
+static unsigned int stm_net_id __read_mostly;
+static atomic_t stm_nstores;		/* in every namespace: max_stores */
+
+static struct stm_ns *stm_ns(const struct net *net)
+{
+	return net_generic(net, stm_net_id);
+}
 
 static const u32 stm_attach_flags = STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL |
 				    STMDEV_ATTACH_RDONLY | STMDEV_ATTACH_NONBLOCK;
+
+/*
+ * Are these @len bytes a name: [A-Za-z0-9._-] only?  Spelled out, since
+ * the kernel's isalnum() takes Latin-1 letters (0xc0..0xff) for letters.
+ */
+bool stm_name_ok(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return len > 0;
+}
 
 /* 1..63 bytes of [A-Za-z0-9._-], NUL-terminated within the field. */
 static int stm_check_name(const char *name)
 {
 	size_t len = strnlen(name, STMDEV_NAME_MAX);
-	size_t i;
 
 	if (len == STMDEV_NAME_MAX)
 		return -ENAMETOOLONG;
-	if (!len)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
-			return -EINVAL;
-	}
-	return 0;
+	return stm_name_ok(name, len) ? 0 : -EINVAL;
 }
 
-/* Caller holds stm_stores_lock. */
-static struct stm_store *stm_store_find(const char *name)
+/* Caller holds ns->lock. */
+static struct stm_store *stm_store_find(struct stm_ns *ns, const char *name)
 {
 	struct stm_store *s;
 
-	list_for_each_entry(s, &stm_stores, link)
+	list_for_each_entry(s, &ns->stores, link)
 		if (!strcmp(s->name, name))
 			return s;
 	return NULL;
 }
 
-/* May the current task open @s for @mask (MAY_READ, MAY_WRITE)? */
-static bool stm_store_permitted(const struct stm_store *s, int mask)
+/* Do the mode bits of @s grant the current task @mask (MAY_READ, MAY_WRITE)? */
+static bool stm_mode_permits(const struct stm_store *s, int mask)
 {
 	umode_t mode = s->mode;
 
@@ -61,14 +87,32 @@ static bool stm_store_permitted(const struct stm_store *s, int mask)
 		mode >>= 6;
 	else if (in_group_p(s->gid))
 		mode >>= 3;
-	if (((mode & 7) & mask) == mask)
-		return true;
-	return capable(CAP_DAC_OVERRIDE);
+	return ((mode & 7) & mask) == mask;
+}
+
+/*
+ * May the current task open @s for @mask?  CAP_DAC_OVERRIDE counts in the
+ * user namespace that owns the store's network namespace.
+ */
+static bool stm_store_permitted(const struct stm_file *f,
+				const struct stm_store *s, int mask)
+{
+	return stm_mode_permits(s, mask) ||
+	       ns_capable(f->net->user_ns, CAP_DAC_OVERRIDE);
+}
+
+/* What a store costs before it holds a key. */
+static size_t stm_store_base_cost(void)
+{
+	return kmalloc_size_roundup(sizeof(struct stm_store)) +
+	       sizeof(struct stm_pcpu_stats) * num_possible_cpus();
 }
 
 static struct stm_store *stm_store_create(const char *name, umode_t mode)
 {
 	struct stm_store *s;
+	size_t base;
+	int err = -ENOMEM;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
@@ -78,6 +122,18 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 		goto out_free;
 	if (stm_table_init(s))
 		goto out_free_stats;
+	s->owner = stm_user_get(current_fsuid());
+	if (!s->owner)
+		goto out_table;
+	err = stm_user_add_store(s->owner);
+	if (err)
+		goto out_put_user;
+	base = stm_store_base_cost() + stm_table_cost(s, 0);
+	err = stm_user_charge(s->owner, 0, base);
+	if (err)
+		goto out_del_store;
+	atomic64_set(&s->mem, base);
+	atomic64_set(&s->tbl_mem, stm_table_cost(s, 0));
 	stm_wait_init(s);
 	mutex_init(&s->fam_lock);
 	kref_init(&s->ref);
@@ -88,11 +144,17 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 	s->seed = get_random_u32();
 	return s;
 
+out_del_store:
+	stm_user_del_store(s->owner);
+out_put_user:
+	stm_user_put(s->owner);
+out_table:
+	stm_table_destroy(s);
 out_free_stats:
 	free_percpu(s->stats);
 out_free:
 	kfree(s);
-	return ERR_PTR(-ENOMEM);
+	return ERR_PTR(err);
 }
 
 static void stm_store_release(struct kref *ref)
@@ -101,6 +163,12 @@ static void stm_store_release(struct kref *ref)
 
 	stm_table_destroy(s);
 	free_percpu(s->stats);
+	/* Everything the store held goes back to its owner. */
+	stm_user_charge(s->owner, -atomic64_read(&s->nkeys),
+			-atomic64_read(&s->mem));
+	stm_user_del_store(s->owner);
+	stm_user_put(s->owner);
+	atomic_dec(&stm_nstores);
 	kfree(s);
 }
 
@@ -109,10 +177,19 @@ void stm_store_put(struct stm_store *s)
 	kref_put(&s->ref, stm_store_release);
 }
 
+/* One more store in the whole module: ENOSPC at max_stores. */
+static int stm_count_store(void)
+{
+	if (atomic_add_unless(&stm_nstores, 1, READ_ONCE(stm_max_stores)))
+		return 0;
+	return -ENOSPC;
+}
+
 int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 {
-	int mask = MAY_READ;
+	struct stm_ns *ns = stm_ns(f->net);
 	struct stm_store *s, *created = NULL;
+	int mask = MAY_READ;
 	int err;
 
 	if (a->flags & ~stm_attach_flags || a->reserved[0] || a->reserved[1])
@@ -127,35 +204,41 @@ int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 	if (READ_ONCE(f->store))
 		return -EBUSY;
 	if (a->flags & STMDEV_ATTACH_CREAT) {
-		created = stm_store_create(a->name, a->mode & 0777);
-		if (IS_ERR(created))
-			return PTR_ERR(created);
+		/*
+		 * Made before the lock, in case the name is free.  A limit
+		 * that refuses it matters only if the name is free: CREAT of
+		 * an existing store attaches even at a limit.
+		 */
+		created = ERR_PTR(stm_count_store());
+		if (!PTR_ERR(created)) {
+			created = stm_store_create(a->name, a->mode & 0777);
+			if (IS_ERR(created))
+				atomic_dec(&stm_nstores);
+		}
+		if (PTR_ERR(created) == -ENOMEM)
+			return -ENOMEM;
 	}
 
-	mutex_lock(&stm_stores_lock);
+	mutex_lock(&ns->lock);
 	err = -EBUSY;
 	if (f->store)		/* attaches of one fd serialize on the lock */
 		goto out_unlock;
-	s = stm_store_find(a->name);
+	s = stm_store_find(ns, a->name);
 	if (s) {
 		err = -EEXIST;
 		if (a->flags & STMDEV_ATTACH_EXCL)
 			goto out_unlock;
 		err = -EACCES;
-		if (!stm_store_permitted(s, mask))
+		if (!stm_store_permitted(f, s, mask))
 			goto out_unlock;
 	} else {
-		err = -ENOENT;
-		if (!created)
-			goto out_unlock;
-		err = -ENOSPC;
-		if (stm_nstores >= READ_ONCE(stm_max_stores))
+		err = IS_ERR(created) ? PTR_ERR(created) : -ENOENT;
+		if (IS_ERR_OR_NULL(created))
 			goto out_unlock;
 		s = created;
 		created = NULL;
-		s->id = stm_next_store_id++;
-		list_add_tail(&s->link, &stm_stores);
-		stm_nstores++;
+		s->id = ns->next_id++;
+		list_add_tail(&s->link, &ns->stores);
 	}
 	f->flags = a->flags & (STMDEV_ATTACH_RDONLY | STMDEV_ATTACH_NONBLOCK);
 	kref_get(&s->ref);
@@ -163,14 +246,22 @@ int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 	smp_store_release(&f->store, s);
 	err = 0;
 out_unlock:
-	mutex_unlock(&stm_stores_lock);
-	if (created)
+	mutex_unlock(&ns->lock);
+	if (!IS_ERR_OR_NULL(created))
 		stm_store_put(created);
 	return err;
 }
 
-int stm_store_unlink(struct stmdev_unlink *u)
+/* Take @s out of its namespace (caller holds the namespace's lock). */
+static void stm_store_unlist(struct stm_store *s)
 {
+	list_del(&s->link);
+	WRITE_ONCE(s->unlinked, true);
+}
+
+int stm_store_unlink(struct stm_file *f, struct stmdev_unlink *u)
+{
+	struct stm_ns *ns = stm_ns(f->net);
 	struct stm_store *s;
 	int err;
 
@@ -179,20 +270,19 @@ int stm_store_unlink(struct stmdev_unlink *u)
 	err = stm_check_name(u->name);
 	if (err)
 		return err;
-	mutex_lock(&stm_stores_lock);
-	s = stm_store_find(u->name);
+	mutex_lock(&ns->lock);
+	s = stm_store_find(ns, u->name);
 	err = -ENOENT;
 	if (!s)
 		goto out_unlock;
 	err = -EPERM;
-	if (!uid_eq(current_fsuid(), s->uid) && !capable(CAP_SYS_ADMIN))
+	if (!uid_eq(current_fsuid(), s->uid) &&
+	    !ns_capable(f->net->user_ns, CAP_SYS_ADMIN))
 		goto out_unlock;
-	list_del(&s->link);
-	stm_nstores--;
-	s->unlinked = true;
+	stm_store_unlist(s);
 	err = 0;
 out_unlock:
-	mutex_unlock(&stm_stores_lock);
+	mutex_unlock(&ns->lock);
 	if (!err) {
 		stm_wake_all(s);
 		stm_store_put(s);
@@ -216,15 +306,18 @@ int stm_store_info(struct stm_file *f, struct stmdev_info *info)
 	info->bytes = atomic64_read(&s->nbytes);
 	info->clock = atomic64_read(&s->clock);
 	info->unlinked = READ_ONCE(s->unlinked);
+	info->charge = atomic64_read(&s->mem);
 	return 0;
 }
 
-int stm_store_list(struct stmdev_list_stores *ls)
+int stm_store_list(struct stm_file *f, struct stmdev_list_stores *ls)
 {
 	struct stmdev_store_ent __user *out = u64_to_user_ptr(ls->addr);
-	struct user_namespace *ns = current_user_ns();
+	struct user_namespace *uns = current_user_ns();
+	struct stm_ns *ns = stm_ns(f->net);
 	struct stmdev_store_ent *ents;
 	struct stm_store *s;
+	bool override;
 	u32 max, n = 0;
 	u64 next = 0;
 	int err = 0;
@@ -234,27 +327,30 @@ int stm_store_list(struct stmdev_list_stores *ls)
 	max = min_t(u32, ls->len / sizeof(*ents), 256);
 	if (!max)
 		return -E2BIG;
-	ents = kcalloc(max, sizeof(*ents), GFP_KERNEL);
+	ents = kcalloc(max, sizeof(*ents), GFP_KERNEL_ACCOUNT);
 	if (!ents)
 		return -ENOMEM;
+	/* Once, and without an audit record: listing is not an access. */
+	override = ns_capable_noaudit(f->net->user_ns, CAP_DAC_OVERRIDE);
 
-	mutex_lock(&stm_stores_lock);
-	list_for_each_entry(s, &stm_stores, link) {
-		if (s->id < ls->cursor || !stm_store_permitted(s, MAY_READ))
+	mutex_lock(&ns->lock);
+	list_for_each_entry(s, &ns->stores, link) {
+		if (s->id < ls->cursor ||
+		    !(override || stm_mode_permits(s, MAY_READ)))
 			continue;
 		if (n == max) {
 			next = s->id;
 			break;
 		}
 		memcpy(ents[n].name, s->name, sizeof(ents[n].name));
-		ents[n].uid = from_kuid_munged(ns, s->uid);
-		ents[n].gid = from_kgid_munged(ns, s->gid);
+		ents[n].uid = from_kuid_munged(uns, s->uid);
+		ents[n].gid = from_kgid_munged(uns, s->gid);
 		ents[n].mode = s->mode;
 		ents[n].keys = atomic64_read(&s->nkeys);
 		ents[n].bytes = atomic64_read(&s->nbytes);
 		n++;
 	}
-	mutex_unlock(&stm_stores_lock);
+	mutex_unlock(&ns->lock);
 
 	if (copy_to_user(out, ents, n * sizeof(*ents)))
 		err = -EFAULT;
@@ -284,19 +380,52 @@ int stm_store_stats(struct stm_file *f, struct stmdev_stats *st)
 	}
 	st->keys = atomic64_read(&s->nkeys);
 	st->bytes = atomic64_read(&s->nbytes);
+	st->charge = atomic64_read(&s->mem);
 	return 0;
 }
 
-/* Module exit: no fd is open, so every store has only the registry's ref. */
-void stm_stores_destroy(void)
+static int __net_init stm_net_init(struct net *net)
 {
+	struct stm_ns *ns = stm_ns(net);
+
+	mutex_init(&ns->lock);
+	INIT_LIST_HEAD(&ns->stores);
+	ns->next_id = 1;
+	return 0;
+}
+
+/*
+ * The namespace is dead: no process is in it and no fd opened in it is
+ * left (each holds the namespace).  Unlink its stores.
+ */
+static void __net_exit stm_net_exit(struct net *net)
+{
+	struct stm_ns *ns = stm_ns(net);
 	struct stm_store *s, *tmp;
 
-	mutex_lock(&stm_stores_lock);
-	list_for_each_entry_safe(s, tmp, &stm_stores, link) {
-		list_del(&s->link);
+	mutex_lock(&ns->lock);
+	list_for_each_entry_safe(s, tmp, &ns->stores, link) {
+		stm_store_unlist(s);
 		stm_store_put(s);
+		cond_resched();
 	}
-	stm_nstores = 0;
-	mutex_unlock(&stm_stores_lock);
+	mutex_unlock(&ns->lock);
+}
+
+static struct pernet_operations stm_net_ops = {
+	.init	= stm_net_init,
+	.exit	= stm_net_exit,
+	.id	= &stm_net_id,
+	.size	= sizeof(struct stm_ns),
+};
+
+int stm_stores_init(void)
+{
+	return register_pernet_subsys(&stm_net_ops);
+}
+
+/* Module exit: no fd is open; every namespace's stores are freed. */
+void stm_stores_exit(void)
+{
+	unregister_pernet_subsys(&stm_net_ops);
 }

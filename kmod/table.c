@@ -5,6 +5,8 @@
  * can walk with a cursor that survives table resizes and concurrent churn.
  */
 #include <linux/jhash.h>
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "stm.h"
@@ -38,6 +40,59 @@ static const struct rhashtable_params stm_table_params = {
 	.obj_cmpfn		= stm_key_cmpfn,
 	.automatic_shrinking	= true,
 };
+
+/*
+ * What an allocation of @size bytes by kvmalloc() really takes: the slab
+ * object or page block kmalloc() rounds it to, or whole pages when it is too
+ * large for kmalloc() (vmalloc; its page-pointer array is left out).
+ */
+size_t stm_kv_cost(size_t size)
+{
+	if (size > KMALLOC_MAX_SIZE)
+		return PAGE_ALIGN(size);
+	return kmalloc_size_roundup(size);
+}
+
+/*
+ * The kernel memory one key takes: its node, as kmalloc() rounds it, and
+ * its share of the id map (an xarray node holds XA_CHUNK_SIZE ids when the
+ * ids are dense, as they are for keys created together).
+ */
+size_t stm_key_cost(u32 klen)
+{
+	struct stm_key *k;
+
+	return kmalloc_size_roundup(struct_size(k, key, klen)) +
+	       DIV_ROUND_UP(sizeof(struct xa_node), XA_CHUNK_SIZE);
+}
+
+/* A value's memory beyond its key: nothing when it lives inside the key. */
+size_t stm_val_cost(u32 vlen)
+{
+	struct stm_val *v;
+
+	return vlen > STM_INLINE_MAX ? stm_kv_cost(struct_size(v, data, vlen)) : 0;
+}
+
+/*
+ * The bucket array of the key table for @nkeys keys: the size it has now,
+ * or the size it grows to (rhashtable doubles past 75% full), as
+ * kvzalloc() rounds it.  rhashtable allocates it with GFP_KERNEL, outside
+ * memcg: this charge is what bounds it.
+ */
+size_t stm_table_cost(struct stm_store *s, u64 nkeys)
+{
+	struct bucket_table *tbl;
+	u64 size;
+
+	rcu_read_lock();
+	tbl = rcu_dereference(s->table.tbl);
+	size = tbl->size;
+	rcu_read_unlock();
+	while (nkeys > size / 4 * 3 && size < (1ULL << 31))
+		size *= 2;
+	return stm_kv_cost(struct_size(tbl, buckets, size));
+}
 
 u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
 {

@@ -77,6 +77,8 @@ void stm_waitset_free(struct stm_waitset *ws)
 
 	if (!ws)
 		return;
+	if (ws->f)
+		stm_waits_uncharge(ws->f, ws->charged);
 	for (i = 0; i < ws->n; i++)
 		if (ws->w[i].set)
 			remove_wait_queue(stm_bucket(ws->s, ws->w[i].hash),
@@ -164,6 +166,31 @@ int stm_waitset_check(struct stm_waitset *ws, u32 *index)
 	return ws->all ? changed == ws->n : changed > 0;
 }
 
+/*
+ * A wait set for @f's store of the @n entries at @uaddr, charged to @f and
+ * its opener until it is freed.
+ */
+static struct stm_waitset *stm_waitset_charged(struct stm_file *f, u64 uaddr,
+					       u32 n)
+{
+	struct stm_waitset *ws;
+	int err;
+
+	if (n > READ_ONCE(stm_max_keys_per_call))
+		return ERR_PTR(-E2BIG);
+	err = stm_waits_charge(f, n);
+	if (err)
+		return ERR_PTR(err);
+	ws = stm_waitset_new(f->store, uaddr, n);
+	if (IS_ERR(ws)) {
+		stm_waits_uncharge(f, n);
+		return ws;
+	}
+	ws->f = f;
+	ws->charged = n;
+	return ws;
+}
+
 /* Validate a WAIT and queue its wait set: shared by ioctl and io_uring. */
 struct stm_waitset *stm_wait_start(struct stm_file *f, struct stmdev_wait *wt)
 {
@@ -178,7 +205,7 @@ struct stm_waitset *stm_wait_start(struct stm_file *f, struct stmdev_wait *wt)
 			return ERR_PTR(-EINVAL);
 	}
 	wt->index = STMDEV_NO_CONFLICT;
-	ws = stm_waitset_new(f->store, wt->entries, wt->count);
+	ws = stm_waitset_charged(f, wt->entries, wt->count);
 	if (IS_ERR(ws))
 		return ws;
 	ws->all = wt->flags & STMDEV_WAIT_ALL;
@@ -242,7 +269,7 @@ int stm_watch(struct stm_file *f, struct stmdev_watch *wa)
 	if (wa->flags || wa->reserved)
 		return -EINVAL;
 	if (wa->count) {
-		ws = stm_waitset_new(f->store, wa->entries, wa->count);
+		ws = stm_waitset_charged(f, wa->entries, wa->count);
 		if (IS_ERR(ws))
 			return PTR_ERR(ws);
 		ws->notify = &f->poll_wq;

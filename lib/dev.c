@@ -353,6 +353,7 @@ static int dev_info(struct stm_store *s, struct stm_info *out)
 	out->bytes = in.bytes;
 	out->clock = in.clock;
 	out->unlinked = in.unlinked;
+	out->charge = in.charge;
 	return 0;
 }
 
@@ -374,6 +375,7 @@ static int dev_stats(struct stm_store *s, struct stm_stats *out)
 	out->bytes = st.bytes;
 	out->waits = st.waits;
 	out->wakeups = st.wakeups;
+	out->charge = st.charge;
 	return 0;
 }
 

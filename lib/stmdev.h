@@ -78,7 +78,8 @@ const char *stm_strerror(int err);
  *
  * Return: 0; -EINVAL bad name or flags; -ENAMETOOLONG name too long;
  * -ENOENT no such store (without STM_CREAT); -EEXIST (STM_CREAT|STM_EXCL);
- * -EACCES; -ENOSPC too many stores; -ENODEV /dev/stm is missing (module
+ * -EACCES; -ENOSPC too many stores; -EDQUOT the caller owns as many
+ * stores as it may (or its memory quota is spent); -ENODEV /dev/stm is missing (module
  * not loaded); -EPROTONOSUPPORT a URL for a backend not built in.
  */
 int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out);
@@ -140,7 +141,9 @@ struct stm_info {
 	uint64_t clock;			/* the store's commit clock */
 	uint32_t unlinked;		/* 1 once the name is removed */
 	uint32_t reserved0;
-	uint64_t reserved[4];
+	uint64_t charge;		/* kernel bytes, charged to the owner
+					 * (0 where the backend cannot tell) */
+	uint64_t reserved[3];
 };
 
 /**
@@ -162,7 +165,8 @@ struct stm_stats {
 	uint64_t bytes;			/* key + value bytes now */
 	uint64_t waits;			/* waits that slept (blocking retries) */
 	uint64_t wakeups;		/* waiters woken by a commit or unlink */
-	uint64_t reserved[8];
+	uint64_t charge;		/* kernel bytes the store takes (0: unknown) */
+	uint64_t reserved[7];
 };
 
 /**
@@ -309,7 +313,8 @@ int stm_value_del(struct stm_value *v);
  *
  * Return: 0; -STM_ECONFLICT the key changed since @v was read (redo the
  * work, e.g. after stm_value_refresh()); -STM_EBUSY (non-blocking store:
- * retry the commit); -EBADF read-only store; -ENOSPC store full; -EINTR a
+ * retry the commit); -EBADF read-only store; -ENOSPC store full; -EDQUOT
+ * the store's owner is at its key or memory quota; -EINTR a
  * blocking commit was interrupted (nothing changed); other -errno.
  */
 int stm_value_commit(struct stm_value *v);
@@ -640,8 +645,11 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
  * @timeout_ms:  the whole call, blocking retries included, ends with
  *               -ETIMEDOUT after this long; 0: no limit.
  * @family:      name of this kind of transaction (1..STM_FAMILY_NAME_MAX
- *               bytes), for per-family statistics (stm_families(),
- *               stmctl stats --families); NULL: none.
+ *               bytes of [A-Za-z0-9._-]), for per-family statistics
+ *               (stm_families(), stmctl stats --families); NULL: none.
+ *               Only a writable handle adds a family to the store: on a
+ *               read-only one, a family no writer named yet is not
+ *               counted, and the transaction runs all the same.
  * @reserved:    zero.  Fields added later will be read only under a flag
  *               that asks for them.
  *

@@ -1200,7 +1200,10 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 	tx.flags = opts->flags;
 	if (opts->family) {
 		ret = stm_family_id(s, opts->family, &tx.family);
-		if (ret)
+		/* A read-only handle cannot add a family: count nowhere. */
+		if (ret == -EBADF)
+			tx.family = 0;
+		else if (ret)
 			return ret;
 	}
 	if (opts->timeout_ms)

@@ -37,19 +37,23 @@ int cmd_info(int argc, char **argv)
 		return fail(ret, "%s", a.pos[0]);
 	if (has_opt(&a, "json")) {
 		printf("{\"name\":");
-		json_string(stdout, in.name, strlen(in.name));
+		json_name(stdout, in.name, sizeof(in.name));
 		printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"keys\":%" PRIu64
-		       ",\"bytes\":%" PRIu64 ",\"clock\":%" PRIu64 ",\"unlinked\":%s"
+		       ",\"bytes\":%" PRIu64 ",\"charge\":%" PRIu64
+		       ",\"clock\":%" PRIu64 ",\"unlinked\":%s"
 		       ",\"max_key_len\":%u,\"max_value_size\":%u,\"max_keys_per_call\":%u}\n",
-		       in.uid, in.gid, in.mode, in.keys, in.bytes, in.clock,
+		       in.uid, in.gid, in.mode, in.keys, in.bytes, in.charge, in.clock,
 		       in.unlinked ? "true" : "false", lim.max_key_len, lim.max_value_size,
 		       lim.max_keys_per_call);
 	} else {
-		printf("name:              %s\n", in.name);
+		printf("name:              ");
+		print_name(stdout, in.name, sizeof(in.name));
+		putchar('\n');
 		printf("owner:             %u:%u\n", in.uid, in.gid);
 		printf("mode:              %04o\n", in.mode);
 		printf("keys:              %" PRIu64 "\n", in.keys);
 		printf("bytes:             %" PRIu64 "\n", in.bytes);
+		printf("charge:            %" PRIu64 "\n", in.charge);
 		printf("clock:             %" PRIu64 "\n", in.clock);
 		printf("unlinked:          %s\n", in.unlinked ? "yes" : "no");
 		printf("max_key_len:       %u\n", lim.max_key_len);

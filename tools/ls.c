@@ -74,7 +74,7 @@ int cmd_ls(int argc, char **argv)
 		printf("[");
 		for (size_t i = 0; i < r.n; i++) {
 			printf("%s{\"name\":", i ? "," : "");
-			json_string(stdout, r.v[i].name, strlen(r.v[i].name));
+			json_name(stdout, r.v[i].name, sizeof(r.v[i].name));
 			printf(",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"keys\":%" PRIu64
 			       ",\"bytes\":%" PRIu64 "}", r.v[i].uid, r.v[i].gid, r.v[i].mode,
 			       r.v[i].keys, r.v[i].bytes);
@@ -84,9 +84,12 @@ int cmd_ls(int argc, char **argv)
 		if (r.n)
 			printf("%-24s %6s %6s %5s %10s %12s\n", "NAME", "UID", "GID", "MODE",
 			       "KEYS", "BYTES");
-		for (size_t i = 0; i < r.n; i++)
-			printf("%-24s %6u %6u %05o %10" PRIu64 " %12" PRIu64 "\n", r.v[i].name,
+		for (size_t i = 0; i < r.n; i++) {
+			print_name(stdout, r.v[i].name, sizeof(r.v[i].name));
+			printf("%*s %6u %6u %05o %10" PRIu64 " %12" PRIu64 "\n",
+			       (int)(24 - strnlen(r.v[i].name, 24)), "",
 			       r.v[i].uid, r.v[i].gid, r.v[i].mode, r.v[i].keys, r.v[i].bytes);
+		}
 	}
 	free(r.v);
 	return EX_OK;

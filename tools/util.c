@@ -315,6 +315,43 @@ void json_string(FILE *f, const void *data, size_t len)
 	fputc('"', f);
 }
 
+/*
+ * A store or family name as the kernel gave it, escaped: names are ASCII
+ * [A-Za-z0-9._-] today, but nothing the kernel hands over is trusted to
+ * be printable.  Text: any other byte as \xHH; JSON: as \u00HH.
+ */
+void print_name(FILE *f, const char *name, size_t max)
+{
+	size_t len = strnlen(name, max);
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)name[i];
+
+		if (c > 0x20 && c < 0x7f && c != '\\')
+			fputc(c, f);
+		else
+			fprintf(f, "\\x%02x", c);
+	}
+}
+
+void json_name(FILE *f, const char *name, size_t max)
+{
+	size_t len = strnlen(name, max);
+
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = (uint8_t)name[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
 void json_bytes(FILE *f, const char *name, const void *p, size_t len)
 {
 	bool text = stm_is_text(p, len);

@@ -38,15 +38,27 @@
  * STMDEV_IOC_NOP (struct stmdev_nop)
  *	Does nothing and returns 0: the floor every benchmark is measured on.
  *
+ * Names (ATTACH, UNLINK, LIST_STORES) live in the network namespace of
+ * the process that opened the fd: processes in different network
+ * namespaces see different stores, even under equal names.  When a
+ * namespace dies (no process and no fd opened in it is left), its stores
+ * are unlinked.  Capabilities count in the user namespace that owns that
+ * network namespace.  (STMDEV_F_ISOLATION)
+ *
  * STMDEV_IOC_ATTACH (struct stmdev_attach)
- *	in: name (1..63 bytes of [A-Za-z0-9._-], NUL-terminated), flags
- *	(STMDEV_ATTACH_*), mode (permission bits, with CREAT).
- *	A created store is owned by the caller's fsuid/fsgid; access is checked
- *	like a POSIX shm object: read for RDONLY, read+write otherwise.
+ *	in: name (1..63 bytes of [A-Za-z0-9._-] -- ASCII only --,
+ *	NUL-terminated), flags (STMDEV_ATTACH_*), mode (permission bits, with
+ *	CREAT).  A created store is owned by the caller's fsuid/fsgid, and its
+ *	keys and kernel memory are charged to that user; access is checked
+ *	like a POSIX shm object: read for RDONLY, read+write otherwise
+ *	(CAP_DAC_OVERRIDE passes).  CREAT of an existing store attaches to it
+ *	even when a limit would refuse a new one.
  *	Errors: EINVAL bad name or flags, ENAMETOOLONG name without NUL in 64
  *	bytes, ENOENT no such store without CREAT, EEXIST with CREAT|EXCL,
- *	EACCES permission denied, ENOSPC max_stores reached, EBUSY this fd
- *	already has a store attached (one fd serves one store).
+ *	EACCES permission denied, EDQUOT the caller owns max_stores_per_user
+ *	stores (or max_mem_per_user would be passed), ENOSPC max_stores
+ *	reached, EBUSY this fd already has a store attached (one fd serves
+ *	one store).
  *
  * STMDEV_IOC_UNLINK (struct stmdev_unlink)
  *	in: name.  Removes the name; fds attached to it keep working until
@@ -54,14 +66,17 @@
  *	ENOENT no such store.  Needs no attached store.
  *
  * STMDEV_IOC_INFO (struct stmdev_info)
- *	out: name, owner, mode, attach flags, keys, bytes, commit clock,
- *	unlinked.  ENOTCONN without an attached store (as for every command
+ *	out: name, owner, mode, attach flags, keys, bytes (key + value
+ *	bytes), commit clock, unlinked, charge (the kernel memory the store
+ *	takes, charged to its owner: key nodes and values as the allocator
+ *	rounds them, the key table, the id map, the store itself).  ENOTCONN without an attached store (as for every command
  *	below).
  *
  * STMDEV_IOC_LIST_STORES (struct stmdev_list_stores)
  *	in: cursor (0 to start), addr/len of a struct stmdev_store_ent array.
  *	out: count entries filled, cursor to pass next (0 when done).
- *	Needs no attached store; lists every store the caller may read.
+ *	Needs no attached store; lists every store of the caller's namespace
+ *	that the caller may read.
  *
  * STMDEV_IOC_READ (struct stmdev_read)
  *	in: entries/count (struct stmdev_read_ent[], count <=
@@ -105,7 +120,8 @@
  *	Blocking commits wait for the locks, interruptibly (EINTR).  EBADF:
  *	a write entry through a read-only attachment (READ entries alone are
  *	allowed: validation).  ENOSPC: max_keys_per_store or
- *	max_bytes_per_store would be exceeded.  E2BIG: count over
+ *	max_bytes_per_store would be exceeded.  EDQUOT: the store's owner
+ *	would pass max_keys_per_user or max_mem_per_user.  E2BIG: count over
  *	max_keys_per_call or a value over max_value_size.
  *
  * STMDEV_IOC_LIST (struct stmdev_list)
@@ -125,6 +141,9 @@
  *	Sleeps until the condition holds: returns 0 with `index` the first
  *	entry that differs.  ETIMEDOUT on timeout, EINTR on a signal, EIDRM
  *	when the store is unlinked.  Only waiters on a written key are woken.
+ *	Each entry is charged while queued: ENOSPC past max_waits_per_fd
+ *	entries on this fd, EDQUOT past max_waits_per_user for the user who
+ *	opened it (WATCH likewise, and io_uring WAITs).
  *
  * STMDEV_IOC_WATCH (struct stmdev_watch)
  *	in: entries/count as for WAIT (count 0 clears).  Replaces the fd's
@@ -132,9 +151,11 @@
  *	differs from the one given.
  *
  * STMDEV_IOC_FAMILY (struct stmdev_family)
- *	in: name (1..31 bytes, NUL-terminated).  out: id, the same for every
- *	process naming the same family in this store (at most
- *	STMDEV_FAMILIES_MAX; ENOSPC beyond).  COMMIT and WAIT carry the id,
+ *	in: name (1..31 bytes of [A-Za-z0-9._-], NUL-terminated).  out: id,
+ *	the same for every process naming the same family in this store (at
+ *	most STMDEV_FAMILIES_MAX; ENOSPC beyond).  Only a writable attachment
+ *	adds a name (EBADF through a read-only one, which may still look up
+ *	names that exist).  COMMIT and WAIT carry the id,
  *	and the store counts per family: attempts, commits, conflicts, busy,
  *	waits, and retries (commits a caller flags STMDEV_COMMIT_RETRY: a
  *	transaction's rerun, after a conflict or a blocking retry).
@@ -166,6 +187,8 @@
 #define STMDEV_F_URING		(1ULL << 7)	/* IORING_OP_URING_CMD */
 #define STMDEV_F_URING_CANCEL	(1ULL << 8)	/* async WAIT is unbounded */
 #define STMDEV_F_FETCH_OLD	(1ULL << 9)	/* READ + FETCH in COMMIT */
+/* Stores per network namespace, per-user limits (EDQUOT), `charge` */
+#define STMDEV_F_ISOLATION	(1ULL << 10)
 
 struct stmdev_features {
 	__u64 features;		/* out */
@@ -209,7 +232,8 @@ struct stmdev_info {
 	__u64 clock;			/* out: commit clock */
 	__u32 unlinked;			/* out: 1 when the name is gone */
 	__u32 reserved0;
-	__u64 reserved[3];
+	__u64 charge;			/* out: kernel bytes (F_ISOLATION) */
+	__u64 reserved[2];
 };
 
 struct stmdev_store_ent {
@@ -315,7 +339,8 @@ struct stmdev_stats {
 	__u64 bytes;		/* key + value bytes now */
 	__u64 waits;		/* WAIT calls that slept */
 	__u64 wakeups;		/* waiters woken by a commit or unlink */
-	__u64 reserved[8];	/* out: zero, room for counters to come */
+	__u64 charge;		/* kernel bytes the store takes (F_ISOLATION) */
+	__u64 reserved[7];	/* out: zero, room for counters to come */
 };
 
 /* WAIT flags */
