@@ -322,6 +322,7 @@ static int stm_snapshot_locked(struct stm_store *s, struct stm_rslot *rs,
 	clock = atomic64_read(&s->clock);
 	if (at)
 		clock = *rv;
+	stm_debug_delay(STM_DBG_SNAPSHOT, false);	/* keys held */
 	for (i = 0; i < nh; i++) {
 		u32 j, end = i + 1 < nh ? h[i + 1].first : n;
 

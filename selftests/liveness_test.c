@@ -35,6 +35,8 @@ struct shm {
 	long long seq;			/* values the hammers write */
 	long long commits[NHAMMER];
 	long long reads;		/* READs the victim finished */
+	long long probes;		/* the prober's commits */
+	long long busy;			/* ... that found quiet locked */
 	int errors;
 	char msg[160];
 	char name[STMDEV_NAME_MAX];
@@ -91,6 +93,40 @@ static int hammer(void *arg, int idx)
 		if (ret < 0)
 			return fail(s, "hammer commit: %d", ret);
 		INC(s->commits[idx], 1);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Non-blocking commits of quiet, a key no one else writes: EBUSY means a
+ * reader held it locked, which only a locked snapshot does.
+ */
+static int prober(void *arg, int idx)
+{
+	struct shm *s = arg;
+	struct stmdev_commit_ent e;
+	__u64 le = 0;
+	int fd, ret;
+
+	stm_pin(idx + 1);
+	fd = stm_open_attach(s->name, 0, 0);
+	if (fd < 0)
+		return fail(s, "prober attach: %d", fd);
+	INC(s->ready, 1);
+	while (!LOAD(s->stop)) {
+		if (LOAD(s->probes) % 2)
+			cent_del(&e, "quiet", 5);
+		else
+			cent_put(&e, "quiet", 5, &le, 8);
+		ret = stm_commit_flags(fd, &e, 1, STMDEV_COMMIT_NONBLOCK,
+				       NULL, NULL);
+		if (ret == -EBUSY)
+			INC(s->busy, 1);
+		else if (ret < 0)
+			return fail(s, "prober commit: %d", ret);
+		else
+			INC(s->probes, 1);
 	}
 	close(fd);
 	return 0;
@@ -213,17 +249,32 @@ static long long hammer_commits(struct shm *s)
 }
 
 struct bigread {
-	struct stmdev_read_ent e[BIG];
-	__u64 val[BIG];
+	int n;
+	struct stmdev_read_ent *e;
+	__u64 *val;
 };
 
-/* Entries: hot everywhere but 1021 (hot2) and 1022 (gone). */
+static bool bigread_alloc(struct bigread *b, int n)
+{
+	b->n = n;
+	b->e = calloc(n, sizeof(*b->e));
+	b->val = calloc(n, sizeof(*b->val));
+	return b->e && b->val;
+}
+
+static void bigread_free(struct bigread *b)
+{
+	free(b->e);
+	free(b->val);
+}
+
+/* Entries: hot everywhere but n - 3 (hot2) and n - 2 (gone). */
 static void bigread_init(struct bigread *b)
 {
-	int i;
+	int i, n = b->n;
 
-	for (i = 0; i < BIG; i++) {
-		const char *k = i == BIG - 3 ? hot2 : i == BIG - 2 ? gone : hot;
+	for (i = 0; i < n; i++) {
+		const char *k = i == n - 3 ? hot2 : i == n - 2 ? gone : hot;
 
 		rent_init(&b->e[i], k, strlen(k), &b->val[i], 8);
 	}
@@ -232,14 +283,14 @@ static void bigread_init(struct bigread *b)
 /* Is @b one instant of the hammers' commits?  0, or the bad entry + 1. */
 static int bigread_check(const struct bigread *b)
 {
-	const struct stmdev_read_ent *h = &b->e[0], *g = &b->e[BIG - 2];
+	const struct stmdev_read_ent *h = &b->e[0], *g = &b->e[b->n - 2];
 	long long v = (long long)le64toh(b->val[0]);
 	int i;
 
 	if (!(h->flags & STMDEV_RENT_PRESENT) || h->val_len != 8)
 		return 1;
-	for (i = 0; i < BIG; i++) {
-		if (i == BIG - 2)
+	for (i = 0; i < b->n; i++) {
+		if (i == b->n - 2)
 			continue;
 		if (!(b->e[i].flags & STMDEV_RENT_PRESENT) ||
 		    b->e[i].val_len != 8 || b->val[i] != b->val[0] ||
@@ -247,61 +298,91 @@ static int bigread_check(const struct bigread *b)
 			return i + 1;
 	}
 	if (!!(g->flags & STMDEV_RENT_PRESENT) != !(v % 2))
-		return BIG - 1;
-	if (!(v % 2) && (g->val_len != 8 || b->val[BIG - 2] != b->val[0]))
-		return BIG - 1;
+		return b->n - 1;
+	if (!(v % 2) && (g->val_len != 8 || b->val[b->n - 2] != b->val[0]))
+		return b->n - 1;
 	return 0;
 }
 
-/* (a) READ of 1024 entries of hot keys returns, and is one instant. */
-TEST_F_TIMEOUT(live, read_1024_of_a_hot_key_returns, 600)
+/* READ_ROUNDS reads of @n entries of hot keys, against the hammers. */
+static void hot_reads(FIXTURE_DATA(live) *self,
+		      struct __test_metadata *_metadata, int n, int rounds)
 {
-	struct bigread *b = malloc(sizeof(*b));
+	struct bigread b;
 	long long before;
 	__u64 clock, last = 0;
 	int r, bad;
 
-	ASSERT_NE(NULL, b);
+	ASSERT_TRUE(bigread_alloc(&b, n));
 	start_hammers(self, _metadata);
 	before = hammer_commits(self->s);
-	for (r = 0; r < READ_ROUNDS; r++) {
-		bigread_init(b);
-		ASSERT_EQ(0, stm_read(self->fd, b->e, BIG, &clock));
-		bad = bigread_check(b);
+	for (r = 0; r < rounds; r++) {
+		bigread_init(&b);
+		ASSERT_EQ(0, stm_read(self->fd, b.e, n, &clock));
+		bad = bigread_check(&b);
 		EXPECT_EQ(0, bad) TH_LOG("round %d: entry %d", r, bad - 1);
 		EXPECT_LE(last, clock);
-		EXPECT_LE(b->e[0].version, clock);
+		EXPECT_LE(b.e[0].version, clock);
 		last = clock;
 	}
 	/* The reads really raced commits. */
 	EXPECT_LT(before, hammer_commits(self->s));
 	EXPECT_EQ(0, stop_hammers(self));
-	free(b);
+	bigread_free(&b);
+}
+
+/* (a) READ of 1024 entries of hot keys returns, and is one instant. */
+TEST_F_TIMEOUT(live, read_1024_of_a_hot_key_returns, 600)
+{
+	hot_reads(self, _metadata, BIG, READ_ROUNDS);
 }
 
 /*
- * With the snapshot delayed between its clock and its keys on every round,
- * a lock-free round cannot outlast a committing neighbour: READ returns
- * only because it falls back to locking its keys.  Debug kernel only.
+ * The same with 65536 entries (max_keys_per_call raised): a lock-free
+ * round this long rarely outlasts three writers, so the locked fallback
+ * runs, over 65533 duplicates of one key, on every kernel.
+ */
+TEST_F_TIMEOUT(live, read_65536_of_a_hot_key_returns, 600)
+{
+	long long old = stm_param_get("max_keys_per_call");
+
+	ASSERT_LT(0, old);
+	if (stm_param_set("max_keys_per_call", 65536))
+		SKIP(return, "max_keys_per_call not writable");
+	hot_reads(self, _metadata, 65536, 4);
+	ASSERT_EQ(0, stm_param_set("max_keys_per_call", old));
+}
+
+/*
+ * With the snapshot delayed between its clock and its keys (10 ms), a
+ * lock-free round hardly ever outlasts three committing neighbours, and
+ * the locked fallback, which sleeps there holding its keys, is caught in
+ * the act: a non-blocking commit of a key only the reader and the prober
+ * touch finds it locked (EBUSY), which the lock-free path never causes.
+ * Debug kernel only.
  */
 TEST_F_TIMEOUT(live, read_falls_back_to_locking, 600)
 {
-	struct stmdev_read_ent e[3];
-	__u64 val[3], clock;
+	struct stmdev_read_ent e[4];
+	__u64 val[4], clock;
 	long long before;
 	int r;
 
-	start_hammers(self, _metadata);
-	if (!debug_delay(DBG_SNAPSHOT, 10000)) {
-		stop_hammers(self);
+	if (!debug_delay(DBG_SNAPSHOT, 0))
 		SKIP(return, "no debug_delay knobs (not an STM_DEBUG build)");
-	}
+	start_hammers(self, _metadata);
+	self->pids[self->npids] = stm_fork(prober, self->s, NHAMMER);
+	ASSERT_LT(0, self->pids[self->npids]);
+	self->npids++;
+	ASSERT_TRUE(wait_ready(self->s, NHAMMER + 1));
+	ASSERT_TRUE(debug_delay(DBG_SNAPSHOT, 10000));
 	before = hammer_commits(self->s);
 	for (r = 0; r < READ_ROUNDS; r++) {
 		rent_init(&e[0], hot, 3, &val[0], 8);
 		rent_init(&e[1], gone, 4, &val[1], 8);
 		rent_init(&e[2], hot2, 4, &val[2], 8);
-		ASSERT_EQ(0, stm_read(self->fd, e, 3, &clock));
+		rent_init(&e[3], "quiet", 5, &val[3], 8);
+		ASSERT_EQ(0, stm_read(self->fd, e, 4, &clock));
 		ASSERT_TRUE(!!(e[0].flags & STMDEV_RENT_PRESENT));
 		EXPECT_EQ(val[0], val[2]);
 		EXPECT_EQ(e[0].version, e[2].version);
@@ -312,18 +393,25 @@ TEST_F_TIMEOUT(live, read_falls_back_to_locking, 600)
 	EXPECT_LT(before, hammer_commits(self->s));
 	debug_delay_off();
 	EXPECT_EQ(0, stop_hammers(self));
+	EXPECT_LT(0, self->s->probes);
+	/* A reader held quiet locked: the fallback ran. */
+	EXPECT_LT(0, self->s->busy);
+	TH_LOG("prober: %lld commits, %lld EBUSY", self->s->probes,
+	       self->s->busy);
 }
 
 /* The victim: READ 1024 entries of the hot keys, over and over. */
 static int reader_victim(void *arg, int idx)
 {
 	struct shm *s = arg;
-	static struct bigread b;
+	struct bigread b;
 	int fd, ret;
 
 	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	if (fd < 0)
 		return fail(s, "victim attach: %d", fd);
+	if (!bigread_alloc(&b, BIG))
+		return fail(s, "victim: no memory");
 	for (;;) {
 		bigread_init(&b);
 		ret = stm_read(fd, b.e, BIG, NULL);
