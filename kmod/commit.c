@@ -11,6 +11,7 @@
 #include <linux/sort.h>
 #include <linux/uaccess.h>
 #include "stm.h"
+#include "debug.h"
 
 /* Requests up to these sizes use stack memory, not the heap. */
 #define STM_COMMIT_SMALL	4
@@ -103,6 +104,8 @@ static void stm_unlock_all(struct stm_commit_ctx *c)
  * Lock the write set in order.  Returns 0, STM_BACKOFF when the commit must back
  * off (c->wait locked by another, or c->need lacks a placeholder), or an
  * error.  Caller is in an RCU read-side section with preemption disabled.
+ * Every look at a key that fails (locked, a lost cmpxchg, a dead key) counts
+ * toward STM_SPIN, so one call is bounded however the key churns.
  */
 static int stm_lock_writes(struct stm_commit_ctx *c)
 {
@@ -137,22 +140,25 @@ again:
 		if (lv & STM_LOCKED) {
 			if (c->nonblock)
 				return -EBUSY;
-			if (++spins > STM_SPIN) {
-				c->wait = k;
-				return STM_BACKOFF;
-			}
-			cpu_relax();
-			goto again;
+			goto busy;
 		}
 		if (cmpxchg_acquire(&k->lockver, lv, lv | STM_LOCKED) != lv)
-			goto again;
+			goto busy;
 		if (READ_ONCE(k->dead)) {
 			/* Dead: unlock it and look the key up again. */
 			smp_store_release(&k->lockver, lv);
-			goto again;
+			goto busy;
 		}
 		w->k = k;
 		w->lv = lv;
+		continue;
+busy:
+		if (++spins > STM_SPIN) {
+			c->wait = k;
+			return STM_BACKOFF;
+		}
+		cpu_relax();
+		goto again;
 	}
 	return 0;
 }
@@ -433,7 +439,15 @@ static int stm_prepare_fresh(struct stm_commit_ctx *c)
 	return 0;
 }
 
-/* Lock, validate, apply; back off and start over while contended. */
+/*
+ * Lock, validate, apply; back off and start over while contended.  Each
+ * pass is bounded (stm_lock_writes()) and holds nothing when it backs off;
+ * every back-off rests (cond_resched()) and returns on a signal, so a
+ * commit can always be killed.  Progress: every holder takes keys in one
+ * order and waits, if at all, only for a key after those it holds (a
+ * commit never waits holding; a reader's locked snapshot, snapshot.c,
+ * does), so no cycle forms and some commit on the keys always finishes.
+ */
 static int stm_commit_run(struct stm_commit_ctx *c)
 {
 	u64 wv, c0;
@@ -448,6 +462,7 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		preempt_disable();
 		err = stm_lock_writes(c);
 		if (!err) {
+			stm_debug_delay(STM_DBG_COMMIT_LOCKED, true);
 			wv = atomic64_read(&c->s->clock);
 			smp_rmb();	/* the clock before the versions */
 			err = stm_validate(c);
@@ -487,10 +502,16 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		if (err != STM_BACKOFF)
 			return err;
 		if (c->need) {
-			/* Only allocation: no waiting, so no signal check. */
+			/*
+			 * Only allocation, but keys may keep vanishing under
+			 * churn: each pass may still sleep and be killed.
+			 */
+			if (fatal_signal_pending(current))
+				return -EINTR;
 			err = stm_prepare_fresh(c);
 			if (err)
 				return err;
+			cond_resched();
 			continue;
 		}
 		/* A key is held by another commit: wait for it. */

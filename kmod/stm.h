@@ -190,8 +190,10 @@ struct stm_waitset {
 	void *kick_arg;
 	bool all;			/* STMDEV_WAIT_ALL */
 	bool woken;
-	u32 n;
-	u64 *seen;
+	u32 n;				/* entries */
+	u32 nk;				/* distinct keys: rs[] and w[] */
+	u64 *seen;			/* per entry */
+	u32 *map;			/* per entry: its key in rs[] */
 	struct stm_rslot *rs;
 	u8 *keys;
 	struct stm_waiter w[];

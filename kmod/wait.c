@@ -6,13 +6,17 @@
  * Every waited-on key queues one entry on the store's wait-queue bucket
  * for its hash.  A commit wakes the bucket of each key it wrote, passing
  * the key's hash, and an entry wakes its owner only when the hash is its
- * own: a commit costs nothing to waiters on other keys.
+ * own: a commit costs nothing to waiters on other keys.  A wait set queues
+ * each distinct key once, however many entries name it, so a bucket holds
+ * at most one entry per key per wait set.
  */
+#include <linux/hash.h>
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 #include "stm.h"
 
@@ -24,9 +28,14 @@ void stm_wait_init(struct stm_store *s)
 		init_waitqueue_head(&s->wq[i]);
 }
 
+/*
+ * The bucket of a key: hash_32() mixes every bit of the key's hash, so the
+ * buckets are not indexed by the low bits the rhashtable uses.
+ */
 static wait_queue_head_t *stm_bucket(struct stm_store *s, u32 hash)
 {
-	return &s->wq[hash % STM_WAIT_BUCKETS];
+	BUILD_BUG_ON(!is_power_of_2(STM_WAIT_BUCKETS));
+	return &s->wq[hash_32(hash, ilog2(STM_WAIT_BUCKETS))];
 }
 
 /* Called by a commit after publishing a write of the key with @hash. */
@@ -79,22 +88,50 @@ void stm_waitset_free(struct stm_waitset *ws)
 		return;
 	if (ws->f)
 		stm_waits_uncharge(ws->f, ws->charged);
-	for (i = 0; i < ws->n; i++)
+	for (i = 0; i < ws->nk; i++)
 		if (ws->w[i].set)
 			remove_wait_queue(stm_bucket(ws->s, ws->w[i].hash),
 					  &ws->w[i].wq);
 	kvfree(ws->keys);
 	kvfree(ws->rs);
+	kvfree(ws->map);
 	kvfree(ws->seen);
 	kvfree(ws);
 }
 
-/* Copy the entries in and queue one waiter per key. */
+static int stm_kref_ptr_cmp(const void *a, const void *b)
+{
+	return stm_kref_cmp(*(const struct stm_kref * const *)a,
+			    *(const struct stm_kref * const *)b);
+}
+
+/*
+ * Map each of the @n entries' keys @kr to a distinct key of @ws (rs[] and
+ * map[]); @ord is room for @n pointers.
+ */
+static void stm_waitset_dedup(struct stm_waitset *ws, struct stm_kref *kr,
+			      const struct stm_kref **ord, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		ord[i] = &kr[i];
+	sort(ord, n, sizeof(*ord), stm_kref_ptr_cmp, NULL);
+	for (i = 0; i < n; i++) {
+		if (!i || stm_kref_cmp(ord[i - 1], ord[i]))
+			ws->rs[ws->nk++].kr = *ord[i];
+		ws->map[ord[i] - kr] = ws->nk - 1;
+	}
+}
+
+/* Copy the entries in and queue one waiter per distinct key. */
 struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n)
 {
 	struct stmdev_wait_ent __user *uents = u64_to_user_ptr(uaddr);
+	const struct stm_kref **ord = NULL;
 	struct stmdev_wait_ent e;
 	struct stm_waitset *ws;
+	struct stm_kref *kr;
 	u8 *cur;
 	u32 i;
 	int err;
@@ -106,11 +143,15 @@ struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n)
 		return ERR_PTR(-ENOMEM);
 	ws->s = s;
 	ws->seen = kvmalloc_array(n, sizeof(*ws->seen), GFP_KERNEL_ACCOUNT);
+	ws->map = kvmalloc_array(n, sizeof(*ws->map), GFP_KERNEL_ACCOUNT);
 	ws->rs = kvcalloc(n, sizeof(*ws->rs), GFP_KERNEL_ACCOUNT);
 	ws->keys = kvmalloc_array(n, STMDEV_KEY_MAX, GFP_KERNEL_ACCOUNT);
+	/* The entries' keys, and their order, only while deduplicating. */
+	kr = kvmalloc_array(n, sizeof(*kr) + sizeof(*ord), GFP_KERNEL_ACCOUNT);
 	err = -ENOMEM;
-	if (n && (!ws->seen || !ws->rs || !ws->keys))
+	if (n && (!ws->seen || !ws->map || !ws->rs || !ws->keys || !kr))
 		goto out_free;
+	ord = (const struct stm_kref **)(kr + n);
 	cur = ws->keys;
 	for (i = 0; i < n; i++) {
 		err = -EFAULT;
@@ -119,13 +160,15 @@ struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n)
 		err = -EINVAL;
 		if (e.reserved)
 			goto out_free;
-		err = stm_copy_key(s, &ws->rs[i].kr, &cur, e.key_addr, e.key_len);
+		err = stm_copy_key(s, &kr[i], &cur, e.key_addr, e.key_len);
 		if (err)
 			goto out_free;
 		ws->seen[i] = e.version;
 	}
 	ws->n = n;
-	for (i = 0; i < n; i++) {
+	stm_waitset_dedup(ws, kr, ord, n);
+	kvfree(kr);
+	for (i = 0; i < ws->nk; i++) {
 		struct stm_waiter *w = &ws->w[i];
 
 		init_waitqueue_func_entry(&w->wq, stm_waiter_fn);
@@ -136,6 +179,7 @@ struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n)
 	return ws;
 
 out_free:
+	kvfree(kr);
 	stm_waitset_free(ws);
 	return ERR_PTR(err);
 }
@@ -152,16 +196,16 @@ int stm_waitset_check(struct stm_waitset *ws, u32 *index)
 
 	if (!ws->n)
 		return 0;
-	err = stm_snapshot(ws->s, ws->rs, ws->n, false, false, &rv, NULL);
+	err = stm_snapshot(ws->s, ws->rs, ws->nk, false, false, &rv, NULL);
 	if (err)
 		return err;
 	for (i = 0; i < ws->n; i++) {
-		if (ws->rs[i].ver == ws->seen[i])
+		if (ws->rs[ws->map[i]].ver == ws->seen[i])
 			continue;
 		changed++;
 		first = min(first, i);
 	}
-	stm_rslots_put(ws->rs, ws->n);
+	stm_rslots_put(ws->rs, ws->nk);
 	*index = first;
 	return ws->all ? changed == ws->n : changed > 0;
 }

@@ -84,7 +84,8 @@
  *	val_addr/val_len (buffer capacity).
  *	out per entry: flags (STMDEV_RENT_PRESENT), version, val_len (the
  *	value's length).  out: clock, the commit clock of the snapshot read.
- *	All entries are one snapshot: no commit is half visible.  Never EBUSY.
+ *	All entries are one snapshot: no commit is half visible.  Never EBUSY;
+ *	EINTR only on a fatal signal.
  *	If a buffer is too small the call still fills every entry's val_len,
  *	version and flags, and `clock`, and fails with E2BIG; grow the
  *	buffers and retry.  (E2BIG before anything is read: count over
@@ -129,7 +130,8 @@
  *	(struct stmdev_key_rec, each followed by its key bytes and padded to
  *	8 bytes), cursor to pass next (0 when the walk is done).  Every key
  *	that exists for the whole walk is returned exactly once.  E2BIG when
- *	not even one record fits.
+ *	not even one record fits.  A call is bounded: it may return fewer
+ *	records than fit, even none, with a non-zero cursor; call again.
  *
  * STMDEV_IOC_STATS (struct stmdev_stats)
  *	out: the attached store's counters.
