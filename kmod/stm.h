@@ -239,6 +239,7 @@ void stm_user_del_store(struct stm_user *u);
 int stm_user_charge(struct stm_user *u, s64 keys, s64 mem);
 int stm_waits_charge(struct stm_file *f, u32 n);
 void stm_waits_uncharge(struct stm_file *f, u32 n);
+void stm_waits_recharge(struct stm_file *f, u32 n);
 
 /* table.c */
 size_t stm_kv_cost(size_t size);

@@ -138,6 +138,13 @@ int stm_waits_charge(struct stm_file *f, u32 n)
 	return 0;
 }
 
+/* Take back @n entries given back a moment ago, whatever the limits. */
+void stm_waits_recharge(struct stm_file *f, u32 n)
+{
+	atomic_add(n, &f->nwaits);
+	atomic_add(n, &f->user->waits);
+}
+
 void stm_waits_uncharge(struct stm_file *f, u32 n)
 {
 	atomic_sub(n, &f->user->waits);

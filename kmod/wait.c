@@ -312,14 +312,27 @@ int stm_watch(struct stm_file *f, struct stmdev_watch *wa)
 
 	if (wa->flags || wa->reserved)
 		return -EINVAL;
-	if (wa->count) {
-		ws = stm_waitset_charged(f, wa->entries, wa->count);
-		if (IS_ERR(ws))
-			return PTR_ERR(ws);
-		ws->notify = &f->poll_wq;
-	}
 	mutex_lock(&f->watch_lock);
 	old = f->watch;
+	/*
+	 * The set replaced gives its entries back first, so a set can be
+	 * replaced by one as large at the limit; if the new one fails, the
+	 * old one stays, charged again.
+	 */
+	if (old)
+		stm_waits_uncharge(f, old->charged);
+	if (wa->count) {
+		ws = stm_waitset_charged(f, wa->entries, wa->count);
+		if (IS_ERR(ws)) {
+			if (old)
+				stm_waits_recharge(f, old->charged);
+			mutex_unlock(&f->watch_lock);
+			return PTR_ERR(ws);
+		}
+		ws->notify = &f->poll_wq;
+	}
+	if (old)
+		old->f = NULL;	/* uncharged above */
 	f->watch = ws;
 	mutex_unlock(&f->watch_lock);
 	stm_waitset_free(old);
