@@ -185,39 +185,17 @@ static int stm_count_store(void)
 	return -ENOSPC;
 }
 
-int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
+/*
+ * The locked half of ATTACH: attach @f to the store named in @a, or, when
+ * there is none, to @created (NULL: -ENOENT; an ERR_PTR: the reason it
+ * could not be made).  Returns 0 with *@created consumed, or -errno.
+ */
+static int stm_store_attach_locked(struct stm_file *f, struct stm_ns *ns,
+				   const struct stmdev_attach *a, int mask,
+				   struct stm_store **created)
 {
-	struct stm_ns *ns = stm_ns(f->net);
-	struct stm_store *s, *created = NULL;
-	int mask = MAY_READ;
+	struct stm_store *s;
 	int err;
-
-	if (a->flags & ~stm_attach_flags || a->reserved[0] || a->reserved[1])
-		return -EINVAL;
-	if ((a->flags & STMDEV_ATTACH_EXCL) && !(a->flags & STMDEV_ATTACH_CREAT))
-		return -EINVAL;
-	err = stm_check_name(a->name);
-	if (err)
-		return err;
-	if (!(a->flags & STMDEV_ATTACH_RDONLY))
-		mask |= MAY_WRITE;
-	if (READ_ONCE(f->store))
-		return -EBUSY;
-	if (a->flags & STMDEV_ATTACH_CREAT) {
-		/*
-		 * Made before the lock, in case the name is free.  A limit
-		 * that refuses it matters only if the name is free: CREAT of
-		 * an existing store attaches even at a limit.
-		 */
-		created = ERR_PTR(stm_count_store());
-		if (!PTR_ERR(created)) {
-			created = stm_store_create(a->name, a->mode & 0777);
-			if (IS_ERR(created))
-				atomic_dec(&stm_nstores);
-		}
-		if (PTR_ERR(created) == -ENOMEM)
-			return -ENOMEM;
-	}
 
 	mutex_lock(&ns->lock);
 	err = -EBUSY;
@@ -232,11 +210,11 @@ int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 		if (!stm_store_permitted(f, s, mask))
 			goto out_unlock;
 	} else {
-		err = IS_ERR(created) ? PTR_ERR(created) : -ENOENT;
-		if (IS_ERR_OR_NULL(created))
+		err = IS_ERR(*created) ? PTR_ERR(*created) : -ENOENT;
+		if (IS_ERR_OR_NULL(*created))
 			goto out_unlock;
-		s = created;
-		created = NULL;
+		s = *created;
+		*created = NULL;
 		s->id = ns->next_id++;
 		list_add_tail(&s->link, &ns->stores);
 	}
@@ -247,6 +225,46 @@ int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
 	err = 0;
 out_unlock:
 	mutex_unlock(&ns->lock);
+	return err;
+}
+
+int stm_store_attach(struct stm_file *f, struct stmdev_attach *a)
+{
+	struct stm_ns *ns = stm_ns(f->net);
+	struct stm_store *created = NULL;
+	int mask = MAY_READ;
+	int err;
+
+	if (a->flags & ~stm_attach_flags || a->reserved[0] || a->reserved[1])
+		return -EINVAL;
+	if ((a->flags & STMDEV_ATTACH_EXCL) && !(a->flags & STMDEV_ATTACH_CREAT))
+		return -EINVAL;
+	err = stm_check_name(a->name);
+	if (err)
+		return err;
+	if (!(a->flags & STMDEV_ATTACH_RDONLY))
+		mask |= MAY_WRITE;
+	if (READ_ONCE(f->store))
+		return -EBUSY;
+	/* The common case, an existing store, makes nothing. */
+	err = stm_store_attach_locked(f, ns, a, mask, &created);
+	if (err != -ENOENT || !(a->flags & STMDEV_ATTACH_CREAT))
+		return err;
+
+	/*
+	 * The name was free: make a store outside the lock and look again.
+	 * A limit that refuses it counts only if the name is still free, so
+	 * CREAT of a store someone made meanwhile attaches even at a limit.
+	 */
+	created = ERR_PTR(stm_count_store());
+	if (!PTR_ERR(created)) {
+		created = stm_store_create(a->name, a->mode & 0777);
+		if (IS_ERR(created))
+			atomic_dec(&stm_nstores);
+	}
+	if (PTR_ERR(created) == -ENOMEM)
+		return -ENOMEM;
+	err = stm_store_attach_locked(f, ns, a, mask, &created);
 	if (!IS_ERR_OR_NULL(created))
 		stm_store_put(created);
 	return err;

@@ -43,14 +43,20 @@ static const struct rhashtable_params stm_table_params = {
 
 /*
  * What an allocation of @size bytes by kvmalloc() really takes: the slab
- * object or page block kmalloc() rounds it to, or whole pages when it is too
- * large for kmalloc() (vmalloc; its page-pointer array is left out).
+ * object or page block kmalloc() rounds it to; past kmalloc()'s largest,
+ * vmalloc's pages -- huge ones from PMD_SIZE up where the architecture maps
+ * them, as kvmalloc() asks for -- and its array of page pointers.
  */
 size_t stm_kv_cost(size_t size)
 {
-	if (size > KMALLOC_MAX_SIZE)
-		return PAGE_ALIGN(size);
-	return kmalloc_size_roundup(size);
+	size_t pages;
+
+	if (size <= KMALLOC_MAX_SIZE)
+		return kmalloc_size_roundup(size);
+	pages = PAGE_ALIGN(size);
+	if (IS_ENABLED(CONFIG_HAVE_ARCH_HUGE_VMALLOC) && size >= PMD_SIZE)
+		pages = ALIGN(size, PMD_SIZE);
+	return pages + (pages >> PAGE_SHIFT) * sizeof(struct page *);
 }
 
 /*
