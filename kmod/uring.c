@@ -90,7 +90,7 @@ static void stm_uwait_free(struct stm_uwait *uw)
 	kfree(uw);
 }
 
-/* In task work, or at issue: nothing else can queue task work now. */
+/* In task work, with uw->done set: nothing can queue task work now. */
 static void stm_uwait_finish(struct stm_uwait *uw, int err,
 			     unsigned int issue_flags)
 {
