@@ -8,12 +8,18 @@
  * cancelation kicks task work in the submitter's context, which re-checks
  * the keys, writes the result back and posts the CQE.  Exactly one task
  * work is ever queued per request (uw->pending), and none once done.
+ *
+ * The issuer owns the request until it is armed (uw->arming): from an io-wq
+ * worker it runs without the ring lock, beside the submitter's task work, so
+ * a kick that comes while it still arms only marks the request (uw->kicked),
+ * and the issuer queues that task work as its last touch of the request.
  */
 #include <linux/hrtimer.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "stm.h"
+#include "debug.h"
 
 /* Without io_uring cancelation, no async WAIT outlives this (then ETIMEDOUT). */
 #define STM_URING_WAIT_BOUND_NS	(1000 * NSEC_PER_MSEC)
@@ -26,6 +32,8 @@ struct stm_uwait {
 	struct stmdev_wait wt;
 	struct hrtimer timer;
 	spinlock_t lock;	/* the flags below */
+	bool arming;		/* the issuer owns it: queue no task work */
+	bool kicked;		/* kicked while arming */
 	bool pending;		/* task work queued */
 	bool done;		/* completing: queue nothing more */
 	bool timed_out;
@@ -45,6 +53,10 @@ static void stm_uwait_kick_locked(struct stm_uwait *uw)
 {
 	if (uw->done || uw->pending)
 		return;
+	if (uw->arming) {
+		uw->kicked = true;	/* the issuer queues it once armed */
+		return;
+	}
 	uw->pending = true;
 	io_uring_cmd_complete_in_task(uw->cmd, stm_uwait_tw);
 }
@@ -78,7 +90,7 @@ static void stm_uwait_free(struct stm_uwait *uw)
 	kfree(uw);
 }
 
-/* In task work, or at issue: nothing else can queue task work now. */
+/* In task work, with uw->done set: nothing can queue task work now. */
 static void stm_uwait_finish(struct stm_uwait *uw, int err,
 			     unsigned int issue_flags)
 {
@@ -143,6 +155,7 @@ static int stm_uring_wait(struct stm_file *f, struct io_uring_cmd *cmd,
 	uw->f = f;
 	uw->uarg = u64_to_user_ptr(addr);
 	spin_lock_init(&uw->lock);
+	uw->arming = true;	/* ours until armed, whoever kicks meanwhile */
 	hrtimer_init(&uw->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	uw->timer.function = stm_uwait_timer;
 	*stm_uwait_slot(cmd) = uw;
@@ -169,18 +182,32 @@ static int stm_uring_wait(struct stm_file *f, struct io_uring_cmd *cmd,
 		goto out_free;
 	}
 
+	/*
+	 * Kept relative: hrtimer_start() adds "now" with ktime_add_safe(),
+	 * so even S64_MAX cannot wrap to a past expiry.
+	 */
 	timeout = uw->wt.timeout_ns;
 	if (!STM_URING_CANCEL && (timeout < 0 || timeout > STM_URING_WAIT_BOUND_NS))
 		timeout = STM_URING_WAIT_BOUND_NS;
 	stm_uring_mark_cancelable(cmd, issue_flags);
-	/* From here on, wake-ups complete the request. */
+	/* From here on, wake-ups, the timer and cancelation kick the request. */
 	WRITE_ONCE(uw->ws->kick, stm_uwait_kick);
 	smp_mb();	/* kick before woken: pairs with stm_waiter_fn() */
 	if (timeout > 0)
 		hrtimer_start(&uw->timer, ns_to_ktime(timeout), HRTIMER_MODE_REL);
-	/* A wake-up between the check and arming the kick: look again. */
-	if (READ_ONCE(uw->ws->woken))
-		stm_uwait_kick(uw);
+	/* Process context, no lock held: kicks here only set uw->kicked. */
+	stm_debug_delay(STM_DBG_URING_ARM, false);
+	/*
+	 * Armed: hand the request over.  A kick that came meanwhile, or a
+	 * wake-up between the check and publishing the kick, queues the one
+	 * task work now.  That may complete and free uw at once (from an
+	 * io-wq worker it runs beside us), so this is our last touch of uw.
+	 */
+	spin_lock_irq(&uw->lock);
+	uw->arming = false;
+	if (uw->kicked || READ_ONCE(uw->ws->woken))
+		stm_uwait_kick_locked(uw);
+	spin_unlock_irq(&uw->lock);
 	return -EIOCBQUEUED;
 
 out_free:
