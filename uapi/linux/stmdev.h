@@ -121,7 +121,8 @@
  * STMDEV_IOC_WAIT (struct stmdev_wait)
  *	in: entries/count (struct stmdev_wait_ent[]: key and the version the
  *	caller saw, 0 = absent), flags (STMDEV_WAIT_ALL: wait until every key
- *	changed; default any), timeout_ns (< 0: none; 0: just check), family.
+ *	changed; default any), timeout_ns (< 0: none; 0: just check; a
+ *	deadline past the clock's range, e.g. INT64_MAX: none), family.
  *	Sleeps until the condition holds: returns 0 with `index` the first
  *	entry that differs.  ETIMEDOUT on timeout, EINTR on a signal, EIDRM
  *	when the store is unlinked.  Only waiters on a written key are woken.
