@@ -12,10 +12,6 @@
 #include <linux/uaccess.h>
 #include "stm.h"
 
-/* Requests up to these sizes use stack memory, not the heap. */
-#define STM_COMMIT_SMALL	4
-#define STM_KEYS_SMALL		256
-
 /* Internal: drop every lock and start the commit over. */
 #define STM_BACKOFF	1
 
@@ -608,9 +604,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stm_commit_ctx c = { .s = f->store };
 	struct stm_family *fam = NULL;
 	struct stmdev_commit_ent __user *uents = u64_to_user_ptr(cm->entries);
-	struct stmdev_commit_ent ents_small[STM_COMMIT_SMALL];
-	u64 work_small[(STM_COMMIT_SMALL * sizeof(struct stm_went) + STM_KEYS_SMALL) / 8];
-	struct stm_buf eb = {}, wb = {};
+	struct stm_scratch sc;
 	struct stmdev_commit_ent *ents;
 	struct stm_went *all;
 	u32 i, n = cm->count;
@@ -636,10 +630,11 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
 	c.nowait = how & STM_NOWAIT;
 
-	ents = stm_buf_get(&eb, ents_small, sizeof(ents_small),
-			   array_size(n, sizeof(*ents)));
+	stm_scratch_begin(&sc);
+	ents = stm_scratch_alloc(&sc, array_size(n, sizeof(*ents)));
+	err = -ENOMEM;
 	if (!ents)
-		return -ENOMEM;
+		goto out_free;
 	err = -EFAULT;
 	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
 		goto out_free;
@@ -648,8 +643,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	err = kbytes;
 	if (kbytes < 0)
 		goto out_free;
-	all = stm_buf_get(&wb, work_small, sizeof(work_small),
-			  array_size(n, sizeof(*all)) + kbytes);
+	all = stm_scratch_alloc(&sc, array_size(n, sizeof(*all)) + kbytes);
 	err = -ENOMEM;
 	if (!all)
 		goto out_free;
@@ -723,8 +717,7 @@ out_release:
 	for (i = 0; i < n; i++)
 		stm_went_release(c.s, &all[i]);
 out_free:
-	stm_buf_put(&wb);
-	stm_buf_put(&eb);
+	stm_scratch_end(&sc);
 	return err;
 }
 

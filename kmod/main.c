@@ -84,9 +84,12 @@ static int __init stm_init(void)
 {
 	int err;
 
+	stm_scratch_init();
 	err = misc_register(&stm_misc);
-	if (err)
+	if (err) {
+		stm_scratch_exit();
 		return err;
+	}
 	pr_debug("loaded, uapi %d\n", STMDEV_UAPI_VERSION);
 	return 0;
 }
@@ -96,6 +99,7 @@ static void __exit stm_exit(void)
 	misc_deregister(&stm_misc);
 	stm_stores_destroy();
 	rcu_barrier();
+	stm_scratch_exit();
 }
 
 module_init(stm_init);

@@ -223,6 +223,28 @@ struct stm_buf {
 	bool heap;
 };
 
+/*
+ * scratch.c: a request's working memory, carved from its CPU's scratch page
+ * while the page is free and the request small (a call with 8 keys of 100
+ * bytes fits, and allocates nothing), else from the heap.
+ */
+#define STM_SCRATCH_SIZE	(PAGE_SIZE - sizeof(unsigned long))
+
+struct stm_scratch_area;
+
+struct stm_scratch {
+	struct stm_scratch_area *area;	/* claimed, or NULL */
+	size_t used;			/* bytes of it handed out */
+	void *heap[2];			/* what came from the heap */
+	u32 nheap;
+};
+
+void stm_scratch_init(void);
+void stm_scratch_exit(void);
+void stm_scratch_begin(struct stm_scratch *sc);
+void *stm_scratch_alloc(struct stm_scratch *sc, size_t size);
+void stm_scratch_end(struct stm_scratch *sc);
+
 /* snapshot.c */
 void *stm_buf_get(struct stm_buf *b, void *stack, size_t stack_size,
 		  size_t size);
