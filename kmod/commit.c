@@ -274,8 +274,8 @@ static int stm_charge(struct stm_commit_ctx *c)
 			s64 x = 0;
 
 			if (old && olen != sizeof(u64)) {
-				c->conflict = w->idx;
-				return -EINVAL;
+				stm_conflict(c, w->idx);
+				continue;
 			}
 			if (old)
 				x = (s64)get_unaligned_le64(old);
@@ -291,6 +291,9 @@ static int stm_charge(struct stm_commit_ctx *c)
 			dbytes += w->kr.len + w->vlen;
 		}
 	}
+	/* ADD onto a value that is not 8 bytes: the first such entry. */
+	if (c->conflict != STMDEV_NO_CONFLICT)
+		return -EINVAL;
 	c->dkeys = dkeys;
 	c->dbytes = dbytes;
 	/* A same-size overwrite, the common case, touches no shared counter. */
@@ -612,6 +615,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	long kbytes;
 	int err;
 
+	cm->conflict = STMDEV_NO_CONFLICT;
 	if (cm->flags & ~(STMDEV_COMMIT_NONBLOCK | STMDEV_COMMIT_RETRY) ||
 	    cm->reserved[0] || cm->reserved[1])
 		return -EINVAL;
@@ -625,7 +629,6 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		if (cm->flags & STMDEV_COMMIT_RETRY)
 			atomic64_inc(&fam->retries);
 	}
-	cm->conflict = STMDEV_NO_CONFLICT;
 	c.nonblock = (f->flags & STMDEV_ATTACH_NONBLOCK) ||
 		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
 	c.nowait = how & STM_NOWAIT;

@@ -88,9 +88,11 @@
  *	once among READ entries.
  *	out: version, the commit clock value given to the writes (for a
  *	read-only commit, the clock at which the reads were valid); conflict,
- *	index of the first entry whose version differed (ESTALE), else
- *	STMDEV_NO_CONFLICT.  With STMDEV_CENT_FETCH on an ADD entry, the
- *	resulting value is written back to val_addr.
+ *	index of the first entry whose version differed (ESTALE), or of the
+ *	first ADD onto a stored value that is not 8 bytes (EINVAL), else
+ *	STMDEV_NO_CONFLICT (also on every other error).  With
+ *	STMDEV_CENT_FETCH on an ADD entry, the resulting value is written
+ *	back to val_addr.
  *	STMDEV_CENT_FETCH on a READ entry (STMDEV_F_FETCH_OLD) fetches the
  *	value that the commit's write of the same key replaces (the key must
  *	also have a write entry, else EINVAL): swap, or take-and-delete, in
