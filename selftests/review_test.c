@@ -223,9 +223,10 @@ TEST_F(rv, ro_commit_version_sees_deletes)
 		ASSERT_EQ(0, stm_param_set("debug_delay_site",
 					   STM_DBG_COMMIT_RO_CLOCK));
 	}
-	stm_pin(0);
+	/* Pin after the fork: the child would inherit one CPU, and stay. */
 	pid = stm_fork(flipper, &f, 0);
 	ASSERT_LT(0, pid);
+	stm_pin(0);
 	do {
 		cent_read(&e, "k", 1, 0);
 		ret = stm_commit(self->fd, &e, 1, &v, NULL);
@@ -246,9 +247,9 @@ TEST_F(rv, ro_commit_version_sees_deletes)
 	ASSERT_TRUE(ret == 0 || ret == -ESTALE);
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
-	TH_LOG("%u commits saw k absent, %u present; %u at a clock where k existed (first %llu, p0 %llu)",
-	       ok, stale, bad, (unsigned long long)first_bad,
-	       (unsigned long long)p0);
+	TH_LOG("knob %d: %u commits saw k absent, %u present; %u at a clock where k existed (first %llu, p0 %llu, last %llu)",
+	       knob, ok, stale, bad, (unsigned long long)first_bad,
+	       (unsigned long long)p0, (unsigned long long)v);
 	EXPECT_EQ(0U, bad);
 }
 
