@@ -5,6 +5,7 @@
  * takes a clock value, publishes and unlocks.
  */
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -12,10 +13,6 @@
 #include <linux/uaccess.h>
 #include "stm.h"
 #include "debug.h"
-
-/* Requests up to these sizes use stack memory, not the heap. */
-#define STM_COMMIT_SMALL	4
-#define STM_KEYS_SMALL		256
 
 /* Internal: drop every lock and start the commit over. */
 #define STM_BACKOFF	1
@@ -74,6 +71,9 @@ struct stm_commit_ctx {
 	s64 dbytes;
 	s64 dmem;
 	u64 version;
+	struct stm_went *fault;	/* a fetch whose room faulted */
+	u64 rmax;		/* newest version the validation saw */
+	bool absent;		/* it saw a READ entry's key absent */
 };
 
 /* Release every lock the commit holds, dropping placeholders. */
@@ -189,6 +189,10 @@ static int stm_validate(struct stm_commit_ctx *c)
 	u32 i, j = 0;
 	int cmp;
 
+	c->rmax = 0;
+	c->absent = false;
+	if (!c->nw)
+		stm_debug_delay(STM_DBG_COMMIT_RO_CLOCK, true);
 	for (i = 0; i < c->nw; i++)
 		if (c->w[i].flags & STMDEV_CENT_CHECK &&
 		    stm_held_version(&c->w[i]) != c->w[i].expect)
@@ -217,6 +221,10 @@ static int stm_validate(struct stm_commit_ctx *c)
 			}
 			if (k && snap.present)
 				cur = snap.ver;
+			/* A dead key's version is its delete's clock. */
+			if (k)
+				c->rmax = max(c->rmax, snap.ver);
+			c->absent |= !cur;
 		}
 		if (stm_went_fetches(r) && !(r->flags & STMDEV_CENT_CHECK))
 			continue;	/* a fetch need not validate */
@@ -228,7 +236,11 @@ static int stm_validate(struct stm_commit_ctx *c)
 
 /*
  * Capture, for each READ + FETCH entry, the value its key's write is about
- * to replace (the key is ours, locked).  -E2BIG when one does not fit.
+ * to replace (the key is ours, locked), and copy it to the entry's room
+ * before anything is published, so that a room we cannot write fails the
+ * commit rather than losing the value.  -E2BIG when one does not fit;
+ * -EFAULT (c->fault set) when a room's page is not mapped in writable: we
+ * cannot fault here, so the caller faults it in and runs the commit again.
  */
 static int stm_fetch(struct stm_commit_ctx *c)
 {
@@ -238,6 +250,7 @@ static int stm_fetch(struct stm_commit_ctx *c)
 	for (i = 0; i < c->nr; i++) {
 		struct stm_went *r = &c->r[i];
 		struct stm_key *k;
+		const void *data;
 
 		if (!stm_went_fetches(r))
 			continue;
@@ -255,8 +268,18 @@ static int stm_fetch(struct stm_commit_ctx *c)
 			r->olen = r->pin->len;
 		}
 		r->over = stm_held_version(r->pair);
-		if (r->olen > r->cap)
+		if (r->olen > r->cap) {
 			err = -E2BIG;
+			continue;
+		}
+		if (err || !r->olen)
+			continue;
+		data = r->pin ? r->pin->data : r->small;
+		if (copy_to_user_nofault(u64_to_user_ptr(r->uaddr), data,
+					 r->olen)) {
+			c->fault = r;
+			err = -EFAULT;
+		}
 	}
 	return err;
 }
@@ -307,8 +330,8 @@ static int stm_charge(struct stm_commit_ctx *c)
 			s64 x = 0;
 
 			if (old && olen != sizeof(u64)) {
-				c->conflict = w->idx;
-				return -EINVAL;
+				stm_conflict(c, w->idx);
+				continue;
 			}
 			if (old)
 				x = (s64)get_unaligned_le64(old);
@@ -328,6 +351,9 @@ static int stm_charge(struct stm_commit_ctx *c)
 			dmem += stm_key_cost(w->kr.len) + stm_val_cost(w->vlen);
 		}
 	}
+	/* ADD onto a value that is not 8 bytes: the first such entry. */
+	if (c->conflict != STMDEV_NO_CONFLICT)
+		return -EINVAL;
 	c->dkeys = dkeys;
 	c->dbytes = dbytes;
 	c->dmem = dmem;
@@ -638,28 +664,64 @@ static int stm_pair_fetches(struct stm_commit_ctx *c,
 	return 0;
 }
 
-/* Hand each fetched value back: its version, length and (@bytes) bytes. */
+/*
+ * Hand each fetched value's version and length back (stm_fetch() copied
+ * its bytes).  The fields were checked writable by stm_pair_fetches().
+ */
 static int stm_fetch_out(struct stm_commit_ctx *c,
-			 struct stmdev_commit_ent __user *uents, bool bytes)
+			 struct stmdev_commit_ent __user *uents)
 {
 	int err = 0;
 	u32 i;
 
 	for (i = 0; i < c->nr; i++) {
 		struct stm_went *r = &c->r[i];
-		const void *data;
 
 		if (!stm_went_fetches(r))
 			continue;
-		data = r->pin ? r->pin->data : r->small;
 		if (put_user(r->over, &uents[r->idx].version) ||
 		    put_user(r->olen, &uents[r->idx].val_len))
 			err = -EFAULT;
-		if (bytes && r->olen &&
-		    copy_to_user(u64_to_user_ptr(r->uaddr), data, r->olen))
-			err = -EFAULT;
 	}
 	return err;
+}
+
+/*
+ * Did a read-only commit's reads hold at the clock it read first, its
+ * version?  Not if it saw a newer version, or saw a key absent while a
+ * delete newer than that clock may have removed it (as in stm_snapshot()).
+ */
+static bool stm_reads_held(struct stm_commit_ctx *c)
+{
+	if (c->rmax > c->version)
+		return false;
+	smp_rmb();	/* the keys before the delete clock */
+	return !c->absent ||
+	       (u64)atomic64_read(&c->s->del_clock) <= c->version;
+}
+
+/*
+ * stm_commit_run(), again while a fetch's room needs faulting in or a
+ * read-only commit's reads did not hold at its clock.
+ */
+static int stm_commit_retry(struct stm_commit_ctx *c)
+{
+	int err;
+
+	for (;;) {
+		c->fault = NULL;
+		err = stm_commit_run(c);
+		if (err == -EFAULT && c->fault) {
+			if (fault_in_writeable(u64_to_user_ptr(c->fault->uaddr),
+					       c->fault->olen))
+				return -EFAULT;
+		} else if (err || c->nw || stm_reads_held(c)) {
+			return err;
+		}
+		if (signal_pending(current))
+			return -ERESTARTSYS;	/* see stm_commit_run() */
+		cond_resched();
+	}
 }
 
 int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
@@ -667,9 +729,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stm_commit_ctx c = { .s = f->store };
 	struct stm_family *fam = NULL;
 	struct stmdev_commit_ent __user *uents = u64_to_user_ptr(cm->entries);
-	struct stmdev_commit_ent ents_small[STM_COMMIT_SMALL];
-	u64 work_small[(STM_COMMIT_SMALL * sizeof(struct stm_went) + STM_KEYS_SMALL) / 8];
-	struct stm_buf eb = {}, wb = {};
+	struct stm_scratch sc;
 	struct stmdev_commit_ent *ents;
 	struct stm_went *all;
 	u32 i, n = cm->count;
@@ -677,6 +737,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	long kbytes;
 	int err;
 
+	cm->conflict = STMDEV_NO_CONFLICT;
 	if (cm->flags & ~(STMDEV_COMMIT_NONBLOCK | STMDEV_COMMIT_RETRY) ||
 	    cm->reserved[0] || cm->reserved[1])
 		return -EINVAL;
@@ -690,15 +751,15 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		if (cm->flags & STMDEV_COMMIT_RETRY)
 			atomic64_inc(&fam->retries);
 	}
-	cm->conflict = STMDEV_NO_CONFLICT;
 	c.nonblock = (f->flags & STMDEV_ATTACH_NONBLOCK) ||
 		     (cm->flags & STMDEV_COMMIT_NONBLOCK);
 	c.nowait = how & STM_NOWAIT;
 
-	ents = stm_buf_get(&eb, ents_small, sizeof(ents_small),
-			   array_size(n, sizeof(*ents)));
+	stm_scratch_begin(&sc);
+	ents = stm_scratch_alloc(&sc, array_size(n, sizeof(*ents)));
+	err = -ENOMEM;
 	if (!ents)
-		return -ENOMEM;
+		goto out_free;
 	err = -EFAULT;
 	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
 		goto out_free;
@@ -707,8 +768,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	err = kbytes;
 	if (kbytes < 0)
 		goto out_free;
-	all = stm_buf_get(&wb, work_small, sizeof(work_small),
-			  array_size(n, sizeof(*all)) + kbytes);
+	all = stm_scratch_alloc(&sc, array_size(n, sizeof(*all)) + kbytes);
 	err = -ENOMEM;
 	if (!all)
 		goto out_free;
@@ -743,7 +803,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	if (err)
 		goto out_release;
 
-	err = stm_commit_run(&c);
+	err = stm_commit_retry(&c);
 	if (err == -ESTALE) {
 		cm->conflict = c.conflict;
 		stm_stat_inc(c.s, conflicts);
@@ -757,12 +817,12 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		cm->conflict = c.conflict;	/* ADD on a non-8-byte value */
 	}
 	if (err == -E2BIG && c.nfetch)
-		stm_fetch_out(&c, uents, false);	/* the room needed */
+		stm_fetch_out(&c, uents);	/* the room needed */
 	if (err)
 		goto out_release;
 	stm_stat_inc(c.s, commits);
 	if (c.nfetch)
-		err = stm_fetch_out(&c, uents, true);
+		err = stm_fetch_out(&c, uents);
 	if (fam)
 		atomic64_inc(&fam->commits);
 	cm->version = c.version;
@@ -782,8 +842,7 @@ out_release:
 	for (i = 0; i < n; i++)
 		stm_went_release(c.s, &all[i]);
 out_free:
-	stm_buf_put(&wb);
-	stm_buf_put(&eb);
+	stm_scratch_end(&sc);
 	return err;
 }
 

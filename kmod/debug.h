@@ -15,6 +15,7 @@ enum stm_debug_site {
 	STM_DBG_URING_ARM = 1,		/* uring.c: WAIT kick published, not armed */
 	STM_DBG_SNAPSHOT = 2,		/* snapshot.c: between clock and keys */
 	STM_DBG_COMMIT_LOCKED = 3,	/* commit.c: write set locked */
+	STM_DBG_COMMIT_RO_CLOCK = 4,	/* commit.c: read-only, clock read, keys not */
 	STM_DBG_SITES
 };
 

@@ -120,6 +120,8 @@ static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u, unsign
 #define STM_OUT		2	/* has outputs: copy them back */
 /* Side effects too: check the outputs are writable first, so EFAULT changes nothing. */
 #define STM_PROBE	4
+/* Outputs on EINVAL too: COMMIT's conflict names an ADD onto a non-8-byte value. */
+#define STM_OUT_EINVAL	8
 
 struct stm_cmd {
 	unsigned int cmd;
@@ -137,6 +139,7 @@ struct stm_cmd {
 #define A	STM_ATTACHED
 #define O	STM_OUT
 #define P	STM_PROBE
+#define I	STM_OUT_EINVAL
 
 /* Indexed by _IOC_NR(cmd); append only. */
 static const struct stm_cmd stm_cmds[] = {
@@ -148,7 +151,7 @@ static const struct stm_cmd stm_cmds[] = {
 	{ STMDEV_IOC_LIST_STORES,	O,	stm_list_stores },
 	{ STMDEV_IOC_READ,		A | O,	stm_read_cmd,
 	  STM_OUTPUTS(struct stmdev_read, clock, reserved0) },
-	{ STMDEV_IOC_COMMIT,		A | O | P, stm_commit_cmd,
+	{ STMDEV_IOC_COMMIT,		A | O | P | I, stm_commit_cmd,
 	  STM_OUTPUTS(struct stmdev_commit, version, family) },
 	{ STMDEV_IOC_LIST,		A | O,	stm_list_cmd },
 	{ STMDEV_IOC_STATS,		A | O,	stm_stats },
@@ -164,6 +167,7 @@ static const struct stm_cmd stm_cmds[] = {
 #undef A
 #undef O
 #undef P
+#undef I
 
 /*
  * Can @len bytes at @uarg be written back?  Rewrite their first and last
@@ -181,10 +185,10 @@ static int stm_probe_writable(void __user *uarg, const void *k, size_t len)
 }
 
 /* Outputs are meaningful on success and on these errors. */
-static bool stm_copy_out(int err)
+static bool stm_copy_out(const struct stm_cmd *c, int err)
 {
 	return !err || err == -ESTALE || err == -E2BIG || err == -EBUSY ||
-	       err == -ETIMEDOUT;
+	       err == -ETIMEDOUT || (err == -EINVAL && c->flags & STM_OUT_EINVAL);
 }
 
 /*
@@ -218,7 +222,7 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 	    stm_probe_writable(uarg + off, (u8 *)&u + off, olen))
 		return -EFAULT;
 	err = c->fn(f, &u, how);
-	if (c->flags & STM_OUT && stm_copy_out(err) &&
+	if (c->flags & STM_OUT && stm_copy_out(c, err) &&
 	    copy_to_user(uarg + off, (u8 *)&u + off, olen))
 		return -EFAULT;
 	return err;

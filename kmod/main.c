@@ -99,9 +99,10 @@ static int __init stm_init(void)
 {
 	int err;
 
+	stm_scratch_init();
 	err = stm_stores_init();
 	if (err)
-		return err;
+		goto out_scratch;
 	err = misc_register(&stm_misc);
 	if (err)
 		goto out_stores;
@@ -110,6 +111,8 @@ static int __init stm_init(void)
 
 out_stores:
 	stm_stores_exit();
+out_scratch:
+	stm_scratch_exit();
 	return err;
 }
 
@@ -118,6 +121,7 @@ static void __exit stm_exit(void)
 	misc_deregister(&stm_misc);
 	stm_stores_exit();
 	rcu_barrier();
+	stm_scratch_exit();
 }
 
 module_init(stm_init);

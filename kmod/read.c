@@ -7,10 +7,6 @@
 #include <linux/uaccess.h>
 #include "stm.h"
 
-/* Requests up to these sizes use stack memory, not the heap. */
-#define STM_READ_SMALL		8
-#define STM_KEYS_SMALL		256
-
 int stm_read(struct stm_file *f, struct stmdev_read *r)
 {
 	struct stm_store *s = f->store;
@@ -18,9 +14,7 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 	struct stmdev_read_ent *ents;
 	struct stm_rslot *rs;
 	bool e2big = false;
-	struct stmdev_read_ent ents_small[STM_READ_SMALL];
-	u64 work_small[(STM_READ_SMALL * sizeof(*rs) + STM_KEYS_SMALL) / 8];
-	struct stm_buf eb = {}, wb = {};
+	struct stm_scratch sc;
 	u8 *keys, *cur;
 	u32 i, n = r->count;
 	u64 rv = r->clock;
@@ -40,10 +34,11 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 		return 0;
 	}
 
-	ents = stm_buf_get(&eb, ents_small, sizeof(ents_small),
-			   array_size(n, sizeof(*ents)));
+	stm_scratch_begin(&sc);
+	ents = stm_scratch_alloc(&sc, array_size(n, sizeof(*ents)));
+	err = -ENOMEM;
 	if (!ents)
-		return -ENOMEM;
+		goto out_free;
 	err = -EFAULT;
 	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
 		goto out_free;
@@ -52,8 +47,7 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 	err = kbytes;
 	if (kbytes < 0)
 		goto out_free;
-	rs = stm_buf_get(&wb, work_small, sizeof(work_small),
-			 array_size(n, sizeof(*rs)) + kbytes);
+	rs = stm_scratch_alloc(&sc, array_size(n, sizeof(*rs)) + kbytes);
 	err = -ENOMEM;
 	if (!rs)
 		goto out_free;
@@ -103,7 +97,6 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 		err = -E2BIG;
 	r->clock = rv;
 out_free:
-	stm_buf_put(&wb);
-	stm_buf_put(&eb);
+	stm_scratch_end(&sc);
 	return err;
 }

@@ -23,22 +23,6 @@
 /* Lock-free rounds a snapshot may lose before it locks its keys. */
 #define STM_SNAP_ROUNDS	8
 
-void *stm_buf_get(struct stm_buf *b, void *stack, size_t stack_size,
-			 size_t size)
-{
-	b->heap = size > stack_size;
-	b->p = b->heap ? kvmalloc(size, GFP_KERNEL_ACCOUNT) : stack;
-	return b->p;
-}
-
-void stm_buf_put(struct stm_buf *b)
-{
-	if (b->heap)
-		kvfree(b->p);
-	b->p = NULL;
-	b->heap = false;
-}
-
 /* Sum of the key lengths of @n entries, or -EINVAL for a bad one. */
 long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n)
 {

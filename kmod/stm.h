@@ -260,19 +260,30 @@ void stm_val_put(struct stm_val *v);
 /* cpu_relax() rounds spent on a locked key before backing off. */
 #define STM_SPIN	256
 
+
 /*
- * A request's working memory: on the stack while it is small (the common
- * 1..8-key call allocates nothing), else from the heap.
+ * scratch.c: a request's working memory, carved from its CPU's scratch page
+ * while the page is free and the request small (a call with 8 keys of 100
+ * bytes fits, and allocates nothing), else from the heap.
  */
-struct stm_buf {
-	void *p;
-	bool heap;
+#define STM_SCRATCH_SIZE	(PAGE_SIZE - sizeof(unsigned long))
+
+struct stm_scratch_area;
+
+struct stm_scratch {
+	struct stm_scratch_area *area;	/* claimed, or NULL */
+	size_t used;			/* bytes of it handed out */
+	void *heap[2];			/* what came from the heap */
+	u32 nheap;
 };
 
+void stm_scratch_init(void);
+void stm_scratch_exit(void);
+void stm_scratch_begin(struct stm_scratch *sc);
+void *stm_scratch_alloc(struct stm_scratch *sc, size_t size);
+void stm_scratch_end(struct stm_scratch *sc);
+
 /* snapshot.c */
-void *stm_buf_get(struct stm_buf *b, void *stack, size_t stack_size,
-		  size_t size);
-void stm_buf_put(struct stm_buf *b);
 long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n);
 int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
 		 u64 addr, u32 len);

@@ -270,8 +270,9 @@ int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
 	if (IS_ERR(ws))
 		return PTR_ERR(ws);
 	ws->task = current;
+	/* Saturates at KTIME_MAX, which schedule_hrtimeout() takes as none. */
 	if (wt->timeout_ns > 0)
-		expires = ktime_add_ns(ktime_get(), wt->timeout_ns);
+		expires = ktime_add_safe(ktime_get(), ns_to_ktime(wt->timeout_ns));
 
 	for (;;) {
 		WRITE_ONCE(ws->woken, false);

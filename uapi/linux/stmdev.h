@@ -103,18 +103,24 @@
  *	absent).  A key may appear once among write entries (else EINVAL) and
  *	once among READ entries.
  *	out: version, the commit clock value given to the writes (for a
- *	read-only commit, the clock at which the reads were valid); conflict,
- *	index of the first entry whose version differed (ESTALE), else
- *	STMDEV_NO_CONFLICT.  With STMDEV_CENT_FETCH on an ADD entry, the
- *	resulting value is written back to val_addr.
+ *	read-only commit, a clock at which every read held: at least each
+ *	version read, and at least the clock of the delete that made a key
+ *	read absent); conflict, index of the first entry whose version
+ *	differed (ESTALE), or of the first ADD onto a stored value that is
+ *	not 8 bytes (EINVAL), else STMDEV_NO_CONFLICT (also on every other
+ *	error).  With STMDEV_CENT_FETCH on an ADD entry, the resulting value
+ *	is written back to val_addr.
  *	STMDEV_CENT_FETCH on a READ entry (STMDEV_F_FETCH_OLD) fetches the
  *	value that the commit's write of the same key replaces (the key must
  *	also have a write entry, else EINVAL): swap, or take-and-delete, in
  *	one call.  val_addr/val_len are the room for it; out: val_len its
  *	length, version its version (0: it was absent).  It validates only
  *	with STMDEV_CENT_CHECK.  Too little room: E2BIG with val_len and
- *	version filled, nothing committed.  The room may be written even
- *	when the commit fails.
+ *	version filled, nothing committed.  The value is copied to its room
+ *	before the commit publishes anything: a room that cannot be written
+ *	(EFAULT, e.g. an unmapped or read-only page anywhere in it) fails the
+ *	commit with nothing committed.  The room may be written even when the
+ *	commit fails.
  *	All-or-nothing.  ESTALE: a version differed (conflict).  EBUSY: a key
  *	was locked by another commit and the commit is non-blocking (attached
  *	with NONBLOCK or STMDEV_COMMIT_NONBLOCK); retry the commit as it is.
@@ -124,6 +130,12 @@
  *	max_bytes_per_store would be exceeded.  EDQUOT: the store's owner
  *	would pass max_keys_per_user or max_mem_per_user.  E2BIG: count over
  *	max_keys_per_call or a value over max_value_size.
+ *	EFAULT changes nothing, with one exception: the outputs written once
+ *	the commit took effect (this struct's version and conflict, the FETCH
+ *	entries' version and val_len, an ADD's FETCH result) are all checked
+ *	writable before anything is done, but if another thread unmaps or
+ *	write-protects them during the call, the commit stands and the call
+ *	still returns EFAULT.
  *
  * STMDEV_IOC_LIST (struct stmdev_list)
  *	in: cursor (0 to start), addr/len of a buffer.  out: count records
@@ -139,7 +151,8 @@
  * STMDEV_IOC_WAIT (struct stmdev_wait)
  *	in: entries/count (struct stmdev_wait_ent[]: key and the version the
  *	caller saw, 0 = absent), flags (STMDEV_WAIT_ALL: wait until every key
- *	changed; default any), timeout_ns (< 0: none; 0: just check), family.
+ *	changed; default any), timeout_ns (< 0: none; 0: just check; a
+ *	deadline past the clock's range, e.g. INT64_MAX: none), family.
  *	Sleeps until the condition holds: returns 0 with `index` the first
  *	entry that differs.  ETIMEDOUT on timeout, EINTR on a signal, EIDRM
  *	when the store is unlinked.  Only waiters on a written key are woken.
