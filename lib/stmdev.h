@@ -622,9 +622,14 @@ bool stm_is_text(const void *data, size_t len);
 
 struct stm_txn;		/* a running transaction; belongs to one thread */
 
-/* Returned by a transaction function: block until a key it read changes,
- * then run it again. */
-#define STM_RETRY	1
+/*
+ * Returned by a transaction function (best through stm_retry()): block
+ * until a key it read changes, then run it again.  A negative value outside
+ * -errno's range, so that every result >= 0 commits (it was 1 before
+ * libstmdev 1.3, which made a function returning 1 retry) and "if (ret < 0)
+ * return ret;" passes a nested block's retry on.
+ */
+#define STM_RETRY	(-0x10000)
 
 /* struct stm_txn_opts flags */
 #define STM_TXN_READONLY	(1U << 0)	/* writes fail with -EBADF */
@@ -829,6 +834,20 @@ int stm_del_n(struct stm_txn *tx, const void *key, size_t klen);
 int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delta);
 
 /**
+ * stm_retry() - block until a key the transaction read changes, then rerun.
+ * @tx: transaction.
+ *
+ * Use as ``return stm_retry(tx);``.  In a nested block or an alternative of
+ * stm_or_else(), the retry is that level's: stm_or_else() then tries the
+ * other alternative; returned on up, the whole transaction waits on every
+ * key it read.
+ *
+ * Return: STM_RETRY; -EINVAL (no live transaction); -STM_ECONFLICT (the
+ * attempt is over).
+ */
+int stm_retry(struct stm_txn *tx);
+
+/**
  * stm_retry_keys() - block until some named keys change, then rerun.
  * @tx:    transaction.
  * @keys:  @n NUL-terminated keys (read now, if the transaction has not
@@ -836,7 +855,10 @@ int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delt
  * @n:     number of keys, at least 1.
  * @flags: STM_WAIT_ANY (any key changed) or STM_WAIT_ALL (every one).
  *
- * A narrower STM_RETRY: use as ``return stm_retry_keys(tx, keys, n, 0);``.
+ * A narrower stm_retry(): use as ``return stm_retry_keys(tx, keys, n, 0);``.
+ * The keys are this level's: a nested block's or an orElse alternative's
+ * named keys do not outlive it (the enclosing level waits on what it
+ * names itself, or on every key read).
  *
  * Return: STM_RETRY; -EINVAL; -STM_ECONFLICT (the attempt is over).
  */

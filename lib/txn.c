@@ -108,6 +108,8 @@ struct stm_txn {
 	uint32_t          serial_next;
 	struct tx_hook   *hooks[HK_N];
 	size_t            nhooks[HK_N], hooks_cap[HK_N];
+	struct tx_hook   *late;		/* on-abort hooks of rolled-back levels */
+	size_t            nlate, late_cap;
 	struct tx_wspec   retry;
 };
 
@@ -487,12 +489,31 @@ static void sp_release(struct stm_txn *tx, struct tx_sp *sp)
 
 static void run_hooks(struct stm_txn *tx, int kind, size_t from)
 {
-	/* Index, not pointer: a hook may register more. */
-	for (size_t i = from; i < tx->nhooks[kind]; i++)
+	/*
+	 * Index, not pointer: a hook may register more.  A before-commit
+	 * hook that dooms the transaction ends the run: the attempt is over.
+	 */
+	for (size_t i = from; i < tx->nhooks[kind]; i++) {
+		if (kind == HK_BEFORE && tx->doomed)
+			break;
 		tx->hooks[kind][i].cb(tx->hooks[kind][i].arg);
+	}
 }
 
-/* Undo what the level did: writes, then its hooks (on-abort ones run). */
+/* The deferred on-abort hooks of rolled-back levels; no transaction live. */
+static void run_late(struct stm_txn *tx)
+{
+	for (size_t i = 0; i < tx->nlate; i++)
+		tx->late[i].cb(tx->late[i].arg);
+	tx->nlate = 0;
+}
+
+/*
+ * Undo what the level did: writes, then its hooks.  Its on-abort hooks run
+ * once the attempt is over (run_late()), with no transaction live: run now,
+ * a hook's stm_put() or nested stm_atomic() would join the transaction
+ * whose level it reports as undone, and survive into its commit.
+ */
 static void sp_rollback(struct stm_txn *tx, struct tx_sp *sp)
 {
 	while (tx->nundo > sp->nundo) {
@@ -507,7 +528,18 @@ static void sp_rollback(struct stm_txn *tx, struct tx_sp *sp)
 		e->wcap = u->wcap;
 		e->delta = u->delta;
 	}
-	run_hooks(tx, HK_ABORT, sp->nhooks[HK_ABORT]);
+	for (size_t i = sp->nhooks[HK_ABORT]; i < tx->nhooks[HK_ABORT]; i++) {
+		struct tx_hook *late = grow(tx->late, &tx->late_cap, tx->nlate + 1,
+					    sizeof(*late));
+
+		if (!late) {
+			/* Out of memory: run it now rather than lose it. */
+			tx->hooks[HK_ABORT][i].cb(tx->hooks[HK_ABORT][i].arg);
+			continue;
+		}
+		tx->late = late;
+		tx->late[tx->nlate++] = tx->hooks[HK_ABORT][i];
+	}
 	for (int k = 0; k < HK_N; k++)
 		if (tx->nhooks[k] > sp->nhooks[k])
 			tx->nhooks[k] = sp->nhooks[k];
@@ -811,6 +843,13 @@ int stm_on_abort(struct stm_txn *tx, void (*cb)(void *), void *arg)
 	return add_hook(tx, HK_ABORT, cb, arg);
 }
 
+int stm_retry(struct stm_txn *tx)
+{
+	int ret = tx_check(tx);
+
+	return ret ? ret : STM_RETRY;
+}
+
 unsigned stm_txn_attempt(const struct stm_txn *tx)
 {
 	return tx ? tx->attempt : 0;
@@ -824,23 +863,38 @@ static void wspec_free(struct tx_wspec *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* Run one alternative under a savepoint; roll it back unless it succeeded. */
-static int run_level(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), void *arg)
+/*
+ * Run one level (a nested block, or an alternative of orElse) under a
+ * savepoint; roll it back unless it succeeded.  The level's blocking-retry
+ * keys (stm_retry_keys()) are its own: they go to @spec when the caller
+ * wants them (orElse), else they are dropped, and the enclosing level's
+ * are as before.  A level that then retries without naming keys waits on
+ * every key read, the inner block's included, so no change is missed.
+ */
+static int run_level(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), void *arg,
+		     struct tx_wspec *spec)
 {
+	struct tx_wspec outer = tx->retry;
 	struct tx_sp sp;
 	int r;
 
+	memset(&tx->retry, 0, sizeof(tx->retry));
 	sp_open(tx, &sp);
 	r = fn(tx, arg);
 	if (tx->doomed) {
 		/* The attempt is over: the top level throws everything away. */
 		sp_release(tx, &sp);
-		return tx->doomed;
-	}
-	if (r < 0 || r == STM_RETRY)
+		r = tx->doomed;
+	} else if (r < 0) {
 		sp_rollback(tx, &sp);
-	else
+	} else {
 		sp_release(tx, &sp);
+	}
+	if (spec)
+		*spec = tx->retry;
+	else
+		wspec_free(&tx->retry);
+	tx->retry = outer;
 	return r;
 }
 
@@ -868,7 +922,7 @@ static int wspec_union(struct tx_wspec *a, struct tx_wspec *b)
 int stm_or_else(struct stm_txn *tx, int (*a)(struct stm_txn *, void *), void *aa,
 		int (*b)(struct stm_txn *, void *), void *ba)
 {
-	struct tx_wspec outer, wa;
+	struct tx_wspec wa, wb;
 	int r, ret;
 
 	ret = tx_check(tx);
@@ -876,36 +930,28 @@ int stm_or_else(struct stm_txn *tx, int (*a)(struct stm_txn *, void *), void *aa
 		return ret;
 	if (!a || !b)
 		return -EINVAL;
-	outer = tx->retry;
-	memset(&tx->retry, 0, sizeof(tx->retry));
-
-	r = run_level(tx, a, aa);
-	if (r != STM_RETRY || tx->doomed)
-		goto out_restore;
-	wa = tx->retry;
-	memset(&tx->retry, 0, sizeof(tx->retry));
-
-	r = run_level(tx, b, ba);
+	r = run_level(tx, a, aa, &wa);
 	if (r != STM_RETRY || tx->doomed) {
 		wspec_free(&wa);
-		goto out_restore;
+		return r;
+	}
+	r = run_level(tx, b, ba, &wb);
+	if (r != STM_RETRY || tx->doomed) {
+		wspec_free(&wa);
+		wspec_free(&wb);
+		return r;
 	}
 	/* Both retried: wait for what either waited for. */
-	ret = wspec_union(&wa, &tx->retry);
+	ret = wspec_union(&wa, &wb);
 	if (ret) {
 		wspec_free(&wa);
-		wspec_free(&tx->retry);
-		tx->retry = outer;
+		wspec_free(&wb);
 		return ret;
 	}
-	tx->retry = wa;
-	wspec_free(&outer);
-	return STM_RETRY;
-
-out_restore:
+	/* This level retries on the union, whatever it named before. */
 	wspec_free(&tx->retry);
-	tx->retry = outer;
-	return r;
+	tx->retry = wa;
+	return STM_RETRY;
 }
 
 static struct stm_txn *active_txn(const struct stm_store *s)
@@ -951,6 +997,7 @@ static void tx_reset(struct stm_txn *tx)
 	tx->serial = 0;
 	for (int k = 0; k < HK_N; k++)
 		tx->nhooks[k] = 0;
+	tx->nlate = 0;
 	wspec_free(&tx->retry);
 	tx->have_rv = false;
 	tx->rv = 0;
@@ -965,6 +1012,7 @@ static void tx_free(struct stm_txn *tx)
 	free(tx->undo);
 	for (int k = 0; k < HK_N; k++)
 		free(tx->hooks[k]);
+	free(tx->late);
 }
 
 static int deadline_left_ms(int64_t deadline)
@@ -1173,7 +1221,7 @@ static int tx_nested(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), vo
 {
 	if (tx->doomed)
 		return tx->doomed;
-	return run_level(tx, fn, arg);
+	return run_level(tx, fn, arg, NULL);
 }
 
 int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
@@ -1220,6 +1268,7 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			run_hooks(&tx, HK_BEFORE, 0);
 		tx.active = false;
 		tls_unlink(&tx);
+		run_late(&tx);
 
 		if (tx.doomed) {
 			ret = -ESTALE;
