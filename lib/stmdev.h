@@ -411,7 +411,8 @@ struct stm_value *stm_coll_at(struct stm_coll *c, size_t i);
  *
  * Return: 0; -STM_ECONFLICT (see stm_coll_conflict(); redo the work, e.g.
  * after stm_coll_refresh()); -STM_EBUSY (retry the commit as it is);
- * others as stm_value_commit().
+ * -EALREADY @c is lent to a ring (until its completion is reaped); others
+ * as stm_value_commit().
  */
 int stm_coll_commit(struct stm_coll *c);
 
@@ -428,7 +429,8 @@ struct stm_value *stm_coll_conflict(const struct stm_coll *c);
  * dropping local changes.
  * @c: collection.
  *
- * Return: 0 or -errno (then @c is unchanged).
+ * Return: 0 or -errno (then @c is unchanged, stm_coll_conflict() too);
+ * -EALREADY @c is lent to a ring (until its completion is reaped).
  */
 int stm_coll_refresh(struct stm_coll *c);
 

@@ -520,6 +520,9 @@ int stm_coll_commit(struct stm_coll *c)
 
 	if (!c)
 		return -EINVAL;
+	/* Lent to a ring: its completion will write these values. */
+	if (c->lent)
+		return -EALREADY;
 	s = c->store;
 	c->conflict = NULL;
 	if (c->n == 0)
@@ -554,10 +557,17 @@ struct stm_value *stm_coll_conflict(const struct stm_coll *c)
 
 int stm_coll_refresh(struct stm_coll *c)
 {
+	int ret;
+
 	if (!c)
 		return -EINVAL;
-	c->conflict = NULL;
-	return coll_read(c);
+	if (c->lent)
+		return -EALREADY;
+	/* The conflict stays named until the values are read again. */
+	ret = coll_read(c);
+	if (!ret)
+		c->conflict = NULL;
+	return ret;
 }
 
 void stm_coll_free(struct stm_coll *c)

@@ -317,4 +317,44 @@ TEST_F(fix, stm_retry_checks_its_transaction)
 	EXPECT_EQ(1, runs);
 }
 
+/* ---- a collection lent to a ring is the ring's until reaped --------------- */
+
+TEST_F(fix, lent_collection_refuses_synchronous_use)
+{
+	static const char *const keys[] = { "k1", "k2" };
+	struct stm_ring *r;
+	struct stm_coll *c;
+	struct stm_cqe cqe;
+	int ret, got = 0, i;
+
+	ASSERT_EQ(0, set_key(self->s, 1, 1));
+	ASSERT_EQ(0, stm_using(self->s, keys, 2, &c));
+	ret = stm_ring_open(self->s, 8, 0, &r);
+	if (ret == -ENOSYS || ret == -EOPNOTSUPP || ret == -EPERM) {
+		stm_coll_free(c);
+		SKIP(return, "no io_uring here (%d)", ret);
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, stm_value_set_i64(stm_coll_at(c, 0), 42));
+	ASSERT_EQ(0, stm_ring_prep_commit_coll(r, c, 7));
+	/* Before the fix, both went ahead beside the ring's commit. */
+	EXPECT_EQ(-EALREADY, stm_coll_commit(c));
+	EXPECT_EQ(-EALREADY, stm_coll_refresh(c));
+	ASSERT_LE(0, stm_ring_submit(r));
+	for (i = 0; i < 1000 && !got; i++) {
+		ret = stm_ring_reap(r, &cqe, 1, 1);
+		ASSERT_LE(0, ret);
+		got = ret;
+	}
+	ASSERT_EQ(1, got);
+	EXPECT_EQ(7ULL, cqe.tag);
+	EXPECT_EQ(0, cqe.result);
+	/* Reaped: it is the caller's again. */
+	EXPECT_EQ(0, stm_coll_refresh(c));
+	EXPECT_EQ(0, stm_coll_commit(c));
+	EXPECT_EQ(42, get_key(self->s, "k1"));
+	stm_ring_close(r);
+	stm_coll_free(c);
+}
+
 TEST_HARNESS_MAIN
