@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * stm_test_util.h - shared helpers for the store_*_test.c selftests.
+ * stm_test_util.h - shared helpers for the raw-UAPI selftests.
  *
  * Raw ioctls only (no libstmdev): these tests check the kernel contract of
  * uapi/linux/stmdev.h directly.  Every helper returns 0 (or a count) on
  * success and -errno on failure, never prints and never exits, so tests
- * can assert on the exact errno.
+ * can assert on the exact errno.  Helpers are named t_* (as liburing's
+ * test/helpers are), never stm_*: those are libstmdev's public names.
+ * The library-level tests use lib_test_util.h instead.
  *
  * Including this header installs a constructor that skips the whole
  * program (exit 4) when /dev/stm does not exist: the only capability whose
