@@ -99,8 +99,10 @@ style:
 	$(if $(STYLE_COMPAT),perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) --ignore LINUX_VERSION_CODE -f $(STYLE_COMPAT))
 	@echo "style: $(words $(STYLE_FILES) $(STYLE_COMPAT)) files checkpatch-clean"
 
-# Every selftest on every kernel of STM_KERNELS, in QEMU.
+# The VM runner's verdict on recorded console logs (host only, no VM),
+# then every selftest on every kernel of STM_KERNELS, in QEMU.
 check:
+	$(TOP)/selftests/vm/verdict_test.sh
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
 	+$(MAKE) style

@@ -49,7 +49,7 @@ struct fx {
 	__u32 flags;			/* its ATTACH flags */
 	struct stmdev_features want;	/* GET_FEATURES, uninjected */
 	struct stmdev_features got;
-	struct stm_fp fp;		/* the store before the op */
+	struct t_fp fp;		/* the store before the op */
 	/* COMMIT / READ: entries and values, touched before the loop */
 	struct stmdev_commit_ent cents[NMANY];
 	__u32 ncents;
@@ -118,7 +118,7 @@ static int op_features(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_features(x->fd, &x->got);
+	return t_features(x->fd, &x->got);
 }
 
 static int op_nop(void *arg)
@@ -126,12 +126,12 @@ static int op_nop(void *arg)
 	struct fx *x = arg;
 	struct stmdev_nop n = { 0 };
 
-	return stm_ioctl(x->fd, STMDEV_IOC_NOP, &n);
+	return t_ioctl(x->fd, STMDEV_IOC_NOP, &n);
 }
 
 static int op_open(void *arg)
 {
-	int fd = stm_open();
+	int fd = t_open();
 
 	(void)arg;
 	if (fd < 0)
@@ -144,7 +144,7 @@ static int op_open(void *arg)
 static int op_attach(void *arg)
 {
 	struct fx *x = arg;
-	int fd = stm_open_attach(x->name, x->flags, 0600);
+	int fd = t_open_attach(x->name, x->flags, 0600);
 
 	if (fd < 0)
 		return fd;
@@ -156,19 +156,19 @@ static int op_commit(void *arg)
 {
 	struct fx *x = arg;
 	struct stmdev_commit c = {
-		.entries = stm_ptr(x->cents),
+		.entries = t_ptr(x->cents),
 		.count = x->ncents,
 		.family = x->family,
 	};
 
-	return stm_ioctl(x->fd, STMDEV_IOC_COMMIT, &c);
+	return t_ioctl(x->fd, STMDEV_IOC_COMMIT, &c);
 }
 
 static int op_read(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_read(x->fd, x->rents, NREAD, NULL);
+	return t_read(x->fd, x->rents, NREAD, NULL);
 }
 
 /* ---- the checks: after each injected run, with the fault disarmed --- */
@@ -187,7 +187,7 @@ static void check_features(struct __test_metadata *_metadata, void *arg,
 static void check_open(struct __test_metadata *_metadata, void *arg,
 		       unsigned int nth, int ret)
 {
-	int fd = stm_open();
+	int fd = t_open();
 
 	ASSERT_LE(0, fd) TH_LOG("site %u: open after a failed open: %d", nth, fd);
 	close(fd);
@@ -202,10 +202,10 @@ static void check_not_created(struct __test_metadata *_metadata, void *arg,
 
 	if (ret == 0) {
 		/* absorbed: the store was made; remove it for the next run */
-		ASSERT_EQ(0, stm_unlink(x->name)) TH_LOG("site %u", nth);
+		ASSERT_EQ(0, t_unlink(x->name)) TH_LOG("site %u", nth);
 		return;
 	}
-	fd = stm_open_attach(x->name, 0, 0);
+	fd = t_open_attach(x->name, 0, 0);
 	if (fd >= 0)
 		close(fd);
 	ASSERT_EQ(-ENOENT, fd)
@@ -213,11 +213,11 @@ static void check_not_created(struct __test_metadata *_metadata, void *arg,
 }
 
 /* Fingerprint the store attached to x->fd, on x's keys. */
-static int fx_fp(struct fx *x, struct stm_fp *fp)
+static int fx_fp(struct fx *x, struct t_fp *fp)
 {
 	if (!x->keys)
-		return stm_fingerprint(x->fd, fx_keys, ARRAY_SIZE(fx_keys), fp);
-	return stm_fingerprint(x->fd, x->keys, x->nkeys, fp);
+		return t_fingerprint(x->fd, fx_keys, ARRAY_SIZE(fx_keys), fp);
+	return t_fingerprint(x->fd, x->keys, x->nkeys, fp);
 }
 
 /* Attaching an existing store, failed or not, must not change it. */
@@ -225,10 +225,10 @@ static void check_unchanged(struct __test_metadata *_metadata, void *arg,
 			    unsigned int nth, int ret)
 {
 	struct fx *x = arg;
-	struct stm_fp now;
+	struct t_fp now;
 
 	ASSERT_EQ(0, fx_fp(x, &now));
-	ASSERT_EQ(0, stm_fp_diff(&x->fp, &now))
+	ASSERT_EQ(0, t_fp_diff(&x->fp, &now))
 		TH_LOG("site %u (ret %d): store %s changed", nth, ret, x->name);
 }
 
@@ -260,7 +260,7 @@ static int undo_puts(struct fx *x)
 	for (i = 0; i < x->ncents; i++)
 		cent_del(&del[i], (const void *)(uintptr_t)x->cents[i].key_addr,
 			 x->cents[i].key_len);
-	return stm_commit(x->fd, del, x->ncents, NULL, NULL);
+	return t_commit(x->fd, del, x->ncents, NULL, NULL);
 }
 
 /* ---- tests ---------------------------------------------------------- */
@@ -273,9 +273,9 @@ FIXTURE_SETUP(fault)
 {
 	memset(&self->x, 0, sizeof(self->x));
 	self->x.fd2 = -1;
-	self->x.fd = stm_open();
+	self->x.fd = t_open();
 	ASSERT_LE(0, self->x.fd) TH_LOG("open %s: %d", STM_DEV, self->x.fd);
-	stm_name(self->x.name, sizeof(self->x.name), "fault");
+	t_name(self->x.name, sizeof(self->x.name), "fault");
 }
 
 FIXTURE_TEARDOWN(fault)
@@ -292,24 +292,24 @@ FIXTURE_TEARDOWN(fault)
 	if (self->x.fd >= 0)
 		close(self->x.fd);
 	free(self->x.listbuf);
-	stm_unlink(self->x.name);
+	t_unlink(self->x.name);
 }
 
 /* Skip unless ATTACH is implemented: probe it, uninjected, and clean up. */
 #define REQUIRE_ATTACH(x) do {						\
-	int __fd = stm_open_attach((x)->name, STMDEV_ATTACH_CREAT, 0600); \
+	int __fd = t_open_attach((x)->name, STMDEV_ATTACH_CREAT, 0600); \
 	if (__fd == -ENOTTY)						\
 		SKIP(return, "ATTACH not implemented (ENOTTY)");	\
 	ASSERT_LE(0, __fd) TH_LOG("ATTACH|CREAT %s: %d", (x)->name, __fd); \
 	close(__fd);							\
-	ASSERT_EQ(0, stm_unlink((x)->name));				\
+	ASSERT_EQ(0, t_unlink((x)->name));				\
 } while (0)
 
 TEST_F(fault, get_features)
 {
 	struct fail_nth_stats st;
 
-	ASSERT_EQ(0, stm_features(self->x.fd, &self->x.want));
+	ASSERT_EQ(0, t_features(self->x.fd, &self->x.want));
 	FAIL_NTH_RUN(0, op_features, check_features, &self->x, &st);
 	/* the last, uninjected run */
 	EXPECT_EQ(0, memcmp(&self->x.want, &self->x.got, sizeof(self->x.got)));
@@ -342,7 +342,7 @@ TEST_F(fault, attach_create)
 	EXPECT_LT(0U, st.failed);
 
 	/* The last run created it, once. */
-	fd = stm_open_attach(self->x.name, 0, 0);
+	fd = t_open_attach(self->x.name, 0, 0);
 	ASSERT_LE(0, fd) TH_LOG("the store is missing after the run: %d", fd);
 	close(fd);
 }
@@ -366,13 +366,13 @@ TEST_F(fault, attach_existing)
 	struct stmdev_features f;
 
 	REQUIRE_ATTACH(&self->x);
-	ASSERT_EQ(0, stm_attach(self->x.fd, self->x.name, STMDEV_ATTACH_CREAT, 0600));
-	ASSERT_EQ(0, stm_features(self->x.fd, &f));
+	ASSERT_EQ(0, t_attach(self->x.fd, self->x.name, STMDEV_ATTACH_CREAT, 0600));
+	ASSERT_EQ(0, t_features(self->x.fd, &f));
 	if (f.features & STMDEV_F_COMMIT) {
-		ASSERT_EQ(0, stm_put_str(self->x.fd, "k1", "one", NULL));
-		ASSERT_EQ(0, stm_put_str(self->x.fd, "k2", "two", NULL));
+		ASSERT_EQ(0, t_put_str(self->x.fd, "k1", "one", NULL));
+		ASSERT_EQ(0, t_put_str(self->x.fd, "k2", "two", NULL));
 	}
-	ASSERT_EQ(0, stm_fingerprint(self->x.fd, fx_keys, ARRAY_SIZE(fx_keys), &self->x.fp));
+	ASSERT_EQ(0, t_fingerprint(self->x.fd, fx_keys, ARRAY_SIZE(fx_keys), &self->x.fp));
 
 	self->x.flags = 0;
 	FAIL_NTH_RUN(0, op_attach, check_unchanged, &self->x, &st);
@@ -385,12 +385,12 @@ TEST_F(fault, attach_existing)
 /* Attach self->x.fd to a new store holding k1 and k2; skip without COMMIT. */
 #define REQUIRE_STORE(x) do {						\
 	struct stmdev_features __f;					\
-	ASSERT_EQ(0, stm_features((x)->fd, &__f));			\
+	ASSERT_EQ(0, t_features((x)->fd, &__f));			\
 	if (!(__f.features & STMDEV_F_COMMIT) || !(__f.features & STMDEV_F_READ)) \
 		SKIP(return, "no COMMIT/READ in this module");		\
-	ASSERT_EQ(0, stm_attach((x)->fd, (x)->name, STMDEV_ATTACH_CREAT, 0600)); \
-	ASSERT_EQ(0, stm_put_str((x)->fd, "k1", "one", NULL));		\
-	ASSERT_EQ(0, stm_put_str((x)->fd, "k2", "two", NULL));		\
+	ASSERT_EQ(0, t_attach((x)->fd, (x)->name, STMDEV_ATTACH_CREAT, 0600)); \
+	ASSERT_EQ(0, t_put_str((x)->fd, "k1", "one", NULL));		\
+	ASSERT_EQ(0, t_put_str((x)->fd, "k2", "two", NULL));		\
 	memset(val100, 'v', sizeof(val100));				\
 	memset(valbig, 'b', sizeof(valbig));				\
 	ASSERT_EQ(0, fx_fp((x), &(x)->fp));				\
@@ -400,7 +400,7 @@ TEST_F(fault, attach_existing)
 TEST_F(fault, commit_put_new)
 {
 	struct fail_nth_stats st;
-	struct stm_val v;
+	struct t_val v;
 
 	REQUIRE_STORE(&self->x);
 	cent_put(&self->x.cents[0], "fresh", 5, val100, sizeof(val100));
@@ -408,7 +408,7 @@ TEST_F(fault, commit_put_new)
 	self->x.undo = undo_puts;
 	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
-	ASSERT_EQ(0, stm_get_str(self->x.fd, "fresh", &v));
+	ASSERT_EQ(0, t_get_str(self->x.fd, "fresh", &v));
 	EXPECT_TRUE(v.present);
 	EXPECT_EQ(sizeof(val100), v.len);
 }
@@ -433,10 +433,10 @@ TEST_F(fault, commit_put_big)
 {
 	struct fail_nth_stats st;
 	struct stmdev_features f;
-	struct stm_val v;
+	struct t_val v;
 
 	REQUIRE_STORE(&self->x);
-	ASSERT_EQ(0, stm_features(self->x.fd, &f));
+	ASSERT_EQ(0, t_features(self->x.fd, &f));
 	if (f.max_value_size < BIG)
 		SKIP(return, "max_value_size %u < %u", f.max_value_size, BIG);
 	if (!fail_nth_available(FAIL_NTH_PAGES))
@@ -451,7 +451,7 @@ TEST_F(fault, commit_put_big)
 	 * fail here, but the fallback path must have run.
 	 */
 	EXPECT_LT(0U, st.absorbed);
-	ASSERT_EQ(-E2BIG, stm_get_str(self->x.fd, "k1", &v));
+	ASSERT_EQ(-E2BIG, t_get_str(self->x.fd, "k1", &v));
 	EXPECT_EQ(BIG, v.len);
 }
 
@@ -476,7 +476,7 @@ TEST_F(fault, read_many)
 
 #define REQUIRE_FEATURE(x, bit) do {					\
 	struct stmdev_features __f;					\
-	ASSERT_EQ(0, stm_features((x)->fd, &__f));			\
+	ASSERT_EQ(0, t_features((x)->fd, &__f));			\
 	if (!(__f.features & (bit)))					\
 		SKIP(return, "module without " #bit);			\
 } while (0)
@@ -501,7 +501,7 @@ static int fam_add(int fd, const char *name)
 
 	memset(&fam, 0, sizeof(fam));
 	snprintf(fam.name, sizeof(fam.name), "%s", name);
-	ret = stm_ioctl(fd, STMDEV_IOC_FAMILY, &fam);
+	ret = t_ioctl(fd, STMDEV_IOC_FAMILY, &fam);
 	return ret < 0 ? ret : (int)fam.id;
 }
 
@@ -513,9 +513,9 @@ static int fam_get(int fd, __u32 id, struct stmdev_family_ent *ent)
 	int ret;
 
 	memset(&fs, 0, sizeof(fs));
-	fs.addr = stm_ptr(all);
+	fs.addr = t_ptr(all);
 	fs.len = sizeof(all);
-	ret = stm_ioctl(fd, STMDEV_IOC_FAMILY_STATS, &fs);
+	ret = t_ioctl(fd, STMDEV_IOC_FAMILY_STATS, &fs);
 	if (ret < 0)
 		return ret;
 	if (ent) {
@@ -535,7 +535,7 @@ static int op_unlink_ioctl(void *arg)
 
 	memset(&u, 0, sizeof(u));
 	memcpy(u.name, x->name, strlen(x->name));
-	return stm_ioctl(x->fd2, STMDEV_IOC_UNLINK, &u);
+	return t_ioctl(x->fd2, STMDEV_IOC_UNLINK, &u);
 }
 
 /* open + UNLINK + close, as `stmctl rm` does: open's sites fail too. */
@@ -543,22 +543,22 @@ static int op_unlink(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_unlink(x->name);
+	return t_unlink(x->name);
 }
 
 /* After the name was removed: a new store of that name, with k1 and k2. */
 static int fx_recreate(struct fx *x)
 {
-	int fd = stm_open_attach(x->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	int fd = t_open_attach(x->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	int ret;
 
 	if (fd < 0)
 		return fd;
 	close(x->fd);
 	x->fd = fd;
-	ret = stm_put_str(fd, "k1", "one", NULL);
+	ret = t_put_str(fd, "k1", "one", NULL);
 	if (!ret)
-		ret = stm_put_str(fd, "k2", "two", NULL);
+		ret = t_put_str(fd, "k2", "two", NULL);
 	if (!ret)
 		ret = fx_fp(x, &x->fp);
 	return ret;
@@ -572,10 +572,10 @@ static void check_unlink(struct __test_metadata *_metadata, void *arg,
 	struct stmdev_info info;
 	int fd;
 
-	fd = stm_open_attach(x->name, 0, 0);
+	fd = t_open_attach(x->name, 0, 0);
 	if (fd >= 0)
 		close(fd);
-	ASSERT_EQ(0, stm_info(x->fd, &info));
+	ASSERT_EQ(0, t_info(x->fd, &info));
 	if (ret == 0) {
 		/* absorbed: gone by name, the attached fd still works */
 		ASSERT_EQ(-ENOENT, fd) TH_LOG("site %u: UNLINK returned 0, the name is still there", nth);
@@ -592,29 +592,29 @@ TEST_F(fault, unlink)
 {
 	struct fail_nth_stats st;
 	struct stmdev_info info;
-	struct stm_val v;
+	struct t_val v;
 	int fd;
 
 	REQUIRE_STORE(&self->x);
-	self->x.fd2 = stm_open();
+	self->x.fd2 = t_open();
 	ASSERT_LE(0, self->x.fd2);
 
 	/* the ioctl alone: it allocates nothing today */
 	FAIL_NTH_RUN(0, op_unlink_ioctl, check_unlink, &self->x, &st);
-	EXPECT_EQ(-ENOENT, stm_open_attach(self->x.name, 0, 0));
+	EXPECT_EQ(-ENOENT, t_open_attach(self->x.name, 0, 0));
 
 	/* open + UNLINK + close */
 	ASSERT_EQ(0, fx_recreate(&self->x));
 	FAIL_NTH_RUN(0, op_unlink, check_unlink, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
-	fd = stm_open_attach(self->x.name, 0, 0);
+	fd = t_open_attach(self->x.name, 0, 0);
 	if (fd >= 0)
 		close(fd);
 	EXPECT_EQ(-ENOENT, fd);
 	/* the fds attached to it keep working */
-	ASSERT_EQ(0, stm_info(self->x.fd, &info));
+	ASSERT_EQ(0, t_info(self->x.fd, &info));
 	EXPECT_EQ(1U, info.unlinked);
-	ASSERT_EQ(0, stm_get_str(self->x.fd, "k1", &v));
+	ASSERT_EQ(0, t_get_str(self->x.fd, "k1", &v));
 	EXPECT_TRUE(v.present);
 	EXPECT_EQ(0, memcmp(v.buf, "one", 3));
 }
@@ -625,14 +625,14 @@ static int op_info(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd, STMDEV_IOC_INFO, &x->info);
+	return t_ioctl(x->fd, STMDEV_IOC_INFO, &x->info);
 }
 
 static int op_stats(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd, STMDEV_IOC_STATS, &x->stats);
+	return t_ioctl(x->fd, STMDEV_IOC_STATS, &x->stats);
 }
 
 /* Everything but `reads`, which the fingerprint's own READs move. */
@@ -674,7 +674,7 @@ TEST_F(fault, info)
 	struct fail_nth_stats st;
 
 	REQUIRE_STORE(&self->x);
-	ASSERT_EQ(0, stm_info(self->x.fd, &self->x.info_ref));
+	ASSERT_EQ(0, t_info(self->x.fd, &self->x.info_ref));
 	FAIL_NTH_RUN(0, op_info, check_info, &self->x, &st);
 	EXPECT_EQ(0, memcmp(&self->x.info, &self->x.info_ref, sizeof(self->x.info)));
 	EXPECT_EQ(2ULL, self->x.info.keys);
@@ -686,7 +686,7 @@ TEST_F(fault, stats)
 
 	REQUIRE_STORE(&self->x);
 	REQUIRE_FEATURE(&self->x, STMDEV_F_STATS);
-	ASSERT_EQ(0, stm_stats(self->x.fd, &self->x.stats_ref));
+	ASSERT_EQ(0, t_stats(self->x.fd, &self->x.stats_ref));
 	FAIL_NTH_RUN(0, op_stats, check_stats, &self->x, &st);
 	EXPECT_TRUE(stats_eq(&self->x.stats, &self->x.stats_ref));
 	EXPECT_EQ(2ULL, self->x.stats.commits);
@@ -698,14 +698,14 @@ static int op_list(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd, STMDEV_IOC_LIST, &x->list);
+	return t_ioctl(x->fd, STMDEV_IOC_LIST, &x->list);
 }
 
 static void list_reset(struct fx *x)
 {
 	memset(x->listbuf, 0xa5, x->listlen);
 	memset(&x->list, 0, sizeof(x->list));
-	x->list.addr = stm_ptr(x->listbuf);
+	x->list.addr = t_ptr(x->listbuf);
 	x->list.len = x->listlen;
 	x->list.count = SENTINEL;
 }
@@ -734,7 +734,7 @@ static void list_case(struct __test_metadata *_metadata, struct fx *x,
 	int i;
 
 	for (i = 0; i < NMANY; i++)
-		ASSERT_EQ(0, stm_put(x->fd, many_keys[i], 2, val100, 10 + 10 * i, NULL));
+		ASSERT_EQ(0, t_put(x->fd, many_keys[i], 2, val100, 10 + 10 * i, NULL));
 	ASSERT_EQ(0, fx_fp(x, &x->fp));
 	x->listlen = len;
 	x->listbuf = malloc(len);
@@ -746,11 +746,11 @@ static void list_case(struct __test_metadata *_metadata, struct fx *x,
 	} else {
 		EXPECT_LT(0U, st.failed);
 	}
-	ASSERT_EQ(0, stm_info(x->fd, &info));
+	ASSERT_EQ(0, t_info(x->fd, &info));
 	EXPECT_EQ(info.keys, (__u64)x->list.count);
 	EXPECT_EQ(0ULL, x->list.cursor);
 	EXPECT_EQ((int)x->list.count,
-		  stm_list_walk(x->listbuf, x->listlen, x->list.count, NULL, NULL));
+		  t_list_walk(x->listbuf, x->listlen, x->list.count, NULL, NULL));
 }
 
 /* A buffer with room for many keys: one slab allocation. */
@@ -777,14 +777,14 @@ static int op_list_stores(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd, STMDEV_IOC_LIST_STORES, &x->ls);
+	return t_ioctl(x->fd, STMDEV_IOC_LIST_STORES, &x->ls);
 }
 
 static void ls_reset(struct fx *x)
 {
 	memset(x->sents, 0xa5, sizeof(x->sents));
 	memset(&x->ls, 0, sizeof(x->ls));
-	x->ls.addr = stm_ptr(x->sents);
+	x->ls.addr = t_ptr(x->sents);
 	x->ls.len = sizeof(x->sents);
 	x->ls.count = SENTINEL;
 }
@@ -841,7 +841,7 @@ static int op_family(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd, STMDEV_IOC_FAMILY, &x->fam);
+	return t_ioctl(x->fd, STMDEV_IOC_FAMILY, &x->fam);
 }
 
 /* A failed FAMILY registers nothing and writes no id. */
@@ -899,14 +899,14 @@ static int op_family_stats(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd, STMDEV_IOC_FAMILY_STATS, &x->fstats);
+	return t_ioctl(x->fd, STMDEV_IOC_FAMILY_STATS, &x->fstats);
 }
 
 static void fstats_reset(struct fx *x)
 {
 	memset(x->fents, 0xa5, sizeof(x->fents));
 	memset(&x->fstats, 0, sizeof(x->fstats));
-	x->fstats.addr = stm_ptr(x->fents);
+	x->fstats.addr = t_ptr(x->fents);
 	x->fstats.len = sizeof(x->fents);
 	x->fstats.count = SENTINEL;
 }
@@ -956,7 +956,7 @@ TEST_F(fault, family_stats)
 /* Put back what x->ucents says (the values before an absorbed run). */
 static int undo_restore(struct fx *x)
 {
-	return stm_commit(x->fd, x->ucents, x->nucents, NULL, NULL);
+	return t_commit(x->fd, x->ucents, x->nucents, NULL, NULL);
 }
 
 /* Take the baselines a WAIT/WATCH/COMMIT check compares against. */
@@ -965,7 +965,7 @@ static int fx_baseline(struct fx *x)
 	struct stmdev_family_ent fe;
 	int ret;
 
-	ret = stm_stats(x->fd, &x->st0);
+	ret = t_stats(x->fd, &x->st0);
 	if (!ret && x->family) {
 		ret = fam_get(x->fd, x->family, &fe);
 		if (ret < 0)
@@ -1013,21 +1013,21 @@ static void check_add(struct __test_metadata *_metadata, void *arg,
 		__s64 c0;
 
 		/* absorbed: c0 keeps its sum, c1..c4 go, the deltas return */
-		ASSERT_EQ(0, stm_get_i64(x->fd, "c0", &c0, NULL));
-		ASSERT_EQ(c0, stm_le64(&x->delta[0])) TH_LOG("site %u: FETCH of c0", nth);
+		ASSERT_EQ(0, t_get_i64(x->fd, "c0", &c0, NULL));
+		ASSERT_EQ(c0, t_le64(&x->delta[0])) TH_LOG("site %u: FETCH of c0", nth);
 		for (i = 1; i < NADD; i++)
-			ASSERT_EQ(add_delta[i], stm_le64(&x->delta[i]));
+			ASSERT_EQ(add_delta[i], t_le64(&x->delta[i]));
 		ASSERT_EQ(0, undo_puts(x));
 		/* c1..c4 deleted again: undo_puts deleted c0 too; put it back */
-		ASSERT_EQ(0, stm_put_i64(x->fd, "c0", c0, NULL));
+		ASSERT_EQ(0, t_put_i64(x->fd, "c0", c0, NULL));
 		add_reset(x);
 		ASSERT_EQ(0, fx_baseline(x));
 		return;
 	}
 	for (i = 0; i < NADD; i++)
-		ASSERT_EQ(add_delta[i], stm_le64(&x->delta[i]))
+		ASSERT_EQ(add_delta[i], t_le64(&x->delta[i]))
 			TH_LOG("site %u: a failed ADD+FETCH wrote %lld to entry %d", nth,
-			       (long long)stm_le64(&x->delta[i]), i);
+			       (long long)t_le64(&x->delta[i]), i);
 	ASSERT_LE(0, fam_get(x->fd, x->family, &fe));
 	ASSERT_EQ(x->fam_commits0, fe.commits) TH_LOG("site %u: a failed COMMIT counted in its family", nth);
 	check_unchanged(_metadata, arg, nth, ret);
@@ -1044,7 +1044,7 @@ TEST_F(fault, commit_add_fetch)
 	REQUIRE_FEATURE(&self->x, STMDEV_F_FAMILY);
 	self->x.keys = add_keys;
 	self->x.nkeys = ARRAY_SIZE(add_keys);
-	ASSERT_EQ(0, stm_put_i64(self->x.fd, "c0", 40, NULL));
+	ASSERT_EQ(0, t_put_i64(self->x.fd, "c0", 40, NULL));
 	self->x.family = fam_add(self->x.fd, "adders");
 	ASSERT_LT(0, (int)self->x.family);
 	add_reset(&self->x);
@@ -1053,16 +1053,16 @@ TEST_F(fault, commit_add_fetch)
 		self->x.cents[i].flags |= STMDEV_CENT_FETCH;
 	}
 	self->x.ncents = NADD;
-	ASSERT_EQ(0, stm_get_i64(self->x.fd, "c0", &c0, NULL));
+	ASSERT_EQ(0, t_get_i64(self->x.fd, "c0", &c0, NULL));
 	ASSERT_EQ(0, fx_baseline(&self->x));
 
 	FAIL_NTH_RUN(0, op_commit, check_add, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
 	/* once, on top of the absorbed runs' */
-	EXPECT_EQ(40 + 5 * (__s64)(st.absorbed + 1), stm_le64(&self->x.delta[0]));
+	EXPECT_EQ(40 + 5 * (__s64)(st.absorbed + 1), t_le64(&self->x.delta[0]));
 	for (i = 0; i < NADD; i++) {
-		ASSERT_EQ(0, stm_get_i64(self->x.fd, add_keys[i], &v, NULL));
-		EXPECT_EQ(v, stm_le64(&self->x.delta[i])) TH_LOG("%s", add_keys[i]);
+		ASSERT_EQ(0, t_get_i64(self->x.fd, add_keys[i], &v, NULL));
+		EXPECT_EQ(v, t_le64(&self->x.delta[i])) TH_LOG("%s", add_keys[i]);
 		if (i)
 			EXPECT_EQ(add_delta[i], v);
 	}
@@ -1077,7 +1077,7 @@ TEST_F(fault, commit_delete)
 	struct fail_nth_stats st;
 	struct stmdev_info before, after;
 	__u64 bytes = 0;
-	struct stm_val v;
+	struct t_val v;
 	int i;
 
 	REQUIRE_STORE(&self->x);
@@ -1098,15 +1098,15 @@ TEST_F(fault, commit_delete)
 	self->x.ncents = 6;
 	self->x.undo = undo_restore;
 	ASSERT_EQ(0, fx_fp(&self->x, &self->x.fp));
-	ASSERT_EQ(0, stm_info(self->x.fd, &before));
+	ASSERT_EQ(0, t_info(self->x.fd, &before));
 
 	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
-	ASSERT_EQ(0, stm_info(self->x.fd, &after));
+	ASSERT_EQ(0, t_info(self->x.fd, &after));
 	EXPECT_EQ(before.keys - 5, after.keys);
 	EXPECT_EQ(before.bytes - bytes, after.bytes);
 	for (i = 0; i < 6; i++) {
-		ASSERT_EQ(0, stm_get_str(self->x.fd, del_keys[i], &v));
+		ASSERT_EQ(0, t_get_str(self->x.fd, del_keys[i], &v));
 		EXPECT_FALSE(v.present) TH_LOG("%s", del_keys[i]);
 	}
 }
@@ -1131,7 +1131,7 @@ TEST_F(fault, commit_delete)
 TEST_F(fault, commit_overwrite_small)
 {
 	struct fail_nth_stats st;
-	struct stm_val v;
+	struct t_val v;
 	int i;
 
 	REQUIRE_OW_STORE(&self->x);
@@ -1152,7 +1152,7 @@ TEST_F(fault, commit_overwrite_small)
 	self->x.ncents = 5;
 	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
 	for (i = 0; i < 5; i++) {
-		ASSERT_EQ(0, stm_get(self->x.fd, (const void *)(uintptr_t)self->x.ucents[i].key_addr,
+		ASSERT_EQ(0, t_get(self->x.fd, (const void *)(uintptr_t)self->x.ucents[i].key_addr,
 				     2, &v));
 		EXPECT_EQ(sizeof(val16), v.len);
 		EXPECT_EQ(0, memcmp(v.buf, val16, sizeof(val16)));
@@ -1163,7 +1163,7 @@ TEST_F(fault, commit_overwrite_small)
 TEST_F(fault, commit_overwrite_large)
 {
 	struct fail_nth_stats st;
-	struct stm_val v;
+	struct t_val v;
 
 	REQUIRE_OW_STORE(&self->x);
 	memset(val200, 'w', sizeof(val200));
@@ -1172,9 +1172,9 @@ TEST_F(fault, commit_overwrite_large)
 	self->x.ncents = 2;
 	FAIL_NTH_RUN(0, op_commit, check_store, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
-	ASSERT_EQ(0, stm_get_str(self->x.fd, "k1", &v));
+	ASSERT_EQ(0, t_get_str(self->x.fd, "k1", &v));
 	EXPECT_EQ(sizeof(val100), v.len);
-	ASSERT_EQ(0, stm_get_str(self->x.fd, "h1", &v));
+	ASSERT_EQ(0, t_get_str(self->x.fd, "h1", &v));
 	EXPECT_EQ(sizeof(val200), v.len);
 	EXPECT_EQ(0, memcmp(v.buf, val200, sizeof(val200)));
 }
@@ -1197,11 +1197,11 @@ static void swap_reset(struct fx *x)
 		struct stmdev_commit_ent *r = &x->cents[3 + i];
 
 		memset(r, 0, sizeof(*r));
-		r->key_addr = stm_ptr(keys[i]);
+		r->key_addr = t_ptr(keys[i]);
 		r->key_len = 2;
 		r->op = STMDEV_OP_READ;
 		r->flags = STMDEV_CENT_FETCH;
-		r->val_addr = stm_ptr(x->fbuf[i]);
+		r->val_addr = t_ptr(x->fbuf[i]);
 		r->val_len = sizeof(x->fbuf[i]);
 		r->version = SENTINEL;
 	}
@@ -1228,7 +1228,7 @@ static void check_swap(struct __test_metadata *_metadata, void *arg,
 TEST_F(fault, commit_swap_take)
 {
 	struct fail_nth_stats st;
-	struct stm_val v;
+	struct t_val v;
 
 	REQUIRE_OW_STORE(&self->x);
 	REQUIRE_FEATURE(&self->x, STMDEV_F_FETCH_OLD);
@@ -1249,9 +1249,9 @@ TEST_F(fault, commit_swap_take)
 	EXPECT_EQ(0, memcmp(self->x.fbuf[1], "22", 2));
 	EXPECT_EQ(0U, self->x.cents[5].val_len);
 	EXPECT_EQ(0ULL, self->x.cents[5].version);
-	ASSERT_EQ(0, stm_get_str(self->x.fd, "h1", &v));
+	ASSERT_EQ(0, t_get_str(self->x.fd, "h1", &v));
 	EXPECT_EQ(sizeof(val200), v.len);
-	ASSERT_EQ(0, stm_get_str(self->x.fd, "s2", &v));
+	ASSERT_EQ(0, t_get_str(self->x.fd, "s2", &v));
 	EXPECT_FALSE(v.present);
 }
 
@@ -1261,7 +1261,7 @@ static int op_read_at(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_read_at(x->fd, x->rents, NREAD, x->clock, NULL);
+	return t_read_at(x->fd, x->rents, NREAD, x->clock, NULL);
 }
 
 static void rents_reset(struct fx *x)
@@ -1305,8 +1305,8 @@ TEST_F(fault, read_at)
 
 	REQUIRE_STORE(&self->x);
 	for (i = 0; i < NMANY; i++)
-		ASSERT_EQ(0, stm_put(self->x.fd, many_keys[i], 2, "m", 1, NULL));
-	ASSERT_EQ(0, stm_info(self->x.fd, &info));
+		ASSERT_EQ(0, t_put(self->x.fd, many_keys[i], 2, "m", 1, NULL));
+	ASSERT_EQ(0, t_info(self->x.fd, &info));
 	self->x.clock = info.clock;
 	ASSERT_EQ(0, fx_fp(&self->x, &self->x.fp));
 	rents_reset(&self->x);
@@ -1327,7 +1327,7 @@ static int put_all(int fd, const char *const *keys, unsigned int n,
 
 	for (i = 0; i < n; i++)
 		cent_put(&e[i], keys[i], strlen(keys[i]), val, vlen);
-	return stm_commit(fd, e, n, NULL, NULL);
+	return t_commit(fd, e, n, NULL, NULL);
 }
 /* ---- WAIT ------------------------------------------------------------- */
 
@@ -1345,16 +1345,16 @@ static const char *const wfp_keys[] = {
 static int went_fill(int fd, struct stmdev_wait_ent *ents,
 		     const char *const *keys, unsigned int n)
 {
-	struct stm_val v;
+	struct t_val v;
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		ret = stm_get_str(fd, keys[i], &v);
+		ret = t_get_str(fd, keys[i], &v);
 		if (ret)
 			return ret;
 		memset(&ents[i], 0, sizeof(ents[i]));
-		ents[i].key_addr = stm_ptr(keys[i]);
+		ents[i].key_addr = t_ptr(keys[i]);
 		ents[i].key_len = strlen(keys[i]);
 		ents[i].version = v.version;
 	}
@@ -1364,7 +1364,7 @@ static int went_fill(int fd, struct stmdev_wait_ent *ents,
 static void wait_reset(struct fx *x, __s64 timeout_ns)
 {
 	memset(&x->wait, 0, sizeof(x->wait));
-	x->wait.entries = stm_ptr(x->went);
+	x->wait.entries = t_ptr(x->went);
 	x->wait.count = NW;
 	x->wait.timeout_ns = timeout_ns;
 	x->wait.index = SENTINEL;
@@ -1378,7 +1378,7 @@ static void wait_reset(struct fx *x, __s64 timeout_ns)
 static int op_wait(void *arg)
 {
 	struct fx *x = arg;
-	int ret = stm_ioctl(x->fd, STMDEV_IOC_WAIT, &x->wait);
+	int ret = t_ioctl(x->fd, STMDEV_IOC_WAIT, &x->wait);
 
 	if (ret == x->wait_ok)
 		return 0;
@@ -1392,7 +1392,7 @@ static void check_no_waiter(struct __test_metadata *_metadata, struct fx *x,
 	struct stmdev_family_ent fe;
 	struct stmdev_stats st;
 
-	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(0, t_stats(x->fd, &st));
 	ASSERT_EQ(x->st0.waits, st.waits) TH_LOG("site %u: a failed WAIT slept", nth);
 	ASSERT_EQ(x->st0.wakeups, st.wakeups) TH_LOG("site %u: a waiter was woken", nth);
 	if (x->family) {
@@ -1454,7 +1454,7 @@ static void wait_after(struct __test_metadata *_metadata, struct fx *x,
 	struct stmdev_stats st;
 
 	ASSERT_EQ(0, put_all(x->fd, w_keys, NW, "after", 5));
-	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(0, t_stats(x->fd, &st));
 	EXPECT_EQ(wakeups, st.wakeups) TH_LOG("a commit woke %llu waiter(s) of finished WAITs",
 					      (unsigned long long)(st.wakeups - wakeups));
 }
@@ -1485,16 +1485,16 @@ static int wait_waker(void *arg, int idx)
 {
 	struct fx *x = arg;
 	struct stmdev_stats st;
-	int fd = stm_open_attach(x->name, 0, 0);
+	int fd = t_open_attach(x->name, 0, 0);
 	int i;
 
 	if (fd < 0)
 		return 10;
 	for (i = 0; i < 20000; i++) {		/* 20 s */
-		if (stm_stats(fd, &st))
+		if (t_stats(fd, &st))
 			return 11;
 		if (st.waits > x->st0.waits)
-			return stm_put_str(fd, "w5", "woken", NULL) ? 12 : 0;
+			return t_put_str(fd, "w5", "woken", NULL) ? 12 : 0;
 		usleep(1000);
 	}
 	return 13;
@@ -1508,13 +1508,13 @@ static void check_wait_woken(struct __test_metadata *_metadata, void *arg,
 
 	if (ret == 0) {
 		/* absorbed: it slept and the waker completed it; again */
-		ASSERT_EQ(0, stm_wait_all(&x->child, 1));
+		ASSERT_EQ(0, t_wait_all(&x->child, 1));
 		x->child = 0;
 		ASSERT_EQ(5U, x->wait.index);
 		ASSERT_EQ(0, went_fill(x->fd, x->went, w_keys, NW));
 		ASSERT_EQ(0, fx_baseline(x));
 		x->wait.index = SENTINEL;
-		x->child = stm_fork(wait_waker, x, 0);
+		x->child = t_fork(wait_waker, x, 0);
 		ASSERT_LT(0, x->child);
 		return;
 	}
@@ -1536,16 +1536,16 @@ TEST_F(fault, wait_woken)
 	wait_reset(&self->x, 10 * SEC);
 	self->x.wait_ok = 0;
 	ASSERT_EQ(0, fx_baseline(&self->x));
-	self->x.child = stm_fork(wait_waker, &self->x, 0);
+	self->x.child = t_fork(wait_waker, &self->x, 0);
 	ASSERT_LT(0, self->x.child);
 	FAIL_NTH_RUN(0, op_wait, check_wait_woken, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
 	EXPECT_EQ(5U, self->x.wait.index);
-	EXPECT_EQ(0, stm_wait_all(&self->x.child, 1));
+	EXPECT_EQ(0, t_wait_all(&self->x.child, 1));
 	self->x.child = 0;
 
 	/* one WAIT slept, one waiter (w5's) was woken, one family WAIT */
-	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	ASSERT_EQ(0, t_stats(self->x.fd, &now));
 	EXPECT_EQ(self->x.st0.waits + 1, now.waits);
 	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
 	ASSERT_LE(0, fam_get(self->x.fd, self->x.family, &fe));
@@ -1559,7 +1559,7 @@ static int op_watch(void *arg)
 {
 	struct fx *x = arg;
 
-	return stm_ioctl(x->fd2, STMDEV_IOC_WATCH, &x->watch);
+	return t_ioctl(x->fd2, STMDEV_IOC_WATCH, &x->watch);
 }
 
 /* poll() of fd without waiting: revents, or -1. */
@@ -1581,9 +1581,9 @@ static int watch_arm(struct fx *x, int fd, struct stmdev_wait_ent *ents,
 	if (ret)
 		return ret;
 	memset(&wa, 0, sizeof(wa));
-	wa.entries = stm_ptr(ents);
+	wa.entries = t_ptr(ents);
 	wa.count = NW;
-	return stm_ioctl(fd, STMDEV_IOC_WATCH, &wa);
+	return t_ioctl(fd, STMDEV_IOC_WATCH, &wa);
 }
 
 static int watch_clear(int fd)
@@ -1591,7 +1591,7 @@ static int watch_clear(int fd)
 	struct stmdev_watch wa;
 
 	memset(&wa, 0, sizeof(wa));
-	return stm_ioctl(fd, STMDEV_IOC_WATCH, &wa);
+	return t_ioctl(fd, STMDEV_IOC_WATCH, &wa);
 }
 
 /*
@@ -1612,9 +1612,9 @@ static void check_watch_set(struct __test_metadata *_metadata, void *arg,
 	}
 	check_unchanged(_metadata, arg, nth, ret);
 	ASSERT_EQ(0, poll_now(x->fd2)) TH_LOG("site %u: no watch set, yet poll reports", nth);
-	ASSERT_EQ(0, stm_put_str(x->fd, "w0", "poke", NULL));
+	ASSERT_EQ(0, t_put_str(x->fd, "w0", "poke", NULL));
 	ASSERT_EQ(0, poll_now(x->fd2)) TH_LOG("site %u: a failed WATCH armed w0", nth);
-	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(0, t_stats(x->fd, &st));
 	ASSERT_EQ(x->st0.wakeups, st.wakeups) TH_LOG("site %u: a failed WATCH left a waiter queued", nth);
 	/* the next run watches w0 as it is now */
 	ASSERT_EQ(0, went_fill(x->fd, x->went, w_keys, NW));
@@ -1628,7 +1628,7 @@ static void check_watch_set(struct __test_metadata *_metadata, void *arg,
 	ASSERT_EQ(0, put_all((x)->fd, w_keys + NW, 4, "n", 1));		\
 	(x)->keys = w_keys;						\
 	(x)->nkeys = 2 * NW;						\
-	(x)->fd2 = stm_open_attach((x)->name, 0, 0);			\
+	(x)->fd2 = t_open_attach((x)->name, 0, 0);			\
 	ASSERT_LE(0, (x)->fd2);						\
 } while (0)
 
@@ -1639,7 +1639,7 @@ TEST_F(fault, watch_set)
 
 	REQUIRE_WATCH_STORE(&self->x);
 	ASSERT_EQ(0, went_fill(self->x.fd, self->x.went, w_keys, NW));
-	self->x.watch.entries = stm_ptr(self->x.went);
+	self->x.watch.entries = t_ptr(self->x.went);
 	self->x.watch.count = NW;
 	ASSERT_EQ(0, fx_baseline(&self->x));
 	FAIL_NTH_RUN(0, op_watch, check_watch_set, &self->x, &st);
@@ -1647,9 +1647,9 @@ TEST_F(fault, watch_set)
 
 	/* armed: quiet until a watched key is written, then readable */
 	EXPECT_EQ(0, poll_now(self->x.fd2));
-	ASSERT_EQ(0, stm_put_str(self->x.fd, "w6", "new", NULL));
+	ASSERT_EQ(0, t_put_str(self->x.fd, "w6", "new", NULL));
 	EXPECT_EQ(POLLIN, poll_now(self->x.fd2) & POLLIN);
-	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	ASSERT_EQ(0, t_stats(self->x.fd, &now));
 	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
 }
 
@@ -1670,10 +1670,10 @@ static void check_watch_replace(struct __test_metadata *_metadata, void *arg,
 	}
 	check_unchanged(_metadata, arg, nth, ret);
 	ASSERT_EQ(0, poll_now(x->fd2)) TH_LOG("site %u: nothing changed, yet poll reports", nth);
-	ASSERT_EQ(0, stm_put_str(x->fd, "w0", "poke", NULL));
+	ASSERT_EQ(0, t_put_str(x->fd, "w0", "poke", NULL));
 	ASSERT_EQ(POLLIN, poll_now(x->fd2) & POLLIN)
 		TH_LOG("site %u: after a failed WATCH the old set no longer watches w0", nth);
-	ASSERT_EQ(0, stm_stats(x->fd, &st));
+	ASSERT_EQ(0, t_stats(x->fd, &st));
 	ASSERT_EQ(x->st0.wakeups + 1, st.wakeups) TH_LOG("site %u: w0 woke %llu waiters, not 1", nth,
 							  (unsigned long long)(st.wakeups - x->st0.wakeups));
 	/* the old set again, at w0's new version */
@@ -1690,7 +1690,7 @@ TEST_F(fault, watch_replace)
 	REQUIRE_WATCH_STORE(&self->x);
 	ASSERT_EQ(0, watch_arm(&self->x, self->x.fd2, self->x.went, w_keys));
 	ASSERT_EQ(0, went_fill(self->x.fd, self->x.went2, w_keys + NW, NW));
-	self->x.watch.entries = stm_ptr(self->x.went2);
+	self->x.watch.entries = t_ptr(self->x.went2);
 	self->x.watch.count = NW;
 	ASSERT_EQ(0, fx_baseline(&self->x));
 	FAIL_NTH_RUN(0, op_watch, check_watch_replace, &self->x, &st);
@@ -1698,13 +1698,13 @@ TEST_F(fault, watch_replace)
 
 	/* the new set only: w0 no longer counts, n0 does */
 	EXPECT_EQ(0, poll_now(self->x.fd2));
-	ASSERT_EQ(0, stm_put_str(self->x.fd, "w0", "late", NULL));
+	ASSERT_EQ(0, t_put_str(self->x.fd, "w0", "late", NULL));
 	EXPECT_EQ(0, poll_now(self->x.fd2));
-	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	ASSERT_EQ(0, t_stats(self->x.fd, &now));
 	EXPECT_EQ(self->x.st0.wakeups, now.wakeups) TH_LOG("the replaced set still has waiters queued");
-	ASSERT_EQ(0, stm_put_str(self->x.fd, "n0", "new", NULL));
+	ASSERT_EQ(0, t_put_str(self->x.fd, "n0", "new", NULL));
 	EXPECT_EQ(POLLIN, poll_now(self->x.fd2) & POLLIN);
-	ASSERT_EQ(0, stm_stats(self->x.fd, &now));
+	ASSERT_EQ(0, t_stats(self->x.fd, &now));
 	EXPECT_EQ(self->x.st0.wakeups + 1, now.wakeups);
 }
 
@@ -1718,7 +1718,7 @@ static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
 	sqe->cmd_op = op;
 	p = (struct stmdev_uring_cmd *)sqe->cmd;
-	p->addr = stm_ptr(arg);
+	p->addr = t_ptr(arg);
 	p->len = len;
 	p->flags = 0;
 	sqe->user_data = 1;
@@ -1811,7 +1811,7 @@ TEST_F(fault, uring_nop)
 TEST_F(fault, uring_commit_many_new)
 {
 	struct fail_nth_stats st;
-	struct stm_val v;
+	struct t_val v;
 	int i;
 
 	REQUIRE_STORE(&self->x);
@@ -1820,7 +1820,7 @@ TEST_F(fault, uring_commit_many_new)
 		cent_put(&self->x.cents[i], many_keys[i], 2, val100, 20 + i);
 	self->x.ncents = NMANY;
 	self->x.undo = undo_puts;
-	self->x.cm.entries = stm_ptr(self->x.cents);
+	self->x.cm.entries = t_ptr(self->x.cents);
 	self->x.cm.count = NMANY;
 	self->x.uop = STMDEV_IOC_COMMIT;
 	self->x.uarg = &self->x.cm;
@@ -1828,7 +1828,7 @@ TEST_F(fault, uring_commit_many_new)
 	FAIL_NTH_RUN(0, op_uring, check_uring_store, &self->x, &st);
 	EXPECT_LT(0U, st.failed);
 	for (i = 0; i < NMANY; i++) {
-		ASSERT_EQ(0, stm_get_str(self->x.fd, many_keys[i], &v));
+		ASSERT_EQ(0, t_get_str(self->x.fd, many_keys[i], &v));
 		EXPECT_EQ((__u32)(20 + i), v.len);
 	}
 }
@@ -1841,7 +1841,7 @@ TEST_F(fault, uring_read_many)
 	REQUIRE_STORE(&self->x);
 	REQUIRE_RING(&self->x);
 	rents_reset(&self->x);
-	self->x.rd.entries = stm_ptr(self->x.rents);
+	self->x.rd.entries = t_ptr(self->x.rents);
 	self->x.rd.count = NREAD;
 	self->x.uop = STMDEV_IOC_READ;
 	self->x.uarg = &self->x.rd;

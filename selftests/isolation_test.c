@@ -49,7 +49,7 @@ static void __attribute__((constructor(200))) save_params(void)
 	unsigned int i;
 
 	for (i = 0; i < NPARAMS; i++)
-		orig[i] = stm_param_get(params[i]);
+		orig[i] = t_param_get(params[i]);
 }
 
 static void restore_params(void)
@@ -57,8 +57,8 @@ static void restore_params(void)
 	unsigned int i;
 
 	for (i = 0; i < NPARAMS; i++)
-		if (orig[i] > 0 && stm_param_get(params[i]) != orig[i])
-			stm_param_set(params[i], orig[i]);
+		if (orig[i] > 0 && t_param_get(params[i]) != orig[i])
+			t_param_set(params[i], orig[i]);
 }
 
 static void __attribute__((destructor)) restore_at_exit(void)
@@ -67,10 +67,10 @@ static void __attribute__((destructor)) restore_at_exit(void)
 }
 
 #define SET_PARAM(name, val) do {					\
-	int __r = stm_param_set(name, val);				\
+	int __r = t_param_set(name, val);				\
 	ASSERT_EQ(0, __r) TH_LOG("writing %s=%lld: %s", name,		\
 				 (long long)(val), strerror(-__r));	\
-	ASSERT_EQ((long long)(val), stm_param_get(name));		\
+	ASSERT_EQ((long long)(val), t_param_get(name));		\
 } while (0)
 
 /* ---- actors: a process of another uid, driven over a pipe ---------------- */
@@ -161,7 +161,7 @@ static int wait_ents(struct stmdev_wait_ent **ents, char (**keys)[24],
 	}
 	for (i = 0; i < n; i++) {
 		snprintf((*keys)[i], sizeof((*keys)[i]), "%s%u", prefix, start + i);
-		(*ents)[i].key_addr = stm_ptr((*keys)[i]);
+		(*ents)[i].key_addr = t_ptr((*keys)[i]);
 		(*ents)[i].key_len = strlen((*keys)[i]);
 		(*ents)[i].version = version;
 	}
@@ -181,10 +181,10 @@ static int wait_n(int fd, const char *prefix, __u32 n, __u64 version,
 	if (ret)
 		return ret;
 	memset(&w, 0, sizeof(w));
-	w.entries = stm_ptr(ents);
+	w.entries = t_ptr(ents);
 	w.count = n;
 	w.timeout_ns = timeout;
-	ret = stm_ioctl(fd, STMDEV_IOC_WAIT, &w);
+	ret = t_ioctl(fd, STMDEV_IOC_WAIT, &w);
 	if (index)
 		*index = w.index;
 	free(ents);
@@ -204,9 +204,9 @@ static int watch_n(int fd, const char *prefix, __u32 n, __u64 version)
 	if (ret)
 		return ret;
 	memset(&w, 0, sizeof(w));
-	w.entries = stm_ptr(ents);
+	w.entries = t_ptr(ents);
 	w.count = n;
-	ret = stm_ioctl(fd, STMDEV_IOC_WATCH, &w);
+	ret = t_ioctl(fd, STMDEV_IOC_WATCH, &w);
 	free(ents);
 	free(keys);
 	return ret;
@@ -226,7 +226,7 @@ static int putn(int fd, const char *prefix, __u32 start, __u32 n, __u32 vlen,
 			snprintf(keys[i], sizeof(keys[i]), "%s%u", prefix, start + i);
 			cent_put(&ents[i], keys[i], strlen(keys[i]), act_val, vlen);
 		}
-		ret = stm_commit(fd, ents, n, version, NULL);
+		ret = t_commit(fd, ents, n, version, NULL);
 	}
 	free(ents);
 	free(keys);
@@ -240,7 +240,7 @@ static int family(int fd, const char *name, __u32 *id)
 
 	memset(&fam, 0, sizeof(fam));
 	memcpy(fam.name, name, strnlen(name, sizeof(fam.name) - 1));
-	ret = stm_ioctl(fd, STMDEV_IOC_FAMILY, &fam);
+	ret = t_ioctl(fd, STMDEV_IOC_FAMILY, &fam);
 	if (id)
 		*id = fam.id;
 	return ret;
@@ -253,9 +253,9 @@ static int family_count(int fd)
 	int ret;
 
 	memset(&fs, 0, sizeof(fs));
-	fs.addr = stm_ptr(ents);
+	fs.addr = t_ptr(ents);
 	fs.len = sizeof(ents);
-	ret = stm_ioctl(fd, STMDEV_IOC_FAMILY_STATS, &fs);
+	ret = t_ioctl(fd, STMDEV_IOC_FAMILY_STATS, &fs);
 	return ret < 0 ? ret : (int)fs.count;
 }
 
@@ -271,7 +271,7 @@ static int list_stores(int fd, const char *name, __u64 *count, __u32 *found)
 	__u32 i;
 
 	if (fd < 0) {
-		fd = own = stm_open();
+		fd = own = t_open();
 		if (fd < 0)
 			return fd;
 	}
@@ -279,9 +279,9 @@ static int list_stores(int fd, const char *name, __u64 *count, __u32 *found)
 	*found = 0;
 	memset(&ls, 0, sizeof(ls));
 	for (calls = 0; calls < 10000; calls++) {
-		ls.addr = stm_ptr(ent);
+		ls.addr = t_ptr(ent);
 		ls.len = sizeof(ent);
-		ret = stm_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls);
+		ret = t_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls);
 		if (ret < 0)
 			break;
 		for (i = 0; i < ls.count && i < ARRAY_SIZE(ent); i++)
@@ -299,17 +299,17 @@ static int list_stores(int fd, const char *name, __u64 *count, __u32 *found)
 static int act_do(const struct act_cmd *c, struct act_reply *r)
 {
 	int fd = (c->slot >= 0 && c->slot < ACT_SLOTS) ? act_fds[c->slot] : -1;
-	struct stm_val v;
+	struct t_val v;
 	int ret;
 
 	switch (c->op) {
 	case A_OPEN:
-		fd = stm_open();
+		fd = t_open();
 		return fd < 0 ? fd : act_slot_new(fd);
 	case A_ATTACH:
-		return stm_attach(fd, c->name, c->flags, c->mode);
+		return t_attach(fd, c->name, c->flags, c->mode);
 	case A_OPEN_ATTACH:
-		fd = stm_open_attach(c->name, c->flags, c->mode);
+		fd = t_open_attach(c->name, c->flags, c->mode);
 		return fd < 0 ? fd : act_slot_new(fd);
 	case A_CLOSE:
 		if (fd < 0)
@@ -318,16 +318,16 @@ static int act_do(const struct act_cmd *c, struct act_reply *r)
 		act_fds[c->slot] = -1;
 		return 0;
 	case A_PUT:
-		return stm_put(fd, c->name, strlen(c->name), act_val, c->vlen,
+		return t_put(fd, c->name, strlen(c->name), act_val, c->vlen,
 			       &r->u64);
 	case A_PUTN:
 		return putn(fd, c->name, c->start, c->n, c->vlen, &r->u64);
 	case A_DEL:
-		return stm_del(fd, c->name, strlen(c->name), &r->u64);
+		return t_del(fd, c->name, strlen(c->name), &r->u64);
 	case A_INFO:
-		return stm_info(fd, &r->info);
+		return t_info(fd, &r->info);
 	case A_GET:
-		ret = stm_get_str(fd, c->name, &v);
+		ret = t_get_str(fd, c->name, &v);
 		r->u64 = v.version;
 		r->u32 = v.present;
 		r->u64b = v.len;
@@ -339,7 +339,7 @@ static int act_do(const struct act_cmd *c, struct act_reply *r)
 	case A_WAIT:
 		return wait_n(fd, c->name, c->n, c->version, c->timeout, &r->u32);
 	case A_UNLINK:
-		return stm_unlink(c->name);
+		return t_unlink(c->name);
 	case A_LIST:
 		return list_stores(fd, c->name, &r->u64, &r->u32);
 	}
@@ -358,7 +358,7 @@ static int act_main(int in, int out, uid_t uid, unsigned int flags,
 	memset(act_val, 'v', sizeof(act_val));
 	memset(&r, 0, sizeof(r));
 	if (flags & ACT_PREOPEN) {
-		fd = stm_open();
+		fd = t_open();
 		if (fd < 0)
 			r.ret = fd;
 		else
@@ -367,7 +367,7 @@ static int act_main(int in, int out, uid_t uid, unsigned int flags,
 	if (!r.ret && (flags & ACT_NEWNET) && unshare(CLONE_NEWNET) < 0)
 		r.ret = -errno;
 	if (!r.ret && uid)
-		r.ret = stm_become(uid, uid, 0, NULL);
+		r.ret = t_become(uid, uid, 0, NULL);
 	/* after the uid change, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -644,9 +644,9 @@ FIXTURE_SETUP(iso)
 
 	signal(SIGPIPE, SIG_IGN);
 	self->fd = -1;
-	fd = stm_open();
+	fd = t_open();
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_features(fd, &f));
+	ASSERT_EQ(0, t_features(fd, &f));
 	close(fd);
 	self->features = f.features;
 }
@@ -665,7 +665,7 @@ FIXTURE_TEARDOWN(iso)
 	if (self->fd >= 0)
 		close(self->fd);
 	for (i = 0; i < self->nnames; i++)
-		stm_unlink(self->names[i]);
+		t_unlink(self->names[i]);
 }
 
 /* Every test starts with this: skips without the feature or root. */
@@ -682,7 +682,7 @@ static const char *new_name(FIXTURE_DATA(iso) *self, const char *tag)
 	char *n = self->names[self->nnames < MAX_NAMES ? self->nnames++ :
 			      MAX_NAMES - 1];
 
-	stm_name(n, STMDEV_NAME_MAX, tag);
+	t_name(n, STMDEV_NAME_MAX, tag);
 	return n;
 }
 
@@ -702,7 +702,7 @@ static int attach_raw(int fd, const char *name, size_t len, __u32 flags)
 	memcpy(a.name, name, len);
 	a.flags = flags;
 	a.mode = 0600;
-	return stm_ioctl(fd, STMDEV_IOC_ATTACH, &a);
+	return t_ioctl(fd, STMDEV_IOC_ATTACH, &a);
 }
 
 TEST_F(iso, names_are_ascii)
@@ -722,7 +722,7 @@ TEST_F(iso, names_are_ascii)
 
 	PRE();
 	ASSERT_EQ(0, list_stores(-1, "", &count0, &found));
-	fd = stm_open();
+	fd = t_open();
 	ASSERT_LE(0, fd);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, attach_raw(fd, bad[i], strlen(bad[i]), creat))
@@ -731,18 +731,18 @@ TEST_F(iso, names_are_ascii)
 			TH_LOG("name %u", i);
 		memset(&u, 0, sizeof(u));
 		memcpy(u.name, bad[i], strlen(bad[i]));
-		EXPECT_EQ(-EINVAL, stm_ioctl(fd, STMDEV_IOC_UNLINK, &u));
+		EXPECT_EQ(-EINVAL, t_ioctl(fd, STMDEV_IOC_UNLINK, &u));
 	}
 	/* none of them was created, and the fd is still free */
 	ASSERT_EQ(0, list_stores(-1, "", &count1, &found));
 	EXPECT_EQ(count0, count1);
-	EXPECT_EQ(-ENOTCONN, stm_info(fd, &info));
+	EXPECT_EQ(-ENOTCONN, t_info(fd, &info));
 
 	/* every allowed character */
 	snprintf(ok, sizeof(ok), "ok.name_-9.%d", (int)getpid());
 	snprintf(self->names[self->nnames++], STMDEV_NAME_MAX, "%s", ok);
 	ASSERT_EQ(0, attach_raw(fd, ok, strlen(ok), creat | STMDEV_ATTACH_EXCL));
-	ASSERT_EQ(0, stm_info(fd, &info));
+	ASSERT_EQ(0, t_info(fd, &info));
 	EXPECT_STREQ(ok, info.name);
 
 	/* family names: the same alphabet, 1..31 bytes */
@@ -785,7 +785,7 @@ TEST_F(iso, stores_per_user)
 	ASSERT_EQ(-EDQUOT, a_open_attach(A, an[3], cx, 0644));
 	ASSERT_EQ(-EDQUOT, a_open_attach(A, an[3], STMDEV_ATTACH_CREAT, 0644));
 	/* the refused store does not exist */
-	EXPECT_EQ(-ENOENT, stm_open_attach(an[3], 0, 0));
+	EXPECT_EQ(-ENOENT, t_open_attach(an[3], 0, 0));
 	/* CREAT of an existing store attaches, at the limit */
 	s = a_open_attach(A, an[1], STMDEV_ATTACH_CREAT, 0644);
 	ASSERT_LE(0, s);
@@ -830,7 +830,7 @@ TEST_F(iso, stores_per_user)
 	EXPECT_EQ(-EDQUOT, a_open_attach(A, an[0], cx, 0644));
 
 	/* root (another user again) is not refused by A's count */
-	fd = stm_open_attach(an[0], cx, 0600);
+	fd = t_open_attach(an[0], cx, 0600);
 	EXPECT_LE(0, fd);
 	if (fd >= 0)
 		close(fd);
@@ -968,7 +968,7 @@ TEST_F(iso, memory_per_user)
 	a2 = new_name(self, "mA2");
 	b1 = new_name(self, "mB");
 	/* the bounds: at least 64 KiB */
-	EXPECT_EQ(-EINVAL, stm_param_set("max_mem_per_user", 65535));
+	EXPECT_EQ(-EINVAL, t_param_set("max_mem_per_user", 65535));
 	SET_PARAM("max_mem_per_user", max);
 	START(0, UID_A, 0);
 	START(1, UID_B, 0);
@@ -978,9 +978,9 @@ TEST_F(iso, memory_per_user)
 	ASSERT_EQ(0, a_info(A, s, &info));
 	/* an empty store costs something, and STATS agrees with INFO */
 	EXPECT_LT(0ULL, info.charge);
-	fd = stm_open_attach(a1, STMDEV_ATTACH_RDONLY, 0);
+	fd = t_open_attach(a1, STMDEV_ATTACH_RDONLY, 0);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_stats(fd, &st));
+	ASSERT_EQ(0, t_stats(fd, &st));
 	EXPECT_EQ(info.charge, st.charge);
 	close(fd);
 
@@ -1063,7 +1063,7 @@ TEST_F(iso, store_and_global_limits_are_enospc)
 	SET_PARAM("max_stores_per_user", 32);
 	SET_PARAM("max_stores", count);
 	EXPECT_EQ(-ENOSPC, a_open_attach(A, a2, cx, 0600));
-	EXPECT_EQ(-ENOENT, stm_open_attach(a2, 0, 0));
+	EXPECT_EQ(-ENOENT, t_open_attach(a2, 0, 0));
 	SET_PARAM("max_stores", count + 64);
 	s = a_open_attach(A, a2, cx, 0600);
 	EXPECT_LE(0, s);
@@ -1081,7 +1081,7 @@ TEST_F(iso, waits_per_fd)
 	pid_t pid;
 
 	PRE();
-	self->fd = fd = stm_open_attach(name, cx, 0600);
+	self->fd = fd = t_open_attach(name, cx, 0600);
 	ASSERT_LE(0, fd);
 	SET_PARAM("max_waits_per_fd", 8);
 
@@ -1095,7 +1095,7 @@ TEST_F(iso, waits_per_fd)
 	EXPECT_EQ(-ENOSPC, wait_n(fd, "k", 1, 0, 0, NULL));
 	EXPECT_EQ(-ENOSPC, wait_n(fd, "k", 1, 12345, 0, NULL));
 	/* the limit is per fd: another fd of the same user is free */
-	fd2 = stm_open_attach(name, 0, 0);
+	fd2 = t_open_attach(name, 0, 0);
 	ASSERT_LE(0, fd2);
 	EXPECT_EQ(-ETIMEDOUT, wait_n(fd2, "k", 8, 0, 0, NULL));
 	EXPECT_EQ(0, watch_n(fd2, "k", 8, 0));
@@ -1110,7 +1110,7 @@ TEST_F(iso, waits_per_fd)
 	ASSERT_EQ(0, watch_n(fd, "k", 0, 0));
 
 	/* a sleeping WAIT holds its entries until it returns */
-	ASSERT_EQ(0, stm_stats(fd, &st));
+	ASSERT_EQ(0, t_stats(fd, &st));
 	ASSERT_EQ(0ULL, st.waits);
 	fflush(stdout);
 	fflush(stderr);
@@ -1122,7 +1122,7 @@ TEST_F(iso, waits_per_fd)
 	}
 	self->kid = pid;
 	for (i = 0; i < 4000; i++) {
-		if (stm_stats(fd, &st) || st.waits >= 1)
+		if (t_stats(fd, &st) || st.waits >= 1)
 			break;
 		usleep(5000);
 	}
@@ -1130,7 +1130,7 @@ TEST_F(iso, waits_per_fd)
 	EXPECT_EQ(-ENOSPC, wait_n(fd, "k", 4, 0, 0, NULL));
 	EXPECT_EQ(-ETIMEDOUT, wait_n(fd, "k", 3, 0, 0, NULL));
 	EXPECT_EQ(-ENOSPC, watch_n(fd, "k", 4, 0));
-	ASSERT_EQ(0, stm_put_str(fd, "b0", "wake", NULL));
+	ASSERT_EQ(0, t_put_str(fd, "b0", "wake", NULL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	self->kid = 0;
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -1149,7 +1149,7 @@ TEST_F(iso, watch_replace_at_limit)
 	int fd;
 
 	PRE();
-	self->fd = fd = stm_open_attach(name, cx, 0600);
+	self->fd = fd = t_open_attach(name, cx, 0600);
 	ASSERT_LE(0, fd);
 	SET_PARAM("max_waits_per_fd", 8);
 	ASSERT_EQ(0, watch_n(fd, "k", 8, 0));
@@ -1169,7 +1169,7 @@ TEST_F(iso, watch_replace_at_user_limit)
 	int s;
 
 	PRE();
-	self->fd = stm_open_attach(name, cx, 0666);
+	self->fd = t_open_attach(name, cx, 0666);
 	ASSERT_LE(0, self->fd);
 	SET_PARAM("max_waits_per_user", 10);
 	START(0, UID_A, 0);
@@ -1191,7 +1191,7 @@ TEST_F(iso, waits_per_user)
 	int a1, a2, b1;
 
 	PRE();
-	self->fd = stm_open_attach(name, cx, 0666);
+	self->fd = t_open_attach(name, cx, 0666);
 	ASSERT_LE(0, self->fd);
 	SET_PARAM("max_waits_per_user", 10);
 	/* A's slot 0 is an fd root opened: charged to root */
@@ -1242,9 +1242,9 @@ TEST_F(iso, families_read_only)
 	int w, r, bs, i;
 
 	PRE();
-	self->fd = w = stm_open_attach(name, cx, 0644);
+	self->fd = w = t_open_attach(name, cx, 0644);
 	ASSERT_LE(0, w);
-	r = stm_open_attach(name, STMDEV_ATTACH_RDONLY, 0);
+	r = t_open_attach(name, STMDEV_ATTACH_RDONLY, 0);
 	ASSERT_LE(0, r);
 
 	ASSERT_EQ(0, family(w, "w1", &id));
@@ -1300,14 +1300,14 @@ TEST_F(iso, stores_per_net_namespace)
 	struct stmdev_info info, pinfo;
 	__u64 pver, ver, count;
 	__u32 found, len;
-	struct stm_val v;
+	struct t_val v;
 	int fd, fy, s, s0;
 
 	PRE();
-	self->fd = fd = stm_open_attach(x, cx, 0644);
+	self->fd = fd = t_open_attach(x, cx, 0644);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_put_str(fd, "k", "parent", &pver));
-	fy = stm_open_attach(y, cx, 0600);
+	ASSERT_EQ(0, t_put_str(fd, "k", "parent", &pver));
+	fy = t_open_attach(y, cx, 0600);
 	ASSERT_LE(0, fy);
 	close(fy);
 
@@ -1335,13 +1335,13 @@ TEST_F(iso, stores_per_net_namespace)
 	EXPECT_EQ(1U, found);
 
 	/* the parent's X is unchanged */
-	ASSERT_EQ(0, stm_info(fd, &pinfo));
+	ASSERT_EQ(0, t_info(fd, &pinfo));
 	EXPECT_EQ(1ULL, pinfo.keys);
 	EXPECT_EQ(0644U, pinfo.mode);
-	ASSERT_EQ(0, stm_get_str(fd, "k", &v));
+	ASSERT_EQ(0, t_get_str(fd, "k", &v));
 	EXPECT_EQ(pver, v.version);
 	EXPECT_EQ(6U, v.len);
-	ASSERT_EQ(0, stm_get_str(fd, "k2", &v));
+	ASSERT_EQ(0, t_get_str(fd, "k2", &v));
 	EXPECT_FALSE(v.present);
 
 	/* an fd opened before unshare still names the parent's stores */
@@ -1359,15 +1359,15 @@ TEST_F(iso, stores_per_net_namespace)
 	/* unlinking in the namespace removes only its own X */
 	EXPECT_EQ(0, a_unlink(N, x));
 	EXPECT_EQ(-ENOENT, a_unlink(N, x));
-	ASSERT_EQ(0, stm_info(fd, &pinfo));
+	ASSERT_EQ(0, t_info(fd, &pinfo));
 	EXPECT_EQ(0U, pinfo.unlinked);
-	fy = stm_open_attach(x, STMDEV_ATTACH_RDONLY, 0);
+	fy = t_open_attach(x, STMDEV_ATTACH_RDONLY, 0);
 	EXPECT_LE(0, fy);
 	if (fy >= 0)
 		close(fy);
 
 	act_stop(N);
-	ASSERT_EQ(0, stm_info(fd, &pinfo));
+	ASSERT_EQ(0, t_info(fd, &pinfo));
 	EXPECT_EQ(1ULL, pinfo.keys);
 	EXPECT_EQ(0U, pinfo.unlinked);
 	ASSERT_EQ(0, list_stores(-1, x, &count, &found));
@@ -1494,11 +1494,11 @@ TEST_F_TIMEOUT(iso, namespace_fd_keeps_stores, 180)
 		close(down[1]);
 		if (unshare(CLONE_NEWNET) < 0)
 			cfd = errno == EINVAL || errno == ENOSYS ? -1000 : -errno;
-		else if (stm_become(UID_C, UID_C, 0, NULL))
+		else if (t_become(UID_C, UID_C, 0, NULL))
 			cfd = -1001;
 		else
-			cfd = stm_open_attach(x, cx, 0600);
-		if (cfd >= 0 && stm_put_str(cfd, "k", "v", NULL))
+			cfd = t_open_attach(x, cx, 0600);
+		if (cfd >= 0 && t_put_str(cfd, "k", "v", NULL))
 			cfd = -1002;
 		if (write(up[1], &cfd, sizeof(cfd)) != sizeof(cfd))
 			_exit(1);
@@ -1528,7 +1528,7 @@ TEST_F_TIMEOUT(iso, namespace_fd_keeps_stores, 180)
 	self->kid = 0;
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-	ASSERT_EQ(0, stm_info(fd, &info));
+	ASSERT_EQ(0, t_info(fd, &info));
 	EXPECT_EQ(1ULL, info.keys);
 	EXPECT_EQ((__u32)UID_C, info.uid);
 	/* the fd names its own namespace's stores */
@@ -1544,9 +1544,9 @@ TEST_F_TIMEOUT(iso, namespace_fd_keeps_stores, 180)
 		usleep(100000);
 	}
 	EXPECT_EQ(-EDQUOT, ret);
-	ASSERT_EQ(0, stm_info(fd, &info));
+	ASSERT_EQ(0, t_info(fd, &info));
 	EXPECT_EQ(0U, info.unlinked);
-	EXPECT_EQ(0, stm_put_str(fd, "k2", "v", NULL));
+	EXPECT_EQ(0, t_put_str(fd, "k2", "v", NULL));
 
 	/* the last fd goes: the namespace dies, the store is freed */
 	close(fd);
@@ -1832,20 +1832,20 @@ TEST_F_TIMEOUT(iso, charge_is_real_memory, 600)
 	PRE();
 	if (allocator_has_metadata(why, sizeof(why)))
 		SKIP(return, "charge vs memory: %s", why);
-	fd = stm_open();
+	fd = t_open();
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_features(fd, &f));
+	ASSERT_EQ(0, t_features(fd, &f));
 	close(fd);
 	batch = f.max_keys_per_call;
 	ASSERT_LT(0U, batch);
 	/* room enough in every limit */
-	if (stm_param_get("max_keys_per_store") < MEM_KEYS)
+	if (t_param_get("max_keys_per_store") < MEM_KEYS)
 		SET_PARAM("max_keys_per_store", MEM_KEYS);
-	if (stm_param_get("max_keys_per_user") < MEM_KEYS + 100000)
+	if (t_param_get("max_keys_per_user") < MEM_KEYS + 100000)
 		SET_PARAM("max_keys_per_user", MEM_KEYS + 100000);
-	if (stm_param_get("max_bytes_per_store") < 64LL << 20)
+	if (t_param_get("max_bytes_per_store") < 64LL << 20)
 		SET_PARAM("max_bytes_per_store", 64LL << 20);
-	if (stm_param_get("max_mem_per_user") < 512LL << 20)
+	if (t_param_get("max_mem_per_user") < 512LL << 20)
 		SET_PARAM("max_mem_per_user", 512LL << 20);
 
 	ents = calloc(batch, sizeof(*ents));
@@ -1858,9 +1858,9 @@ TEST_F_TIMEOUT(iso, charge_is_real_memory, 600)
 	memset(ents, 0, batch * sizeof(*ents));
 	memset(keys, 0, batch * sizeof(*keys));
 
-	self->fd = fd = stm_open_attach(name, cx, 0600);
+	self->fd = fd = t_open_attach(name, cx, 0600);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_info(fd, &i0));
+	ASSERT_EQ(0, t_info(fd, &i0));
 	read_slabinfo(sl0);
 	base = settled_used();
 	ASSERT_LT(0, base);
@@ -1874,17 +1874,17 @@ TEST_F_TIMEOUT(iso, charge_is_real_memory, 600)
 			snprintf(keys[j], sizeof(keys[j]), "%08x", k + j);
 			cent_put(&ents[j], keys[j], MEM_KLEN, val, MEM_VLEN);
 		}
-		ASSERT_EQ(0, stm_commit(fd, ents, n, NULL, NULL))
+		ASSERT_EQ(0, t_commit(fd, ents, n, NULL, NULL))
 			TH_LOG("at key %u", k);
 		k += n;
 	}
-	ASSERT_EQ(0, stm_info(fd, &i1));
+	ASSERT_EQ(0, t_info(fd, &i1));
 	ASSERT_EQ((__u64)MEM_KEYS, i1.keys);
 	after = settled_used();
 	mi_snap(&m1);
 	read_slabinfo(sl1);
 	/* the table's charge may catch up on the settled size: re-read */
-	ASSERT_EQ(0, stm_info(fd, &i1));
+	ASSERT_EQ(0, t_info(fd, &i1));
 
 	charge = (long long)(i1.charge - i0.charge);
 	grown = after - base;
@@ -1910,7 +1910,7 @@ TEST_F_TIMEOUT(iso, charge_is_real_memory, 600)
 		       charge, grown);
 
 	/* unlink + close: the memory comes back */
-	ASSERT_EQ(0, stm_unlink(name));
+	ASSERT_EQ(0, t_unlink(name));
 	close(fd);
 	self->fd = -1;
 	for (i = 0; i < 20; i++) {

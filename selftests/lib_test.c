@@ -23,60 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stmdev.h"
+#include "lib_test_util.h"
 
 /* The 6.1 harness has unused parameters in its own wrappers. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
-
-static void __attribute__((constructor)) require_device(void)
-{
-	if (access("/dev/stm", F_OK) != 0) {
-		printf("TAP version 13\n1..0 # SKIP /dev/stm not present\n");
-		fflush(stdout);
-		_exit(4);
-	}
-}
-
-static void store_name(char *buf, size_t len, const char *tag)
-{
-	static unsigned int seq;
-
-	snprintf(buf, len, "lt-%s-%d-%u", tag, (int)getpid(), seq++);
-}
-
-/* The value of @key as a string (NULL when absent); caller frees. */
-static char *get_str(struct stm_store *s, const char *key, uint64_t *version)
-{
-	struct stm_value *v;
-	const char *d;
-	char *out = NULL;
-	size_t len;
-
-	if (stm_usevar(s, key, &v))
-		return NULL;
-	d = stm_value_data(v, &len);
-	if (d)
-		out = strndup(d, len);
-	if (version)
-		*version = stm_value_version(v);
-	stm_value_free(v);
-	return out;
-}
-
-/* The value of @key as an i64; INT64_MIN when absent or not 8 bytes. */
-static int64_t get_i64(struct stm_store *s, const char *key)
-{
-	struct stm_value *v;
-	int64_t x = INT64_MIN;
-
-	if (stm_usevar(s, key, &v))
-		return INT64_MIN;
-	if (stm_value_i64(v, &x))
-		x = INT64_MIN;
-	stm_value_free(v);
-	return x;
-}
 
 static int64_t coll_i64(struct stm_coll *c, const char *key)
 {

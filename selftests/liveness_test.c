@@ -75,8 +75,8 @@ static int hammer(void *arg, int idx)
 	long long v;
 	int fd, ret;
 
-	stm_pin(idx + 1);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(idx + 1);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, "hammer attach: %d", fd);
 	INC(s->ready, 1);
@@ -89,7 +89,7 @@ static int hammer(void *arg, int idx)
 			cent_del(&e[2], gone, 4);
 		else
 			cent_put(&e[2], gone, 4, &le, 8);
-		ret = stm_commit(fd, e, 3, NULL, NULL);
+		ret = t_commit(fd, e, 3, NULL, NULL);
 		if (ret < 0)
 			return fail(s, "hammer commit: %d", ret);
 		INC(s->commits[idx], 1);
@@ -109,8 +109,8 @@ static int prober(void *arg, int idx)
 	__u64 le = 0;
 	int fd, ret;
 
-	stm_pin(idx + 1);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(idx + 1);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, "prober attach: %d", fd);
 	INC(s->ready, 1);
@@ -119,7 +119,7 @@ static int prober(void *arg, int idx)
 			cent_del(&e, "quiet", 5);
 		else
 			cent_put(&e, "quiet", 5, &le, 8);
-		ret = stm_commit_flags(fd, &e, 1, STMDEV_COMMIT_NONBLOCK,
+		ret = t_commit_flags(fd, &e, 1, STMDEV_COMMIT_NONBLOCK,
 				       NULL, NULL);
 		if (ret == -EBUSY)
 			INC(s->busy, 1);
@@ -161,18 +161,18 @@ static bool reaped_within(pid_t pid, int ms)
 /* Select a debug delay site; false when the module has no debug knobs. */
 static bool debug_delay(int site, int us)
 {
-	if (!stm_param_writable("debug_delay_site"))
+	if (!t_param_writable("debug_delay_site"))
 		return false;
-	if (stm_param_set("debug_delay_us", us) ||
-	    stm_param_set("debug_delay_site", site))
+	if (t_param_set("debug_delay_us", us) ||
+	    t_param_set("debug_delay_site", site))
 		return false;
 	return true;
 }
 
 static void debug_delay_off(void)
 {
-	if (stm_param_writable("debug_delay_site"))
-		stm_param_set("debug_delay_site", 0);
+	if (t_param_writable("debug_delay_site"))
+		t_param_set("debug_delay_site", 0);
 }
 
 FIXTURE(live) {
@@ -184,10 +184,10 @@ FIXTURE(live) {
 
 FIXTURE_SETUP(live)
 {
-	self->s = stm_shared(sizeof(struct shm));
+	self->s = t_shared(sizeof(struct shm));
 	ASSERT_NE(NULL, self->s);
-	stm_name(self->s->name, sizeof(self->s->name), "live");
-	self->fd = stm_open_attach(self->s->name, STMDEV_ATTACH_CREAT |
+	t_name(self->s->name, sizeof(self->s->name), "live");
+	self->fd = t_open_attach(self->s->name, STMDEV_ATTACH_CREAT |
 				   STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, self->fd);
 }
@@ -207,7 +207,7 @@ FIXTURE_TEARDOWN(live)
 	if (self->fd >= 0)
 		close(self->fd);
 	if (self->s) {
-		stm_unlink(self->s->name);
+		t_unlink(self->s->name);
 		if (self->s->errors)
 			TH_LOG("%d errors, first: %s", self->s->errors,
 			       self->s->msg);
@@ -221,7 +221,7 @@ static void start_hammers(FIXTURE_DATA(live) *self,
 	int i;
 
 	for (i = 0; i < NHAMMER; i++) {
-		self->pids[self->npids] = stm_fork(hammer, self->s, i);
+		self->pids[self->npids] = t_fork(hammer, self->s, i);
 		ASSERT_LT(0, self->pids[self->npids]);
 		self->npids++;
 	}
@@ -233,7 +233,7 @@ static int stop_hammers(FIXTURE_DATA(live) *self)
 	int bad;
 
 	STORE(self->s->stop, 1);
-	bad = stm_wait_all(self->pids, self->npids);
+	bad = t_wait_all(self->pids, self->npids);
 	self->npids = 0;
 	return bad;
 }
@@ -318,7 +318,7 @@ static void hot_reads(FIXTURE_DATA(live) *self,
 	before = hammer_commits(self->s);
 	for (r = 0; r < rounds; r++) {
 		bigread_init(&b);
-		ASSERT_EQ(0, stm_read(self->fd, b.e, n, &clock));
+		ASSERT_EQ(0, t_read(self->fd, b.e, n, &clock));
 		bad = bigread_check(&b);
 		EXPECT_EQ(0, bad) TH_LOG("round %d: entry %d", r, bad - 1);
 		EXPECT_LE(last, clock);
@@ -344,13 +344,13 @@ TEST_F_TIMEOUT(live, read_1024_of_a_hot_key_returns, 600)
  */
 TEST_F_TIMEOUT(live, read_65536_of_a_hot_key_returns, 600)
 {
-	long long old = stm_param_get("max_keys_per_call");
+	long long old = t_param_get("max_keys_per_call");
 
 	ASSERT_LT(0, old);
-	if (stm_param_set("max_keys_per_call", 65536))
+	if (t_param_set("max_keys_per_call", 65536))
 		SKIP(return, "max_keys_per_call not writable");
 	hot_reads(self, _metadata, 65536, 4);
-	ASSERT_EQ(0, stm_param_set("max_keys_per_call", old));
+	ASSERT_EQ(0, t_param_set("max_keys_per_call", old));
 }
 
 /*
@@ -371,7 +371,7 @@ TEST_F_TIMEOUT(live, read_falls_back_to_locking, 600)
 	if (!debug_delay(DBG_SNAPSHOT, 0))
 		SKIP(return, "no debug_delay knobs (not an STM_DEBUG build)");
 	start_hammers(self, _metadata);
-	self->pids[self->npids] = stm_fork(prober, self->s, NHAMMER);
+	self->pids[self->npids] = t_fork(prober, self->s, NHAMMER);
 	ASSERT_LT(0, self->pids[self->npids]);
 	self->npids++;
 	ASSERT_TRUE(wait_ready(self->s, NHAMMER + 1));
@@ -382,7 +382,7 @@ TEST_F_TIMEOUT(live, read_falls_back_to_locking, 600)
 		rent_init(&e[1], gone, 4, &val[1], 8);
 		rent_init(&e[2], hot2, 4, &val[2], 8);
 		rent_init(&e[3], "quiet", 5, &val[3], 8);
-		ASSERT_EQ(0, stm_read(self->fd, e, 4, &clock));
+		ASSERT_EQ(0, t_read(self->fd, e, 4, &clock));
 		ASSERT_TRUE(!!(e[0].flags & STMDEV_RENT_PRESENT));
 		EXPECT_EQ(val[0], val[2]);
 		EXPECT_EQ(e[0].version, e[2].version);
@@ -407,14 +407,14 @@ static int reader_victim(void *arg, int idx)
 	struct bigread b;
 	int fd, ret;
 
-	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
+	fd = t_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	if (fd < 0)
 		return fail(s, "victim attach: %d", fd);
 	if (!bigread_alloc(&b, BIG))
 		return fail(s, "victim: no memory");
 	for (;;) {
 		bigread_init(&b);
-		ret = stm_read(fd, b.e, BIG, NULL);
+		ret = t_read(fd, b.e, BIG, NULL);
 		if (ret < 0)
 			return fail(s, "victim read: %d", ret);
 		INC(s->reads, 1);
@@ -428,11 +428,11 @@ static int commit_victim(void *arg, int idx)
 	__u64 le = 0;
 	int fd, ret;
 
-	fd = stm_open_attach(s->name, 0, 0);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, "victim attach: %d", fd);
 	for (;;) {
-		ret = stm_put(fd, hot, 3, &le, 8, NULL);
+		ret = t_put(fd, hot, 3, &le, 8, NULL);
 		if (ret < 0)
 			return fail(s, "victim commit: %d", ret);
 		INC(s->reads, 1);
@@ -449,7 +449,7 @@ static void kill_in_flight(FIXTURE_DATA(live) *self,
 	start_hammers(self, _metadata);
 	/* Debug kernel: every round of the victim's command is slow. */
 	debug_delay(site, 10000);
-	pid = stm_fork(victim, self->s, 0);
+	pid = t_fork(victim, self->s, 0);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
 	for (i = 0; i < 20000 && LOAD(self->s->reads) < 2; i++)
@@ -481,7 +481,7 @@ static void wait_ents(struct stmdev_wait_ent *e, int n, const char *key,
 
 	for (i = 0; i < n; i++) {
 		memset(&e[i], 0, sizeof(e[i]));
-		e[i].key_addr = stm_ptr(key);
+		e[i].key_addr = t_ptr(key);
 		e[i].key_len = strlen(key);
 		e[i].version = version;
 	}
@@ -494,12 +494,12 @@ static int wait_raw(int fd, struct stmdev_wait_ent *e, int n, __u32 flags,
 	int ret;
 
 	memset(&w, 0, sizeof(w));
-	w.entries = stm_ptr(e);
+	w.entries = t_ptr(e);
 	w.count = n;
 	w.flags = flags;
 	w.timeout_ns = timeout_ns;
 	w.index = 0x5a5a5a5a;
-	ret = stm_ioctl(fd, STMDEV_IOC_WAIT, &w);
+	ret = t_ioctl(fd, STMDEV_IOC_WAIT, &w);
 	if (index)
 		*index = w.index;
 	return ret;
@@ -512,7 +512,7 @@ static int wait_victim(void *arg, int idx)
 	struct shm *s = arg;
 	int fd, ret;
 
-	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
+	fd = t_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	if (fd < 0)
 		return fail(s, "victim attach: %d", fd);
 	wait_ents(e, BIG, "quiet", 0);
@@ -529,14 +529,14 @@ static int watch_victim(void *arg, int idx)
 	struct pollfd p;
 	int fd, ret;
 
-	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
+	fd = t_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	if (fd < 0)
 		return fail(s, "victim attach: %d", fd);
 	wait_ents(e, 4, "quiet", 0);
 	memset(&wa, 0, sizeof(wa));
-	wa.entries = stm_ptr(e);
+	wa.entries = t_ptr(e);
 	wa.count = 4;
-	ret = stm_ioctl(fd, STMDEV_IOC_WATCH, &wa);
+	ret = t_ioctl(fd, STMDEV_IOC_WATCH, &wa);
 	if (ret < 0)
 		return fail(s, "victim watch: %d", ret);
 	INC(s->ready, 1);
@@ -553,11 +553,11 @@ TEST_F(live, kill_inside_wait)
 	pid_t pid;
 	int i;
 
-	pid = stm_fork(wait_victim, self->s, 0);
+	pid = t_fork(wait_victim, self->s, 0);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
 	for (i = 0; i < 20000; i++) {
-		ASSERT_EQ(0, stm_stats(self->fd, &st));
+		ASSERT_EQ(0, t_stats(self->fd, &st));
 		if (st.waits)
 			break;
 		usleep(1000);
@@ -574,7 +574,7 @@ TEST_F(live, kill_inside_watch_poll)
 {
 	pid_t pid;
 
-	pid = stm_fork(watch_victim, self->s, 0);
+	pid = t_fork(watch_victim, self->s, 0);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
 	ASSERT_TRUE(wait_ready(self->s, 1));
@@ -594,7 +594,7 @@ static int dup_waiter(void *arg, int idx)
 	__u32 index;
 	int fd, ret;
 
-	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
+	fd = t_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	CK(fd >= 0);
 	va = (__u64)LOAD(s->commits[0]);
 	vb = (__u64)LOAD(s->commits[1]);
@@ -616,8 +616,8 @@ TEST_F_TIMEOUT(live, wait_1024_of_one_key, 300)
 	pid_t pid;
 	int i;
 
-	ASSERT_EQ(0, stm_put_str(self->fd, "a", "1", &va));
-	ASSERT_EQ(0, stm_put_str(self->fd, "b", "1", &vb));
+	ASSERT_EQ(0, t_put_str(self->fd, "a", "1", &va));
+	ASSERT_EQ(0, t_put_str(self->fd, "b", "1", &vb));
 
 	/* Check only: the first entry that differs, among duplicates. */
 	wait_ents(e, BIG, "a", va);
@@ -637,21 +637,21 @@ TEST_F_TIMEOUT(live, wait_1024_of_one_key, 300)
 	/* Asleep on 924 entries of b: one commit of b wakes it once. */
 	STORE(self->s->commits[0], (long long)va);
 	STORE(self->s->commits[1], (long long)vb);
-	ASSERT_EQ(0, stm_stats(self->fd, &st0));
-	pid = stm_fork(dup_waiter, self->s, 0);
+	ASSERT_EQ(0, t_stats(self->fd, &st0));
+	pid = t_fork(dup_waiter, self->s, 0);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
 	for (i = 0; i < 20000; i++) {
-		ASSERT_EQ(0, stm_stats(self->fd, &st));
+		ASSERT_EQ(0, t_stats(self->fd, &st));
 		if (st.waits > st0.waits)
 			break;
 		usleep(1000);
 	}
 	ASSERT_EQ(st0.waits + 1, st.waits);
-	ASSERT_EQ(0, stm_put_str(self->fd, "b", "2", &v));
-	EXPECT_EQ(0, stm_wait_all(&pid, 1));
+	ASSERT_EQ(0, t_put_str(self->fd, "b", "2", &v));
+	EXPECT_EQ(0, t_wait_all(&pid, 1));
 	self->npids = 0;
-	ASSERT_EQ(0, stm_stats(self->fd, &st));
+	ASSERT_EQ(0, t_stats(self->fd, &st));
 	EXPECT_EQ(st0.wakeups + 1, st.wakeups);
 }
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * stm_test_util.h - shared helpers for the store_*_test.c selftests.
+ * stm_test_util.h - shared helpers for the raw-UAPI selftests.
  *
  * Raw ioctls only (no libstmdev): these tests check the kernel contract of
  * uapi/linux/stmdev.h directly.  Every helper returns 0 (or a count) on
  * success and -errno on failure, never prints and never exits, so tests
- * can assert on the exact errno.
+ * can assert on the exact errno.  Helpers are named t_* (as liburing's
+ * test/helpers are), never stm_*: those are libstmdev's public names.
+ * The library-level tests use lib_test_util.h instead.
  *
  * Including this header installs a constructor that skips the whole
  * program (exit 4) when /dev/stm does not exist: the only capability whose
@@ -51,13 +53,13 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
-static inline __u64 stm_ptr(const void *p)
+static inline __u64 t_ptr(const void *p)
 {
 	return (__u64)(uintptr_t)p;
 }
 
 /* Skip the whole program when the device is absent (module not loaded). */
-static void __attribute__((constructor)) stm_require_device(void)
+static void __attribute__((constructor)) t_require_device(void)
 {
 	if (access(STM_DEV, F_OK) != 0) {
 		printf("TAP version 13\n1..0 # SKIP %s not present\n", STM_DEV);
@@ -67,7 +69,7 @@ static void __attribute__((constructor)) stm_require_device(void)
 }
 
 /* ioctl returning 0 or -errno. */
-static inline int stm_ioctl(int fd, unsigned long req, void *arg)
+static inline int t_ioctl(int fd, unsigned long req, void *arg)
 {
 	int ret = ioctl(fd, req, arg);
 
@@ -75,21 +77,21 @@ static inline int stm_ioctl(int fd, unsigned long req, void *arg)
 }
 
 /* Store names: "st-<tag>-<pid>-<seq>", unique per process and call. */
-static inline void stm_name(char *buf, size_t len, const char *tag)
+static inline void t_name(char *buf, size_t len, const char *tag)
 {
 	static unsigned int seq;
 
 	snprintf(buf, len, "st-%s-%d-%u", tag, (int)getpid(), seq++);
 }
 
-static inline int stm_open(void)
+static inline int t_open(void)
 {
 	int fd = open(STM_DEV, O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
 
-static inline int stm_attach(int fd, const char *name, __u32 flags, __u32 mode)
+static inline int t_attach(int fd, const char *name, __u32 flags, __u32 mode)
 {
 	struct stmdev_attach a;
 
@@ -97,18 +99,18 @@ static inline int stm_attach(int fd, const char *name, __u32 flags, __u32 mode)
 	memcpy(a.name, name, strnlen(name, sizeof(a.name) - 1));
 	a.flags = flags;
 	a.mode = mode;
-	return stm_ioctl(fd, STMDEV_IOC_ATTACH, &a);
+	return t_ioctl(fd, STMDEV_IOC_ATTACH, &a);
 }
 
 /* open + attach: returns the fd or -errno (the fd is closed on failure). */
-static inline int stm_open_attach(const char *name, __u32 flags, __u32 mode)
+static inline int t_open_attach(const char *name, __u32 flags, __u32 mode)
 {
-	int fd = stm_open();
+	int fd = t_open();
 	int ret;
 
 	if (fd < 0)
 		return fd;
-	ret = stm_attach(fd, name, flags, mode);
+	ret = t_attach(fd, name, flags, mode);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -116,37 +118,37 @@ static inline int stm_open_attach(const char *name, __u32 flags, __u32 mode)
 	return fd;
 }
 
-static inline int stm_unlink(const char *name)
+static inline int t_unlink(const char *name)
 {
 	struct stmdev_unlink u;
-	int fd = stm_open();
+	int fd = t_open();
 	int ret;
 
 	if (fd < 0)
 		return fd;
 	memset(&u, 0, sizeof(u));
 	memcpy(u.name, name, strnlen(name, sizeof(u.name) - 1));
-	ret = stm_ioctl(fd, STMDEV_IOC_UNLINK, &u);
+	ret = t_ioctl(fd, STMDEV_IOC_UNLINK, &u);
 	close(fd);
 	return ret;
 }
 
-static inline int stm_info(int fd, struct stmdev_info *info)
+static inline int t_info(int fd, struct stmdev_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	return stm_ioctl(fd, STMDEV_IOC_INFO, info);
+	return t_ioctl(fd, STMDEV_IOC_INFO, info);
 }
 
-static inline int stm_stats(int fd, struct stmdev_stats *st)
+static inline int t_stats(int fd, struct stmdev_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	return stm_ioctl(fd, STMDEV_IOC_STATS, st);
+	return t_ioctl(fd, STMDEV_IOC_STATS, st);
 }
 
-static inline int stm_features(int fd, struct stmdev_features *f)
+static inline int t_features(int fd, struct stmdev_features *f)
 {
 	memset(f, 0, sizeof(*f));
-	return stm_ioctl(fd, STMDEV_IOC_GET_FEATURES, f);
+	return t_ioctl(fd, STMDEV_IOC_GET_FEATURES, f);
 }
 
 /* ---- commit entries ---------------------------------------------------- */
@@ -155,7 +157,7 @@ static inline void cent_read(struct stmdev_commit_ent *e, const void *key,
 			     __u32 klen, __u64 version)
 {
 	memset(e, 0, sizeof(*e));
-	e->key_addr = stm_ptr(key);
+	e->key_addr = t_ptr(key);
 	e->key_len = klen;
 	e->op = STMDEV_OP_READ;
 	e->version = version;
@@ -165,9 +167,9 @@ static inline void cent_put(struct stmdev_commit_ent *e, const void *key,
 			    __u32 klen, const void *val, __u32 vlen)
 {
 	memset(e, 0, sizeof(*e));
-	e->key_addr = stm_ptr(key);
+	e->key_addr = t_ptr(key);
 	e->key_len = klen;
-	e->val_addr = stm_ptr(val);
+	e->val_addr = t_ptr(val);
 	e->val_len = vlen;
 	e->op = STMDEV_OP_PUT;
 }
@@ -186,7 +188,7 @@ static inline void cent_del(struct stmdev_commit_ent *e, const void *key,
 			    __u32 klen)
 {
 	memset(e, 0, sizeof(*e));
-	e->key_addr = stm_ptr(key);
+	e->key_addr = t_ptr(key);
 	e->key_len = klen;
 	e->op = STMDEV_OP_DEL;
 }
@@ -196,9 +198,9 @@ static inline void cent_add(struct stmdev_commit_ent *e, const void *key,
 			    __u32 klen, const __s64 *delta)
 {
 	memset(e, 0, sizeof(*e));
-	e->key_addr = stm_ptr(key);
+	e->key_addr = t_ptr(key);
 	e->key_len = klen;
-	e->val_addr = stm_ptr(delta);
+	e->val_addr = t_ptr(delta);
 	e->val_len = 8;
 	e->op = STMDEV_OP_ADD;
 }
@@ -207,7 +209,7 @@ static inline void cent_add(struct stmdev_commit_ent *e, const void *key,
  * COMMIT ents[0..n): returns 0 or -errno; *version and *conflict (either
  * may be NULL) get the out fields whatever the result.
  */
-static inline int stm_commit_flags(int fd, struct stmdev_commit_ent *ents,
+static inline int t_commit_flags(int fd, struct stmdev_commit_ent *ents,
 				   __u32 n, __u32 flags, __u64 *version,
 				   __u32 *conflict)
 {
@@ -215,11 +217,11 @@ static inline int stm_commit_flags(int fd, struct stmdev_commit_ent *ents,
 	int ret;
 
 	memset(&c, 0, sizeof(c));
-	c.entries = stm_ptr(ents);
+	c.entries = t_ptr(ents);
 	c.count = n;
 	c.flags = flags;
 	c.conflict = 0x5a5a5a5a;	/* must be overwritten */
-	ret = stm_ioctl(fd, STMDEV_IOC_COMMIT, &c);
+	ret = t_ioctl(fd, STMDEV_IOC_COMMIT, &c);
 	if (version)
 		*version = c.version;
 	if (conflict)
@@ -227,41 +229,41 @@ static inline int stm_commit_flags(int fd, struct stmdev_commit_ent *ents,
 	return ret;
 }
 
-static inline int stm_commit(int fd, struct stmdev_commit_ent *ents, __u32 n,
+static inline int t_commit(int fd, struct stmdev_commit_ent *ents, __u32 n,
 			     __u64 *version, __u32 *conflict)
 {
-	return stm_commit_flags(fd, ents, n, 0, version, conflict);
+	return t_commit_flags(fd, ents, n, 0, version, conflict);
 }
 
 /* Blind put of one key. */
-static inline int stm_put(int fd, const void *key, __u32 klen,
+static inline int t_put(int fd, const void *key, __u32 klen,
 			  const void *val, __u32 vlen, __u64 *version)
 {
 	struct stmdev_commit_ent e;
 
 	cent_put(&e, key, klen, val, vlen);
-	return stm_commit(fd, &e, 1, version, NULL);
+	return t_commit(fd, &e, 1, version, NULL);
 }
 
-static inline int stm_put_str(int fd, const char *key, const char *val,
+static inline int t_put_str(int fd, const char *key, const char *val,
 			      __u64 *version)
 {
-	return stm_put(fd, key, strlen(key), val, strlen(val), version);
+	return t_put(fd, key, strlen(key), val, strlen(val), version);
 }
 
-static inline int stm_del(int fd, const void *key, __u32 klen, __u64 *version)
+static inline int t_del(int fd, const void *key, __u32 klen, __u64 *version)
 {
 	struct stmdev_commit_ent e;
 
 	cent_del(&e, key, klen);
-	return stm_commit(fd, &e, 1, version, NULL);
+	return t_commit(fd, &e, 1, version, NULL);
 }
 
-static inline int stm_put_i64(int fd, const char *key, __s64 v, __u64 *version)
+static inline int t_put_i64(int fd, const char *key, __s64 v, __u64 *version)
 {
 	__s64 le = (__s64)htole64((__u64)v);
 
-	return stm_put(fd, key, strlen(key), &le, sizeof(le), version);
+	return t_put(fd, key, strlen(key), &le, sizeof(le), version);
 }
 
 /* ---- reads --------------------------------------------------------------- */
@@ -270,47 +272,47 @@ static inline void rent_init(struct stmdev_read_ent *e, const void *key,
 			     __u32 klen, void *buf, __u32 cap)
 {
 	memset(e, 0, sizeof(*e));
-	e->key_addr = stm_ptr(key);
+	e->key_addr = t_ptr(key);
 	e->key_len = klen;
-	e->val_addr = stm_ptr(buf);
+	e->val_addr = t_ptr(buf);
 	e->val_len = cap;
 }
 
 /* READ ents[0..n) in one call; *clock (may be NULL) gets the snapshot clock. */
-static inline int stm_read(int fd, struct stmdev_read_ent *ents, __u32 n,
+static inline int t_read(int fd, struct stmdev_read_ent *ents, __u32 n,
 			   __u64 *clock)
 {
 	struct stmdev_read r;
 	int ret;
 
 	memset(&r, 0, sizeof(r));
-	r.entries = stm_ptr(ents);
+	r.entries = t_ptr(ents);
 	r.count = n;
-	ret = stm_ioctl(fd, STMDEV_IOC_READ, &r);
+	ret = t_ioctl(fd, STMDEV_IOC_READ, &r);
 	if (clock)
 		*clock = r.clock;
 	return ret;
 }
 
 /* READ_AT: fails with ESTALE (index in *conflict) past `clock`. */
-static inline int stm_read_at(int fd, struct stmdev_read_ent *ents, __u32 n,
+static inline int t_read_at(int fd, struct stmdev_read_ent *ents, __u32 n,
 			      __u64 clock, __u32 *conflict)
 {
 	struct stmdev_read r;
 	int ret;
 
 	memset(&r, 0, sizeof(r));
-	r.entries = stm_ptr(ents);
+	r.entries = t_ptr(ents);
 	r.count = n;
 	r.flags = STMDEV_READ_AT;
 	r.clock = clock;
-	ret = stm_ioctl(fd, STMDEV_IOC_READ, &r);
+	ret = t_ioctl(fd, STMDEV_IOC_READ, &r);
 	if (conflict)
 		*conflict = r.conflict;
 	return ret;
 }
 
-struct stm_val {
+struct t_val {
 	bool present;
 	__u64 version;
 	__u32 len;
@@ -318,8 +320,8 @@ struct stm_val {
 };
 
 /* Read one key into v (values up to sizeof(v->buf) bytes). */
-static inline int stm_get(int fd, const void *key, __u32 klen,
-			  struct stm_val *v)
+static inline int t_get(int fd, const void *key, __u32 klen,
+			  struct t_val *v)
 {
 	struct stmdev_read_ent e;
 	int ret;
@@ -327,25 +329,25 @@ static inline int stm_get(int fd, const void *key, __u32 klen,
 	memset(v, 0, sizeof(*v));
 	rent_init(&e, key, klen, v->buf, sizeof(v->buf));
 	e.version = 0xdeadbeef;		/* out: must be overwritten */
-	ret = stm_read(fd, &e, 1, NULL);
+	ret = t_read(fd, &e, 1, NULL);
 	v->present = e.flags & STMDEV_RENT_PRESENT;
 	v->version = e.version;
 	v->len = e.val_len;
 	return ret;
 }
 
-static inline int stm_get_str(int fd, const char *key, struct stm_val *v)
+static inline int t_get_str(int fd, const char *key, struct t_val *v)
 {
-	return stm_get(fd, key, strlen(key), v);
+	return t_get(fd, key, strlen(key), v);
 }
 
 /* Read an 8-byte little-endian integer; -ENODATA if absent, -EMSGSIZE if not 8 bytes. */
-static inline int stm_get_i64(int fd, const char *key, __s64 *out,
+static inline int t_get_i64(int fd, const char *key, __s64 *out,
 			      __u64 *version)
 {
-	struct stm_val v;
+	struct t_val v;
 	__u64 le;
-	int ret = stm_get_str(fd, key, &v);
+	int ret = t_get_str(fd, key, &v);
 
 	if (ret < 0)
 		return ret;
@@ -360,7 +362,7 @@ static inline int stm_get_i64(int fd, const char *key, __s64 *out,
 	return 0;
 }
 
-static inline __s64 stm_le64(const void *p)
+static inline __s64 t_le64(const void *p)
 {
 	__u64 le;
 
@@ -370,7 +372,7 @@ static inline __s64 stm_le64(const void *p)
 
 /* ---- LIST ---------------------------------------------------------------- */
 
-static inline size_t stm_rec_size(__u32 key_len)
+static inline size_t t_rec_size(__u32 key_len)
 {
 	return (sizeof(struct stmdev_key_rec) + key_len + 7) & ~(size_t)7;
 }
@@ -380,7 +382,7 @@ static inline size_t stm_rec_size(__u32 key_len)
  * Returns the number of records walked, or -EPROTO if a record is
  * malformed or runs past `len`.
  */
-static inline int stm_list_walk(const void *buf, __u32 len, __u32 count,
+static inline int t_list_walk(const void *buf, __u32 len, __u32 count,
 				void (*fn)(const struct stmdev_key_rec *rec,
 					   const unsigned char *key, void *arg),
 				void *arg)
@@ -396,16 +398,16 @@ static inline int stm_list_walk(const void *buf, __u32 len, __u32 count,
 			return -EPROTO;
 		memcpy(&rec, p + off, sizeof(rec));
 		if (rec.key_len == 0 || rec.key_len > STMDEV_KEY_MAX ||
-		    off + stm_rec_size(rec.key_len) > len)
+		    off + t_rec_size(rec.key_len) > len)
 			return -EPROTO;
 		if (fn)
 			fn(&rec, p + off + sizeof(rec), arg);
-		off += stm_rec_size(rec.key_len);
+		off += t_rec_size(rec.key_len);
 	}
 	return (int)i;
 }
 
-static inline int stm_list(int fd, __u64 *cursor, void *buf, __u32 len,
+static inline int t_list(int fd, __u64 *cursor, void *buf, __u32 len,
 			   __u32 *count)
 {
 	struct stmdev_list l;
@@ -413,9 +415,9 @@ static inline int stm_list(int fd, __u64 *cursor, void *buf, __u32 len,
 
 	memset(&l, 0, sizeof(l));
 	l.cursor = *cursor;
-	l.addr = stm_ptr(buf);
+	l.addr = t_ptr(buf);
 	l.len = len;
-	ret = stm_ioctl(fd, STMDEV_IOC_LIST, &l);
+	ret = t_ioctl(fd, STMDEV_IOC_LIST, &l);
 	if (ret == 0) {
 		*cursor = l.cursor;
 		*count = l.count;
@@ -427,7 +429,7 @@ static inline int stm_list(int fd, __u64 *cursor, void *buf, __u32 len,
 
 #define STM_FP_KEYS 16
 
-struct stm_fp {
+struct t_fp {
 	__u64 keys, bytes, clock;
 	__u64 commits;
 	unsigned int nkeys;
@@ -439,7 +441,7 @@ struct stm_fp {
 	} k[STM_FP_KEYS];
 };
 
-static inline __u64 stm_fnv(const void *p, size_t n)
+static inline __u64 t_fnv(const void *p, size_t n)
 {
 	const unsigned char *c = p;
 	__u64 h = 1469598103934665603ULL;
@@ -452,20 +454,20 @@ static inline __u64 stm_fnv(const void *p, size_t n)
 }
 
 /* INFO + STATS.commits + a READ of each of the NUL-terminated keys. */
-static inline int stm_fingerprint(int fd, const char *const *keys,
-				  unsigned int nkeys, struct stm_fp *fp)
+static inline int t_fingerprint(int fd, const char *const *keys,
+				  unsigned int nkeys, struct t_fp *fp)
 {
 	struct stmdev_info info;
 	struct stmdev_stats st;
-	struct stm_val v;
+	struct t_val v;
 	unsigned int i;
 	int ret;
 
 	memset(fp, 0, sizeof(*fp));
-	ret = stm_info(fd, &info);
+	ret = t_info(fd, &info);
 	if (ret < 0)
 		return ret;
-	ret = stm_stats(fd, &st);
+	ret = t_stats(fd, &st);
 	if (ret < 0)
 		return ret;
 	fp->keys = info.keys;
@@ -477,20 +479,20 @@ static inline int stm_fingerprint(int fd, const char *const *keys,
 		struct stmdev_read_ent e;
 		void *big;
 
-		ret = stm_get_str(fd, keys[i], &v);
+		ret = t_get_str(fd, keys[i], &v);
 		if (ret == -E2BIG) {
 			/* larger than v.buf: read it again at its size */
 			big = malloc(v.len);
 			if (!big)
 				return -ENOMEM;
 			rent_init(&e, keys[i], strlen(keys[i]), big, v.len);
-			ret = stm_read(fd, &e, 1, NULL);
+			ret = t_read(fd, &e, 1, NULL);
 			if (ret == 0 && (e.version != v.version || e.val_len != v.len))
 				ret = -EAGAIN;	/* changed between the reads */
-			fp->k[i].hash = stm_fnv(big, v.len);
+			fp->k[i].hash = t_fnv(big, v.len);
 			free(big);
 		} else {
-			fp->k[i].hash = stm_fnv(v.buf, v.len);
+			fp->k[i].hash = t_fnv(v.buf, v.len);
 		}
 		if (ret < 0)
 			return ret;
@@ -507,7 +509,7 @@ static inline int stm_fingerprint(int fd, const char *const *keys,
  * changes nothing): only use this where no other process commits, since
  * a commit that loses a race after taking its clock value may leave a gap.
  */
-static inline int stm_fp_diff(const struct stm_fp *a, const struct stm_fp *b)
+static inline int t_fp_diff(const struct t_fp *a, const struct t_fp *b)
 {
 	unsigned int i;
 
@@ -547,7 +549,7 @@ static inline int stm_fp_diff(const struct stm_fp *a, const struct stm_fp *b)
 /* ---- processes ----------------------------------------------------------- */
 
 /* Anonymous shared memory, visible to forked children; NULL on failure. */
-static inline void *stm_shared(size_t len)
+static inline void *t_shared(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -556,7 +558,7 @@ static inline void *stm_shared(size_t len)
 }
 
 /* Fork a child that runs fn(arg, idx) and exits with its return value. */
-static inline pid_t stm_fork(int (*fn)(void *arg, int idx), void *arg, int idx)
+static inline pid_t t_fork(int (*fn)(void *arg, int idx), void *arg, int idx)
 {
 	pid_t pid;
 
@@ -572,7 +574,7 @@ static inline pid_t stm_fork(int (*fn)(void *arg, int idx), void *arg, int idx)
  * Wait for n children; returns how many did not exit with status 0
  * (a child killed by a signal counts as failed).
  */
-static inline int stm_wait_all(const pid_t *pids, int n)
+static inline int t_wait_all(const pid_t *pids, int n)
 {
 	int i, bad = 0, status;
 
@@ -592,7 +594,7 @@ static inline int stm_wait_all(const pid_t *pids, int n)
 }
 
 /* Drop to uid/gid (with supplementary groups) for good: for forked children. */
-static inline int stm_become(uid_t uid, gid_t gid, int ngroups,
+static inline int t_become(uid_t uid, gid_t gid, int ngroups,
 			     const gid_t *groups)
 {
 	if (setgroups(ngroups, groups) < 0)
@@ -608,7 +610,7 @@ static inline int stm_become(uid_t uid, gid_t gid, int ngroups,
  * Run fn(arg) in a child with the given credentials; returns the child's
  * exit status (fn's return value), or -1 if it could not run or died.
  */
-static inline int stm_run_as(uid_t uid, gid_t gid, int ngroups,
+static inline int t_run_as(uid_t uid, gid_t gid, int ngroups,
 			     const gid_t *groups, int (*fn)(void *arg),
 			     void *arg)
 {
@@ -621,7 +623,7 @@ static inline int stm_run_as(uid_t uid, gid_t gid, int ngroups,
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		if (stm_become(uid, gid, ngroups, groups) < 0)
+		if (t_become(uid, gid, ngroups, groups) < 0)
 			_exit(200);
 		_exit(fn(arg) & 0xff);
 	}
@@ -635,7 +637,7 @@ static inline int stm_run_as(uid_t uid, gid_t gid, int ngroups,
  * two processes really run at the same time instead of taking turns on
  * one CPU.  Best effort: a failure only loses parallelism.
  */
-static inline void stm_pin(int n)
+static inline void t_pin(int n)
 {
 	cpu_set_t all, one;
 	int cpu, i = 0, want;
@@ -656,7 +658,7 @@ static inline void stm_pin(int n)
 }
 
 /* Small deterministic PRNG for children (xorshift64*). */
-static inline __u64 stm_rand(__u64 *s)
+static inline __u64 t_rand(__u64 *s)
 {
 	__u64 x = *s;
 
@@ -670,7 +672,7 @@ static inline __u64 stm_rand(__u64 *s)
 /* ---- module parameters --------------------------------------------------- */
 
 /* Current value of /sys/module/stm/parameters/<name>, or -errno. */
-static inline long long stm_param_get(const char *name)
+static inline long long t_param_get(const char *name)
 {
 	char path[128], buf[64];
 	ssize_t n;
@@ -689,7 +691,7 @@ static inline long long stm_param_get(const char *name)
 }
 
 /* Write a parameter; 0 or -errno (EACCES when it is read-only). */
-static inline int stm_param_set(const char *name, long long val)
+static inline int t_param_set(const char *name, long long val)
 {
 	char path[128], buf[64];
 	struct stat sb;
@@ -712,7 +714,7 @@ static inline int stm_param_set(const char *name, long long val)
 	return n == len ? 0 : -EIO;
 }
 
-static inline bool stm_param_writable(const char *name)
+static inline bool t_param_writable(const char *name)
 {
 	char path[128];
 	struct stat sb;

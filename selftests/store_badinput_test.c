@@ -40,7 +40,7 @@ static void valid_read(struct ctx *c)
 	rent_init(&c->re[0], "k1", 2, c->buf[0], sizeof(c->buf[0]));
 	rent_init(&c->re[1], "k3", 2, c->buf[1], sizeof(c->buf[1]));
 	memset(&c->rd, 0, sizeof(c->rd));
-	c->rd.entries = stm_ptr(c->re);
+	c->rd.entries = t_ptr(c->re);
 	c->rd.count = 2;
 }
 
@@ -51,24 +51,24 @@ static void valid_commit(struct ctx *c)
 	cent_put(&c->ce[1], "k1", 2, "changed", 7);
 	cent_read(&c->ce[2], "k3", 2, c->v3);
 	memset(&c->cm, 0, sizeof(c->cm));
-	c->cm.entries = stm_ptr(c->ce);
+	c->cm.entries = t_ptr(c->ce);
 	c->cm.count = 3;
 }
 
 static int do_read(struct ctx *c)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_READ, &c->rd);
+	return t_ioctl(c->fd, STMDEV_IOC_READ, &c->rd);
 }
 
 static int do_commit(struct ctx *c)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_COMMIT, &c->cm);
+	return t_ioctl(c->fd, STMDEV_IOC_COMMIT, &c->cm);
 }
 
 /* COMMIT with the struct itself at c->edge (set up by the caller). */
 static int do_commit_at(struct ctx *c)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_COMMIT, c->edge);
+	return t_ioctl(c->fd, STMDEV_IOC_COMMIT, c->edge);
 }
 
 static int do_attach(struct ctx *c, const void *name, size_t len, __u32 flags)
@@ -79,7 +79,7 @@ static int do_attach(struct ctx *c, const void *name, size_t len, __u32 flags)
 	memcpy(a.name, name, len);
 	a.flags = flags;
 	a.mode = 0600;
-	return stm_ioctl(c->raw, STMDEV_IOC_ATTACH, &a);
+	return t_ioctl(c->raw, STMDEV_IOC_ATTACH, &a);
 }
 
 static int do_unlink(struct ctx *c, const void *name, size_t len, __u64 rsv)
@@ -89,7 +89,7 @@ static int do_unlink(struct ctx *c, const void *name, size_t len, __u64 rsv)
 	memset(&u, 0, sizeof(u));
 	memcpy(u.name, name, len);
 	u.reserved = rsv;
-	return stm_ioctl(c->raw, STMDEV_IOC_UNLINK, &u);
+	return t_ioctl(c->raw, STMDEV_IOC_UNLINK, &u);
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -115,25 +115,25 @@ CASE(features_reserved0, EINVAL)
 {
 	struct stmdev_features f = { .reserved = { 1, 0 } };
 
-	return stm_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, &f);
+	return t_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, &f);
 }
 CASE(features_reserved1, EINVAL)
 {
 	struct stmdev_features f = { .reserved = { 0, 1ULL << 63 } };
 
-	return stm_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, &f);
+	return t_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, &f);
 }
 CASE(features_unmapped, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, c->unmapped);
+	return t_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, c->unmapped);
 }
 CASE(features_null, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, NULL);
+	return t_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, NULL);
 }
 CASE(features_readonly, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, c->ro);
+	return t_ioctl(c->raw, STMDEV_IOC_GET_FEATURES, c->ro);
 }
 
 /* NOP */
@@ -141,11 +141,11 @@ CASE(nop_reserved, EINVAL)
 {
 	struct stmdev_nop n = { .reserved = 1 };
 
-	return stm_ioctl(c->fd, STMDEV_IOC_NOP, &n);
+	return t_ioctl(c->fd, STMDEV_IOC_NOP, &n);
 }
 CASE(nop_unmapped, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_NOP, c->unmapped);
+	return t_ioctl(c->fd, STMDEV_IOC_NOP, c->unmapped);
 }
 
 /* ATTACH (on the unattached fd) */
@@ -195,7 +195,7 @@ CASE(attach_reserved0, EINVAL)
 	a.flags = STMDEV_ATTACH_CREAT;
 	a.mode = 0600;
 	a.reserved[0] = 1;
-	return stm_ioctl(c->raw, STMDEV_IOC_ATTACH, &a);
+	return t_ioctl(c->raw, STMDEV_IOC_ATTACH, &a);
 }
 CASE(attach_reserved1, EINVAL)
 {
@@ -206,15 +206,15 @@ CASE(attach_reserved1, EINVAL)
 	a.flags = STMDEV_ATTACH_CREAT;
 	a.mode = 0600;
 	a.reserved[1] = 1;
-	return stm_ioctl(c->raw, STMDEV_IOC_ATTACH, &a);
+	return t_ioctl(c->raw, STMDEV_IOC_ATTACH, &a);
 }
 CASE(attach_unmapped, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_ATTACH, c->unmapped);
+	return t_ioctl(c->raw, STMDEV_IOC_ATTACH, c->unmapped);
 }
 CASE(attach_null, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_ATTACH, NULL);
+	return t_ioctl(c->raw, STMDEV_IOC_ATTACH, NULL);
 }
 CASE(attach_second_store_on_fd, EBUSY)
 {
@@ -224,7 +224,7 @@ CASE(attach_second_store_on_fd, EBUSY)
 	strcpy(a.name, c->newname);
 	a.flags = STMDEV_ATTACH_CREAT;
 	a.mode = 0600;
-	return stm_ioctl(c->fd, STMDEV_IOC_ATTACH, &a);
+	return t_ioctl(c->fd, STMDEV_IOC_ATTACH, &a);
 }
 
 /* UNLINK */
@@ -250,11 +250,11 @@ CASE(unlink_reserved, EINVAL)
 }
 CASE(unlink_unmapped, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_UNLINK, c->unmapped);
+	return t_ioctl(c->raw, STMDEV_IOC_UNLINK, c->unmapped);
 }
 CASE(unlink_null, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_UNLINK, NULL);
+	return t_ioctl(c->raw, STMDEV_IOC_UNLINK, NULL);
 }
 
 /* INFO */
@@ -263,15 +263,15 @@ CASE(info_unattached, ENOTCONN)
 	struct stmdev_info i;
 
 	memset(&i, 0, sizeof(i));
-	return stm_ioctl(c->raw, STMDEV_IOC_INFO, &i);
+	return t_ioctl(c->raw, STMDEV_IOC_INFO, &i);
 }
 CASE(info_unmapped, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_INFO, c->unmapped);
+	return t_ioctl(c->fd, STMDEV_IOC_INFO, c->unmapped);
 }
 CASE(info_readonly, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_INFO, c->ro);
+	return t_ioctl(c->fd, STMDEV_IOC_INFO, c->ro);
 }
 
 /* LIST_STORES */
@@ -279,39 +279,39 @@ CASE(list_stores_reserved, EINVAL)
 {
 	struct stmdev_store_ent ent[2];
 	struct stmdev_list_stores ls = {
-		.addr = stm_ptr(ent), .len = sizeof(ent), .reserved = 1,
+		.addr = t_ptr(ent), .len = sizeof(ent), .reserved = 1,
 	};
 
-	return stm_ioctl(c->raw, STMDEV_IOC_LIST_STORES, &ls);
+	return t_ioctl(c->raw, STMDEV_IOC_LIST_STORES, &ls);
 }
 CASE(list_stores_addr_unmapped, EFAULT)
 {
 	struct stmdev_list_stores ls = {
-		.addr = stm_ptr(c->unmapped),
+		.addr = t_ptr(c->unmapped),
 		.len = 4 * sizeof(struct stmdev_store_ent),
 	};
 
-	return stm_ioctl(c->raw, STMDEV_IOC_LIST_STORES, &ls);
+	return t_ioctl(c->raw, STMDEV_IOC_LIST_STORES, &ls);
 }
 CASE(list_stores_addr_readonly, EFAULT)
 {
 	struct stmdev_list_stores ls = {
-		.addr = stm_ptr(c->ro),
+		.addr = t_ptr(c->ro),
 		.len = 4 * sizeof(struct stmdev_store_ent),
 	};
 
-	return stm_ioctl(c->raw, STMDEV_IOC_LIST_STORES, &ls);
+	return t_ioctl(c->raw, STMDEV_IOC_LIST_STORES, &ls);
 }
 CASE(list_stores_unmapped, EFAULT)
 {
-	return stm_ioctl(c->raw, STMDEV_IOC_LIST_STORES, c->unmapped);
+	return t_ioctl(c->raw, STMDEV_IOC_LIST_STORES, c->unmapped);
 }
 
 /* READ */
 CASE(read_unattached, ENOTCONN)
 {
 	valid_read(c);
-	return stm_ioctl(c->raw, STMDEV_IOC_READ, &c->rd);
+	return t_ioctl(c->raw, STMDEV_IOC_READ, &c->rd);
 }
 CASE(read_flags_unknown, EINVAL)
 {
@@ -349,7 +349,7 @@ CASE(read_count_over_max, E2BIG)
 	for (i = 0; i <= c->max_keys; i++)
 		rent_init(&re[i], "k1", 2, NULL, 0);
 	valid_read(c);
-	c->rd.entries = stm_ptr(re);
+	c->rd.entries = t_ptr(re);
 	c->rd.count = c->max_keys + 1;
 	ret = do_read(c);
 	free(re);
@@ -364,7 +364,7 @@ CASE(read_count_huge, E2BIG)
 CASE(read_entries_unmapped, EFAULT)
 {
 	valid_read(c);
-	c->rd.entries = stm_ptr(c->unmapped);
+	c->rd.entries = t_ptr(c->unmapped);
 	return do_read(c);
 }
 CASE(read_entries_straddle, EFAULT)
@@ -374,7 +374,7 @@ CASE(read_entries_straddle, EFAULT)
 	valid_read(c);
 	last = (void *)(c->edge + 4096 - sizeof(*last));
 	*last = c->re[0];
-	c->rd.entries = stm_ptr(last);
+	c->rd.entries = t_ptr(last);
 	return do_read(c);
 }
 CASE(read_key_len_0, EINVAL)
@@ -389,7 +389,7 @@ CASE(read_key_len_256, EINVAL)
 
 	valid_read(c);
 	memset(k, 'k', sizeof(k));
-	c->re[1].key_addr = stm_ptr(k);
+	c->re[1].key_addr = t_ptr(k);
 	c->re[1].key_len = 256;
 	return do_read(c);
 }
@@ -402,7 +402,7 @@ CASE(read_key_len_huge, EINVAL)
 CASE(read_key_unmapped, EFAULT)
 {
 	valid_read(c);
-	c->re[1].key_addr = stm_ptr(c->unmapped);
+	c->re[1].key_addr = t_ptr(c->unmapped);
 	return do_read(c);
 }
 CASE(read_key_null, EFAULT)
@@ -420,29 +420,29 @@ CASE(read_ent_reserved, EINVAL)
 CASE(read_val_unmapped, EFAULT)
 {
 	valid_read(c);
-	c->re[1].val_addr = stm_ptr(c->unmapped);
+	c->re[1].val_addr = t_ptr(c->unmapped);
 	return do_read(c);
 }
 CASE(read_val_readonly, EFAULT)
 {
 	valid_read(c);
-	c->re[1].val_addr = stm_ptr(c->ro);
+	c->re[1].val_addr = t_ptr(c->ro);
 	return do_read(c);
 }
 CASE(read_unmapped, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_READ, c->unmapped);
+	return t_ioctl(c->fd, STMDEV_IOC_READ, c->unmapped);
 }
 CASE(read_null, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_READ, NULL);
+	return t_ioctl(c->fd, STMDEV_IOC_READ, NULL);
 }
 
 /* COMMIT */
 CASE(commit_unattached, ENOTCONN)
 {
 	valid_commit(c);
-	return stm_ioctl(c->raw, STMDEV_IOC_COMMIT, &c->cm);
+	return t_ioctl(c->raw, STMDEV_IOC_COMMIT, &c->cm);
 }
 CASE(commit_flags_unknown, EINVAL)
 {
@@ -484,7 +484,7 @@ CASE(commit_count_over_max, E2BIG)
 		cent_put(&ce[i], keys[i], strlen(keys[i]), "v", 1);
 	}
 	valid_commit(c);
-	c->cm.entries = stm_ptr(ce);
+	c->cm.entries = t_ptr(ce);
 	c->cm.count = c->max_keys + 1;
 	ret = do_commit(c);
 	free(ce);
@@ -500,7 +500,7 @@ CASE(commit_count_huge, E2BIG)
 CASE(commit_entries_unmapped, EFAULT)
 {
 	valid_commit(c);
-	c->cm.entries = stm_ptr(c->unmapped);
+	c->cm.entries = t_ptr(c->unmapped);
 	return do_commit(c);
 }
 CASE(commit_entries_straddle, EFAULT)
@@ -510,7 +510,7 @@ CASE(commit_entries_straddle, EFAULT)
 	valid_commit(c);
 	last = (void *)(c->edge + 4096 - sizeof(*last));
 	*last = c->ce[0];
-	c->cm.entries = stm_ptr(last);
+	c->cm.entries = t_ptr(last);
 	c->cm.count = 2;
 	return do_commit(c);
 }
@@ -538,13 +538,13 @@ CASE(commit_key_len_huge, EINVAL)
 CASE(commit_key_unmapped, EFAULT)
 {
 	valid_commit(c);
-	c->ce[2].key_addr = stm_ptr(c->unmapped);
+	c->ce[2].key_addr = t_ptr(c->unmapped);
 	return do_commit(c);
 }
 CASE(commit_val_unmapped, EFAULT)
 {
 	valid_commit(c);
-	c->ce[1].val_addr = stm_ptr(c->unmapped);
+	c->ce[1].val_addr = t_ptr(c->unmapped);
 	return do_commit(c);
 }
 CASE(commit_val_straddle, EFAULT)
@@ -681,55 +681,55 @@ CASE(commit_readonly_struct, EFAULT)
 }
 CASE(commit_unmapped, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_COMMIT, c->unmapped);
+	return t_ioctl(c->fd, STMDEV_IOC_COMMIT, c->unmapped);
 }
 CASE(commit_null, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_COMMIT, NULL);
+	return t_ioctl(c->fd, STMDEV_IOC_COMMIT, NULL);
 }
 
 /* LIST */
 CASE(list_unattached, ENOTCONN)
 {
-	struct stmdev_list l = { .addr = stm_ptr(c->buf), .len = sizeof(c->buf) };
+	struct stmdev_list l = { .addr = t_ptr(c->buf), .len = sizeof(c->buf) };
 
-	return stm_ioctl(c->raw, STMDEV_IOC_LIST, &l);
+	return t_ioctl(c->raw, STMDEV_IOC_LIST, &l);
 }
 CASE(list_reserved, EINVAL)
 {
-	struct stmdev_list l = { .addr = stm_ptr(c->buf), .len = sizeof(c->buf),
+	struct stmdev_list l = { .addr = t_ptr(c->buf), .len = sizeof(c->buf),
 				 .reserved = 1 };
 
-	return stm_ioctl(c->fd, STMDEV_IOC_LIST, &l);
+	return t_ioctl(c->fd, STMDEV_IOC_LIST, &l);
 }
 CASE(list_too_small, E2BIG)
 {
-	struct stmdev_list l = { .addr = stm_ptr(c->buf),
+	struct stmdev_list l = { .addr = t_ptr(c->buf),
 				 .len = sizeof(struct stmdev_key_rec) };
 
-	return stm_ioctl(c->fd, STMDEV_IOC_LIST, &l);
+	return t_ioctl(c->fd, STMDEV_IOC_LIST, &l);
 }
 CASE(list_len_0, E2BIG)
 {
-	struct stmdev_list l = { .addr = stm_ptr(c->buf), .len = 0 };
+	struct stmdev_list l = { .addr = t_ptr(c->buf), .len = 0 };
 
-	return stm_ioctl(c->fd, STMDEV_IOC_LIST, &l);
+	return t_ioctl(c->fd, STMDEV_IOC_LIST, &l);
 }
 CASE(list_addr_unmapped, EFAULT)
 {
-	struct stmdev_list l = { .addr = stm_ptr(c->unmapped), .len = 4096 };
+	struct stmdev_list l = { .addr = t_ptr(c->unmapped), .len = 4096 };
 
-	return stm_ioctl(c->fd, STMDEV_IOC_LIST, &l);
+	return t_ioctl(c->fd, STMDEV_IOC_LIST, &l);
 }
 CASE(list_addr_readonly, EFAULT)
 {
-	struct stmdev_list l = { .addr = stm_ptr(c->ro), .len = 4096 };
+	struct stmdev_list l = { .addr = t_ptr(c->ro), .len = 4096 };
 
-	return stm_ioctl(c->fd, STMDEV_IOC_LIST, &l);
+	return t_ioctl(c->fd, STMDEV_IOC_LIST, &l);
 }
 CASE(list_unmapped, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_LIST, c->unmapped);
+	return t_ioctl(c->fd, STMDEV_IOC_LIST, c->unmapped);
 }
 
 /* STATS */
@@ -738,15 +738,15 @@ CASE(stats_unattached, ENOTCONN)
 	struct stmdev_stats st;
 
 	memset(&st, 0, sizeof(st));
-	return stm_ioctl(c->raw, STMDEV_IOC_STATS, &st);
+	return t_ioctl(c->raw, STMDEV_IOC_STATS, &st);
 }
 CASE(stats_unmapped, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_STATS, c->unmapped);
+	return t_ioctl(c->fd, STMDEV_IOC_STATS, c->unmapped);
 }
 CASE(stats_readonly, EFAULT)
 {
-	return stm_ioctl(c->fd, STMDEV_IOC_STATS, c->ro);
+	return t_ioctl(c->fd, STMDEV_IOC_STATS, c->ro);
 }
 
 /* Commands that are not ours */
@@ -754,14 +754,14 @@ CASE(ioctl_unknown_nr, ENOTTY)
 {
 	char buf[64] = { 0 };
 
-	return stm_ioctl(c->fd, _IOWR(STMDEV_IOC_MAGIC, 0x7f, char[64]), buf);
+	return t_ioctl(c->fd, _IOWR(STMDEV_IOC_MAGIC, 0x7f, char[64]), buf);
 }
 CASE(ioctl_wrong_magic, ENOTTY)
 {
 	struct stmdev_info i;
 
 	memset(&i, 0, sizeof(i));
-	return stm_ioctl(c->fd, _IOWR(STMDEV_IOC_MAGIC + 1, 0x04,
+	return t_ioctl(c->fd, _IOWR(STMDEV_IOC_MAGIC + 1, 0x04,
 				      struct stmdev_info), &i);
 }
 CASE2(ioctl_wrong_size, ENOTTY, EINVAL)
@@ -769,7 +769,7 @@ CASE2(ioctl_wrong_size, ENOTTY, EINVAL)
 	char buf[64] = { 0 };
 
 	/* COMMIT's number with a 64-byte struct */
-	return stm_ioctl(c->fd, _IOWR(STMDEV_IOC_MAGIC, 0x07, char[64]), buf);
+	return t_ioctl(c->fd, _IOWR(STMDEV_IOC_MAGIC, 0x07, char[64]), buf);
 }
 CASE2(ioctl_wrong_direction, ENOTTY, EINVAL)
 {
@@ -777,7 +777,7 @@ CASE2(ioctl_wrong_direction, ENOTTY, EINVAL)
 
 	valid_commit(c);
 	cm = c->cm;
-	return stm_ioctl(c->fd, _IOW(STMDEV_IOC_MAGIC, 0x07,
+	return t_ioctl(c->fd, _IOW(STMDEV_IOC_MAGIC, 0x07,
 				     struct stmdev_commit), &cm);
 }
 
@@ -787,26 +787,26 @@ FIXTURE_SETUP(bad)
 {
 	struct ctx *c = &self->c;
 	struct stmdev_features f;
-	struct stm_val v;
+	struct t_val v;
 	unsigned char *p;
 
 	c->fd = c->raw = -1;
-	stm_name(c->name, sizeof(c->name), "bad");
-	stm_name(c->newname, sizeof(c->newname), "badnew");
-	c->fd = stm_open_attach(c->name, STMDEV_ATTACH_CREAT |
+	t_name(c->name, sizeof(c->name), "bad");
+	t_name(c->newname, sizeof(c->newname), "badnew");
+	c->fd = t_open_attach(c->name, STMDEV_ATTACH_CREAT |
 				STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, c->fd);
-	c->raw = stm_open();
+	c->raw = t_open();
 	ASSERT_LE(0, c->raw);
-	ASSERT_EQ(0, stm_features(c->fd, &f));
+	ASSERT_EQ(0, t_features(c->fd, &f));
 	c->max_value = f.max_value_size;
 	c->max_keys = f.max_keys_per_call;
 	ASSERT_LT(0U, c->max_keys);
 
-	ASSERT_EQ(0, stm_put_str(c->fd, "k1", "one", NULL));
-	ASSERT_EQ(0, stm_put_i64(c->fd, "k2", 7, NULL));
-	ASSERT_EQ(0, stm_put_str(c->fd, "k3", "three", &c->v3));
-	ASSERT_EQ(0, stm_get_str(c->fd, "k3", &v));
+	ASSERT_EQ(0, t_put_str(c->fd, "k1", "one", NULL));
+	ASSERT_EQ(0, t_put_i64(c->fd, "k2", 7, NULL));
+	ASSERT_EQ(0, t_put_str(c->fd, "k3", "three", &c->v3));
+	ASSERT_EQ(0, t_get_str(c->fd, "k3", &v));
 	ASSERT_EQ(c->v3, v.version);
 
 	/*
@@ -832,18 +832,18 @@ FIXTURE_TEARDOWN(bad)
 		close(c->fd);
 	if (c->raw >= 0)
 		close(c->raw);
-	stm_unlink(c->name);
-	stm_unlink(c->newname);
+	t_unlink(c->name);
+	t_unlink(c->newname);
 }
 
 TEST_F(bad, rejected_and_nothing_changed)
 {
 	struct ctx *c = &self->c;
-	struct stm_fp before, after;
+	struct t_fp before, after;
 	struct stmdev_info info;
 	int ret, diff;
 
-	ASSERT_EQ(0, stm_fingerprint(c->fd, fp_keys, FP_N, &before));
+	ASSERT_EQ(0, t_fingerprint(c->fd, fp_keys, FP_N, &before));
 	ret = variant->fn(c);
 	if (variant->alt && ret == -variant->alt)
 		ret = -variant->err;
@@ -853,8 +853,8 @@ TEST_F(bad, rejected_and_nothing_changed)
 	}
 
 	/* the store: unchanged, still named */
-	ASSERT_EQ(0, stm_fingerprint(c->fd, fp_keys, FP_N, &after));
-	diff = stm_fp_diff(&before, &after);
+	ASSERT_EQ(0, t_fingerprint(c->fd, fp_keys, FP_N, &after));
+	diff = t_fp_diff(&before, &after);
 	EXPECT_EQ(0, diff) {
 		TH_LOG("store changed (%s): clock %llu->%llu keys %llu->%llu bytes %llu->%llu commits %llu->%llu",
 		       diff == 1 ? "counters" : fp_keys[diff - 2],
@@ -867,12 +867,12 @@ TEST_F(bad, rejected_and_nothing_changed)
 		       (unsigned long long)before.commits,
 		       (unsigned long long)after.commits);
 	}
-	ASSERT_EQ(0, stm_info(c->fd, &info));
+	ASSERT_EQ(0, t_info(c->fd, &info));
 	EXPECT_EQ(0U, info.unlinked);
 	EXPECT_STREQ(c->name, info.name);
 	/* the unattached fd is still unattached, and no store was created */
-	EXPECT_EQ(-ENOTCONN, stm_info(c->raw, &info));
-	EXPECT_EQ(-ENOENT, stm_unlink(c->newname));
+	EXPECT_EQ(-ENOTCONN, t_info(c->raw, &info));
+	EXPECT_EQ(-ENOENT, t_unlink(c->newname));
 }
 
 /* ---- edges that are valid ------------------------------------------------- */
@@ -887,29 +887,29 @@ TEST(name_of_63_bytes_and_every_allowed_character)
 	snprintf(name, sizeof(name), "AZaz09._-%d-", (int)getpid());
 	memset(name + strlen(name), 'x', 63 - strlen(name));
 	ASSERT_EQ(63U, strlen(name));
-	fd = stm_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	fd = t_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_info(fd, &info));
+	ASSERT_EQ(0, t_info(fd, &info));
 	EXPECT_EQ(0, memcmp(info.name, name, 64));
 	close(fd);
-	ASSERT_EQ(0, stm_unlink(name));
+	ASSERT_EQ(0, t_unlink(name));
 }
 
 TEST(commands_needing_no_store_work_unattached)
 {
 	struct stmdev_store_ent ent[2];
-	struct stmdev_list_stores ls = { .addr = stm_ptr(ent), .len = sizeof(ent) };
+	struct stmdev_list_stores ls = { .addr = t_ptr(ent), .len = sizeof(ent) };
 	struct stmdev_features f;
 	struct stmdev_nop nop = { 0 };
 	char name[STMDEV_NAME_MAX];
-	int fd = stm_open();
+	int fd = t_open();
 
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, stm_features(fd, &f));
-	EXPECT_EQ(0, stm_ioctl(fd, STMDEV_IOC_NOP, &nop));
-	EXPECT_EQ(0, stm_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls));
-	stm_name(name, sizeof(name), "nostore");
-	EXPECT_EQ(-ENOENT, stm_unlink(name));
+	EXPECT_EQ(0, t_features(fd, &f));
+	EXPECT_EQ(0, t_ioctl(fd, STMDEV_IOC_NOP, &nop));
+	EXPECT_EQ(0, t_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls));
+	t_name(name, sizeof(name), "nostore");
+	EXPECT_EQ(-ENOENT, t_unlink(name));
 	close(fd);
 }
 
@@ -925,10 +925,10 @@ TEST(bytes_after_the_name_nul)
 	int fd1, fd2, r1, r2;
 	size_t n;
 
-	stm_name(name, sizeof(name), "nul");
+	t_name(name, sizeof(name), "nul");
 	n = strlen(name);
-	fd1 = stm_open();
-	fd2 = stm_open();
+	fd1 = t_open();
+	fd2 = t_open();
 	ASSERT_LE(0, fd1);
 	ASSERT_LE(0, fd2);
 	memset(&a, 0, sizeof(a));
@@ -936,23 +936,23 @@ TEST(bytes_after_the_name_nul)
 	memset(a.name + n + 1, 'A', sizeof(a.name) - n - 2);
 	a.flags = STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL;
 	a.mode = 0600;
-	r1 = stm_ioctl(fd1, STMDEV_IOC_ATTACH, &a);
+	r1 = t_ioctl(fd1, STMDEV_IOC_ATTACH, &a);
 	memset(a.name + n + 1, 'B', sizeof(a.name) - n - 2);
 	a.flags = 0;
-	r2 = stm_ioctl(fd2, STMDEV_IOC_ATTACH, &a);
+	r2 = t_ioctl(fd2, STMDEV_IOC_ATTACH, &a);
 	TH_LOG("garbage after the NUL: create %d, attach %d", r1, r2);
 	if (r1 == 0) {
 		/* ignored: the second spelling is the same store */
 		ASSERT_EQ(0, r2);
-		ASSERT_EQ(0, stm_put_str(fd1, "k", "v", NULL));
-		ASSERT_EQ(0, stm_info(fd2, &info));
+		ASSERT_EQ(0, t_put_str(fd1, "k", "v", NULL));
+		ASSERT_EQ(0, t_info(fd2, &info));
 		EXPECT_EQ(1ULL, info.keys);
 		EXPECT_STREQ(name, info.name);
-		EXPECT_EQ(0, stm_unlink(name));
+		EXPECT_EQ(0, t_unlink(name));
 	} else {
 		EXPECT_EQ(-EINVAL, r1);
 		EXPECT_EQ(-EINVAL, r2);
-		EXPECT_EQ(-ENOENT, stm_unlink(name));
+		EXPECT_EQ(-ENOENT, t_unlink(name));
 	}
 	close(fd1);
 	close(fd2);
@@ -983,31 +983,31 @@ TEST(out_structs_have_no_stale_bytes)
 	size_t n;
 	int fd, calls, found = 0;
 
-	stm_name(name, sizeof(name), "pad");
+	t_name(name, sizeof(name), "pad");
 	n = strlen(name);
-	fd = stm_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	fd = t_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_put(fd, "abc", 3, "v", 1, NULL));
+	ASSERT_EQ(0, t_put(fd, "abc", 3, "v", 1, NULL));
 
 	memset(&info, 0xa5, sizeof(info));
 	memset(&info.reserved, 0, sizeof(info.reserved));
 	info.reserved0 = 0;
-	ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_INFO, &info));
+	ASSERT_EQ(0, t_ioctl(fd, STMDEV_IOC_INFO, &info));
 	EXPECT_TRUE(all_zero(info.name + n, sizeof(info.name) - n));
 
 	memset(&st, 0, sizeof(st));
-	ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_STATS, &st));
+	ASSERT_EQ(0, t_ioctl(fd, STMDEV_IOC_STATS, &st));
 	EXPECT_TRUE(all_zero(st.reserved, sizeof(st.reserved)));
 	memset(&f, 0, sizeof(f));
-	ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_GET_FEATURES, &f));
+	ASSERT_EQ(0, t_ioctl(fd, STMDEV_IOC_GET_FEATURES, &f));
 	EXPECT_TRUE(all_zero(f.reserved, sizeof(f.reserved)));
 
 	memset(&ls, 0, sizeof(ls));
 	for (calls = 0; calls < 1000; calls++) {
 		memset(ent, 0xa5, sizeof(ent));
-		ls.addr = stm_ptr(ent);
+		ls.addr = t_ptr(ent);
 		ls.len = sizeof(ent);
-		ASSERT_EQ(0, stm_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls));
+		ASSERT_EQ(0, t_ioctl(fd, STMDEV_IOC_LIST_STORES, &ls));
 		for (i = 0; i < ls.count; i++) {
 			size_t l = strnlen(ent[i].name, sizeof(ent[i].name));
 
@@ -1023,12 +1023,12 @@ TEST(out_structs_have_no_stale_bytes)
 
 	/* LIST: padding after the key bytes is zero */
 	memset(buf, 0xa5, sizeof(buf));
-	ASSERT_EQ(0, stm_list(fd, &cursor, buf, sizeof(buf), &count));
+	ASSERT_EQ(0, t_list(fd, &cursor, buf, sizeof(buf), &count));
 	ASSERT_EQ(1U, count);
 	EXPECT_EQ(0, memcmp(buf + sizeof(struct stmdev_key_rec), "abc", 3));
 	EXPECT_TRUE(all_zero(buf + sizeof(struct stmdev_key_rec) + 3, 5));
 	close(fd);
-	stm_unlink(name);
+	t_unlink(name);
 }
 
 /* Not in the contract either way: logged, and the store must not change. */
@@ -1038,25 +1038,25 @@ TEST(count_zero_is_logged)
 	char name[STMDEV_NAME_MAX];
 	struct stmdev_read rd = { 0 };
 	struct stmdev_commit cm = { 0 };
-	struct stm_fp before, after;
+	struct t_fp before, after;
 	int fd, r1, r2;
 
-	stm_name(name, sizeof(name), "zero");
-	fd = stm_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	t_name(name, sizeof(name), "zero");
+	fd = t_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, stm_put_str(fd, "k", "v", NULL));
-	ASSERT_EQ(0, stm_fingerprint(fd, keys, 1, &before));
-	r1 = stm_ioctl(fd, STMDEV_IOC_READ, &rd);
-	r2 = stm_ioctl(fd, STMDEV_IOC_COMMIT, &cm);
+	ASSERT_EQ(0, t_put_str(fd, "k", "v", NULL));
+	ASSERT_EQ(0, t_fingerprint(fd, keys, 1, &before));
+	r1 = t_ioctl(fd, STMDEV_IOC_READ, &rd);
+	r2 = t_ioctl(fd, STMDEV_IOC_COMMIT, &cm);
 	TH_LOG("READ count 0: %d, COMMIT count 0: %d (version %llu)", r1, r2,
 	       (unsigned long long)cm.version);
 	EXPECT_TRUE(r1 == 0 || r1 == -EINVAL);
 	EXPECT_TRUE(r2 == 0 || r2 == -EINVAL);
-	ASSERT_EQ(0, stm_fingerprint(fd, keys, 1, &after));
+	ASSERT_EQ(0, t_fingerprint(fd, keys, 1, &after));
 	EXPECT_EQ(before.keys, after.keys);
 	EXPECT_EQ(before.k[0].version, after.k[0].version);
 	close(fd);
-	stm_unlink(name);
+	t_unlink(name);
 }
 
 TEST_HARNESS_MAIN

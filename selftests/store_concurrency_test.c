@@ -86,10 +86,10 @@ FIXTURE(conc) {
 
 FIXTURE_SETUP(conc)
 {
-	self->s = stm_shared(sizeof(struct shm));
+	self->s = t_shared(sizeof(struct shm));
 	ASSERT_NE(NULL, self->s);
-	stm_name(self->s->name, sizeof(self->s->name), "conc");
-	self->fd = stm_open_attach(self->s->name, STMDEV_ATTACH_CREAT |
+	t_name(self->s->name, sizeof(self->s->name), "conc");
+	self->fd = t_open_attach(self->s->name, STMDEV_ATTACH_CREAT |
 				   STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, self->fd);
 }
@@ -107,7 +107,7 @@ FIXTURE_TEARDOWN(conc)
 	if (self->fd >= 0)
 		close(self->fd);
 	if (self->s) {
-		stm_unlink(self->s->name);
+		t_unlink(self->s->name);
 		for (i = 0; i <= NPROC; i++)
 			if (self->s->errors[i])
 				TH_LOG("worker %d: %lld errors, first: %s", i,
@@ -118,13 +118,13 @@ FIXTURE_TEARDOWN(conc)
 
 static void spawn(FIXTURE_DATA(conc) *self, int (*fn)(void *, int), int idx)
 {
-	self->pids[self->npids++] = stm_fork(fn, self->s, idx);
+	self->pids[self->npids++] = t_fork(fn, self->s, idx);
 }
 
 /* Wait for all workers; returns the number that failed. */
 static int reap(FIXTURE_DATA(conc) *self)
 {
-	int bad = stm_wait_all(self->pids, self->npids);
+	int bad = t_wait_all(self->pids, self->npids);
 
 	self->npids = 0;
 	return bad;
@@ -171,8 +171,8 @@ static int snap_writer(void *arg, int idx)
 	long i;
 	int k, fd, ret;
 
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	for (k = 0; k < SNAP_KEYS; k++)
@@ -189,7 +189,7 @@ static int snap_writer(void *arg, int idx)
 			else
 				cent_put(&e[k], keys[k], 2, val, snap_len(i));
 		}
-		ret = stm_commit(fd, e, SNAP_KEYS, &ver, NULL);
+		ret = t_commit(fd, e, SNAP_KEYS, &ver, NULL);
 		if (ret < 0)
 			return fail(s, idx, "commit %ld: %d", i, ret);
 		if (ver <= prev)
@@ -214,8 +214,8 @@ static int snap_reader(void *arg, int idx)
 	__u64 clock, last_clock = 0;
 	int k, fd, ret, order[SNAP_KEYS];
 
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, STMDEV_ATTACH_RDONLY, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	for (k = 0; k < SNAP_KEYS; k++) {
@@ -232,7 +232,7 @@ static int snap_reader(void *arg, int idx)
 
 		for (k = 0; k < SNAP_KEYS; k++)
 			rent_init(&re[k], keys[order[k]], 2, buf[k], SNAP_VMAX);
-		ret = stm_read(fd, re, SNAP_KEYS, &clock);
+		ret = t_read(fd, re, SNAP_KEYS, &clock);
 		if (ret < 0)
 			return fail(s, idx, "read: %d", ret);
 		INC(s->reads[idx], 1);
@@ -261,7 +261,7 @@ static int snap_reader(void *arg, int idx)
 				return fail(s, idx, "absent key with version");
 			goto next;
 		}
-		i = (long)stm_le64(buf[0]);
+		i = (long)t_le64(buf[0]);
 		if (i < 1 || i > SNAP_COMMITS || i % 5 == 0)
 			return fail(s, idx, "bad value index %ld", i);
 		if (i < last_i)
@@ -285,7 +285,7 @@ next:
 
 TEST_F_TIMEOUT(conc, snapshot_never_half_visible, 90)
 {
-	struct stm_val v;
+	struct t_val v;
 
 	spawn(self, snap_reader, 1);
 	spawn(self, snap_reader, 2);
@@ -300,7 +300,7 @@ TEST_F_TIMEOUT(conc, snapshot_never_half_visible, 90)
 	       self->s->reads[1], self->s->reads[2], self->s->ok[1],
 	       self->s->ok[2]);
 	/* the last commit (3000, a delete) is what the store holds */
-	ASSERT_EQ(0, stm_get_str(self->fd, "s0", &v));
+	ASSERT_EQ(0, t_get_str(self->fd, "s0", &v));
 	EXPECT_FALSE(v.present);
 }
 
@@ -323,14 +323,14 @@ static int bank_audit(int fd, __s64 *total)
 
 	for (a = 0; a < ACCOUNTS; a++)
 		rent_init(&re[a], accts[a], strlen(accts[a]), &buf[a], 8);
-	ret = stm_read(fd, re, ACCOUNTS, NULL);
+	ret = t_read(fd, re, ACCOUNTS, NULL);
 	if (ret < 0)
 		return ret;
 	*total = 0;
 	for (a = 0; a < ACCOUNTS; a++) {
 		if (!(re[a].flags & STMDEV_RENT_PRESENT) || re[a].val_len != 8)
 			return -EPROTO;
-		*total += stm_le64(&buf[a]);
+		*total += t_le64(&buf[a]);
 	}
 	return 0;
 }
@@ -346,8 +346,8 @@ static int bank_worker(void *arg, int idx)
 	long t, limit = TRANSFERS;
 	int fd;
 
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	INC(s->ready, 1);
@@ -355,9 +355,9 @@ static int bank_worker(void *arg, int idx)
 		return fail(s, idx, "others never started");
 
 	for (t = 0; t < limit; t++) {
-		int a = stm_rand(&seed) % ACCOUNTS;
-		int b = (a + 1 + stm_rand(&seed) % (ACCOUNTS - 1)) % ACCOUNTS;
-		__s64 amount = 1 + stm_rand(&seed) % 50;
+		int a = t_rand(&seed) % ACCOUNTS;
+		int b = (a + 1 + t_rand(&seed) % (ACCOUNTS - 1)) % ACCOUNTS;
+		__s64 amount = 1 + t_rand(&seed) % 50;
 		int r, ret;
 
 		for (r = 0; r < MAX_RETRIES; r++) {
@@ -368,13 +368,13 @@ static int bank_worker(void *arg, int idx)
 
 			rent_init(&re[0], accts[a], 6, &buf[0], 8);
 			rent_init(&re[1], accts[b], 6, &buf[1], 8);
-			ret = stm_read(fd, re, 2, NULL);
+			ret = t_read(fd, re, 2, NULL);
 			if (ret < 0)
 				return fail(s, idx, "read: %d", ret);
 			if (re[0].val_len != 8 || re[1].val_len != 8)
 				return fail(s, idx, "account not 8 bytes");
-			nb[0] = htole64((__u64)(stm_le64(&buf[0]) - amount));
-			nb[1] = htole64((__u64)(stm_le64(&buf[1]) + amount));
+			nb[0] = htole64((__u64)(t_le64(&buf[0]) - amount));
+			nb[1] = htole64((__u64)(t_le64(&buf[1]) + amount));
 			/* widen the window between read and commit */
 			if ((t + r) & 1)
 				sched_yield();
@@ -383,13 +383,13 @@ static int bank_worker(void *arg, int idx)
 					       re[0].version);
 				cent_put_check(&e[1], accts[b], 6, &nb[1], 8,
 					       re[1].version);
-				ret = stm_commit(fd, e, 2, NULL, &conflict);
+				ret = t_commit(fd, e, 2, NULL, &conflict);
 			} else {
 				cent_read(&e[0], accts[b], 6, re[1].version);
 				cent_put(&e[1], accts[a], 6, &nb[0], 8);
 				cent_read(&e[2], accts[a], 6, re[0].version);
 				cent_put(&e[3], accts[b], 6, &nb[1], 8);
-				ret = stm_commit(fd, e, 4, NULL, &conflict);
+				ret = t_commit(fd, e, 4, NULL, &conflict);
 			}
 			if (ret == 0)
 				break;
@@ -433,7 +433,7 @@ TEST_F_TIMEOUT(conc, bank_conserves_total, 120)
 
 	for (a = 0; a < ACCOUNTS; a++)
 		cent_put(&e[a], accts[a], 6, &init, 8);
-	ASSERT_EQ(0, stm_commit(self->fd, e, ACCOUNTS, NULL, NULL));
+	ASSERT_EQ(0, t_commit(self->fd, e, ACCOUNTS, NULL, NULL));
 
 	for (i = 0; i < NPROC; i++)
 		spawn(self, bank_worker, i);
@@ -451,7 +451,7 @@ TEST_F_TIMEOUT(conc, bank_conserves_total, 120)
 		TH_LOG("4 processes never conflicted on 5 accounts");
 	}
 
-	ASSERT_EQ(0, stm_stats(self->fd, &st));
+	ASSERT_EQ(0, t_stats(self->fd, &st));
 	EXPECT_EQ((__u64)(1 + sum(self->s->ok)), st.commits);
 	EXPECT_EQ((__u64)sum(self->s->conflicts), st.conflicts);
 	EXPECT_EQ(0ULL, st.busy);
@@ -475,8 +475,8 @@ static int busy_worker(void *arg, int idx)
 	int k, fd;
 
 	/* workers 0, 1 attach NONBLOCK; 2, 3 pass STMDEV_COMMIT_NONBLOCK */
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, idx < 2 ? STMDEV_ATTACH_NONBLOCK : 0, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, idx < 2 ? STMDEV_ATTACH_NONBLOCK : 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	if (idx >= 2)
@@ -496,7 +496,7 @@ static int busy_worker(void *arg, int idx)
 
 		/* EBUSY: retry the same commit, without redoing anything */
 		for (r = 0; r < BUSY_RETRIES; r++) {
-			ret = stm_commit_flags(fd, e, BUSY_KEYS, flags, NULL, NULL);
+			ret = t_commit_flags(fd, e, BUSY_KEYS, flags, NULL, NULL);
 			if (ret != -EBUSY)
 				break;
 			INC(s->busy[idx], 1);
@@ -530,8 +530,8 @@ static int busy_reader(void *arg, int idx)
 	long n;
 	int k, fd, ret;
 
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, STMDEV_ATTACH_RDONLY | STMDEV_ATTACH_NONBLOCK, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, STMDEV_ATTACH_RDONLY | STMDEV_ATTACH_NONBLOCK, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	for (k = 0; k < BUSY_KEYS; k++)
@@ -539,7 +539,7 @@ static int busy_reader(void *arg, int idx)
 	for (n = 0; n < 200000 && LOAD(s->done) < NPROC; n++) {
 		for (k = 0; k < BUSY_KEYS; k++)
 			rent_init(&re[k], keys[k], 3, &buf[k], 8);
-		ret = stm_read(fd, re, BUSY_KEYS, NULL);
+		ret = t_read(fd, re, BUSY_KEYS, NULL);
 		if (ret < 0)
 			return fail(s, idx, "read: %d", ret);
 		INC(s->reads[idx], 1);
@@ -577,10 +577,10 @@ TEST_F_TIMEOUT(conc, nonblocking_busy_loses_nothing, 120)
 		__s64 v = -1;
 
 		snprintf(key, sizeof(key), "b%02d", i);
-		ASSERT_EQ(0, stm_get_i64(self->fd, key, &v, NULL));
+		ASSERT_EQ(0, t_get_i64(self->fd, key, &v, NULL));
 		EXPECT_EQ(commits, (long long)v) TH_LOG("key %s", key);
 	}
-	ASSERT_EQ(0, stm_stats(self->fd, &st));
+	ASSERT_EQ(0, t_stats(self->fd, &st));
 	EXPECT_EQ((__u64)commits, st.commits);
 	EXPECT_EQ((__u64)sum(self->s->busy), st.busy);
 	EXPECT_EQ(0ULL, st.conflicts);
@@ -600,8 +600,8 @@ static int order_worker(void *arg, int idx)
 	long c;
 	int k, fd, ret;
 
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	INC(s->ready, 1);
@@ -615,7 +615,7 @@ static int order_worker(void *arg, int idx)
 			snprintf(keys[k], sizeof(keys[k]), "o%02d", kk);
 			cent_put(&e[k], keys[k], 3, &val, 8);
 		}
-		ret = stm_commit(fd, e, ORDER_KEYS, NULL, NULL);
+		ret = t_commit(fd, e, ORDER_KEYS, NULL, NULL);
 		if (ret < 0)
 			return fail(s, idx, "commit %ld: %d", c, ret);
 		INC(s->ok[idx], 1);
@@ -641,12 +641,12 @@ TEST_F_TIMEOUT(conc, opposite_orders_never_deadlock, 90)
 		snprintf(keys[k], sizeof(keys[k]), "o%02d", k);
 		rent_init(&re[k], keys[k], 3, &buf[k], 8);
 	}
-	ASSERT_EQ(0, stm_read(self->fd, re, ORDER_KEYS, NULL));
+	ASSERT_EQ(0, t_read(self->fd, re, ORDER_KEYS, NULL));
 	for (k = 1; k < ORDER_KEYS; k++) {
 		EXPECT_EQ(buf[0], buf[k]);
 		EXPECT_EQ(re[0].version, re[k].version);
 	}
-	ASSERT_EQ(0, stm_stats(self->fd, &st));
+	ASSERT_EQ(0, t_stats(self->fd, &st));
 	EXPECT_EQ((__u64)(2 * ORDER_COMMITS), st.commits);
 	EXPECT_EQ(0ULL, st.busy);
 }
@@ -664,8 +664,8 @@ static int kill_worker(void *arg, int idx)
 	long c;
 	int k, fd, ret;
 
-	stm_pin(idx);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(idx);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	for (k = 0; k < KILL_KEYS; k++) {
@@ -676,7 +676,7 @@ static int kill_worker(void *arg, int idx)
 	}
 	/* runs until killed (bounded all the same) */
 	for (c = 0; c < 1000000; c++) {
-		ret = stm_commit(fd, e, KILL_KEYS, NULL, NULL);
+		ret = t_commit(fd, e, KILL_KEYS, NULL, NULL);
 		if (ret < 0)
 			return fail(s, idx, "commit: %d", ret);
 		INC(s->progress[idx], 1);
@@ -718,20 +718,20 @@ TEST_F_TIMEOUT(conc, killed_committers_leave_nothing_locked, 90)
 		ASSERT_EQ(0LL, sum(self->s->errors));
 
 		/* nothing is left locked: a non-blocking commit succeeds at once */
-		ASSERT_EQ(0, stm_commit_flags(self->fd, e, KILL_KEYS,
+		ASSERT_EQ(0, t_commit_flags(self->fd, e, KILL_KEYS,
 					      STMDEV_COMMIT_NONBLOCK, NULL, NULL));
 		/* and nothing is half-written: all keys moved together */
 		for (k = 0; k < KILL_KEYS; k++)
 			rent_init(&re[k], keys[k], 3, &buf[k], 8);
-		ASSERT_EQ(0, stm_read(self->fd, re, KILL_KEYS, NULL));
+		ASSERT_EQ(0, t_read(self->fd, re, KILL_KEYS, NULL));
 		for (k = 1; k < KILL_KEYS; k++) {
-			ASSERT_EQ(stm_le64(&buf[0]), stm_le64(&buf[k]))
+			ASSERT_EQ(t_le64(&buf[0]), t_le64(&buf[k]))
 				TH_LOG("key %d after round %d", k, round);
 		}
 		/* every counted commit landed; at most one per kill did uncounted */
-		EXPECT_LE(sum(self->s->progress) + round + 1, stm_le64(&buf[0]));
+		EXPECT_LE(sum(self->s->progress) + round + 1, t_le64(&buf[0]));
 		EXPECT_GE(sum(self->s->progress) + round + 1 + 3 * (round + 1),
-			  stm_le64(&buf[0]));
+			  t_le64(&buf[0]));
 	}
 }
 
@@ -749,15 +749,15 @@ static int churn_worker(void *arg, int idx)
 	__u64 ver;
 	int fd, ret;
 
-	stm_pin(1);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(1);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	INC(s->ready, 1);
 	for (op = 0; op < CHURN_OPS && !LOAD(s->stop); op++) {
 		struct stmdev_commit_ent e[4];
 		char k[4][32], val[64];
-		int n = 0, nnew = 0, ndel = 0, st = stm_rand(&seed) % STABLE;
+		int n = 0, nnew = 0, ndel = 0, st = t_rand(&seed) % STABLE;
 
 		/* create two new keys and delete one old one: the table grows */
 		for (; nnew < (grow ? 2 : 1); nnew++, n++) {
@@ -774,7 +774,7 @@ static int churn_worker(void *arg, int idx)
 		memset(val, 'v', sizeof(val));
 		cent_put(&e[n], k[n], strlen(k[n]), val, 1 + op % 63);
 		n++;
-		ret = stm_commit(fd, e, n, &ver, NULL);
+		ret = t_commit(fd, e, n, &ver, NULL);
 		if (ret == 0 && s->nlog < (int)ARRAY_SIZE(s->log)) {
 			s->log[s->nlog].version = ver;
 			s->log[s->nlog].len = 1 + op % 63;
@@ -847,11 +847,11 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 		__u64 ver;
 
 		snprintf(k, sizeof(k), "stable-%03d", i);
-		ASSERT_EQ(0, stm_put(self->fd, k, strlen(k), "s", 1, &ver));
+		ASSERT_EQ(0, t_put(self->fd, k, strlen(k), "s", 1, &ver));
 		self->s->log[CHURN_OPS + i].version = ver;
 		self->s->log[CHURN_OPS + i].len = 1;
 	}
-	stm_pin(0);
+	t_pin(0);
 	spawn(self, churn_worker, 0);
 	ASSERT_TRUE(wait_ready(self->s, 1));
 	/* start once the churn is committing */
@@ -867,9 +867,9 @@ TEST_F_TIMEOUT(conc, list_under_churn_returns_stable_keys_once, 120)
 		w->records = 0;
 		w->bad = 0;
 		for (calls = 0; calls < 100000; calls++) {
-			ASSERT_EQ(0, stm_list(self->fd, &cursor, buf, sizeof(buf),
+			ASSERT_EQ(0, t_list(self->fd, &cursor, buf, sizeof(buf),
 					      &count));
-			ASSERT_EQ((int)count, stm_list_walk(buf, sizeof(buf), count,
+			ASSERT_EQ((int)count, t_list_walk(buf, sizeof(buf), count,
 							    walk_rec, w));
 			if (!cursor)
 				break;
@@ -927,8 +927,8 @@ static int hot_writer(void *arg, int idx)
 	long i;
 	int fd, ret;
 
-	stm_pin(1);
-	fd = stm_open_attach(s->name, 0, 0);
+	t_pin(1);
+	fd = t_open_attach(s->name, 0, 0);
 	if (fd < 0)
 		return fail(s, idx, "attach: %d", fd);
 	memset(val, 'h', sizeof(val));
@@ -936,7 +936,7 @@ static int hot_writer(void *arg, int idx)
 	for (i = 0; i < HOT_COMMITS && !LOAD(s->stop); i++) {
 		__u32 len = 1 + (i % 2) * 40 + i % 7;
 
-		ret = stm_put(fd, "hot", 3, val, len, &ver);
+		ret = t_put(fd, "hot", 3, val, len, &ver);
 		if (ret < 0)
 			return fail(s, idx, "put: %d", ret);
 		/* version -> length, in a ring the parent searches */
@@ -979,8 +979,8 @@ TEST_F_TIMEOUT(conc, list_record_matches_its_version, 90)
 
 	w = calloc(1, sizeof(*w));
 	ASSERT_NE(NULL, w);
-	ASSERT_EQ(0, stm_put(self->fd, "hot", 3, "x", 1, NULL));
-	stm_pin(0);
+	ASSERT_EQ(0, t_put(self->fd, "hot", 3, "x", 1, NULL));
+	t_pin(0);
 	spawn(self, hot_writer, 0);
 	ASSERT_TRUE(wait_ready(self->s, 1));
 	for (n = 0; n < HOT_LISTS && !LOAD(self->s->done) &&
@@ -988,9 +988,9 @@ TEST_F_TIMEOUT(conc, list_record_matches_its_version, 90)
 		__u64 cursor = 0;
 		__u32 count;
 
-		ASSERT_EQ(0, stm_list(self->fd, &cursor, buf, sizeof(buf), &count));
+		ASSERT_EQ(0, t_list(self->fd, &cursor, buf, sizeof(buf), &count));
 		ASSERT_EQ(1U, count);
-		ASSERT_EQ(1, stm_list_walk(buf, sizeof(buf), count, hot_rec, w));
+		ASSERT_EQ(1, t_list_walk(buf, sizeof(buf), count, hot_rec, w));
 		/* check what the writer has logged, while its ring holds it */
 		nlog = LOAD(self->s->nlog);
 		if (!nlog)
@@ -1048,23 +1048,23 @@ static int race_worker(void *arg, int idx)
 	struct stmdev_commit_ent e;
 	int r, fd, phase = 0;
 
-	stm_pin(idx);
+	t_pin(idx);
 	for (r = 0; r < RACE_ROUNDS; r++) {
 		race_name(name, sizeof(name), s, "x", r);
 		race_name(shared, sizeof(shared), s, "s", r);
 		if (!barrier(s, phase++))
 			return fail(s, idx, "barrier");
 		/* CREAT|EXCL: exactly one wins */
-		fd = stm_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL,
+		fd = t_open_attach(name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL,
 				     0600);
 		s->create_res[r][idx] = fd < 0 ? fd : 0;
 		if (fd >= 0)
 			close(fd);
 		/* CREAT alone: everybody gets the same store */
-		fd = stm_open_attach(shared, STMDEV_ATTACH_CREAT, 0600);
+		fd = t_open_attach(shared, STMDEV_ATTACH_CREAT, 0600);
 		if (fd >= 0) {
 			cent_add(&e, "n", 1, &one);
-			s->shared_res[r][idx] = stm_commit(fd, &e, 1, NULL, NULL);
+			s->shared_res[r][idx] = t_commit(fd, &e, 1, NULL, NULL);
 			close(fd);
 		} else {
 			s->shared_res[r][idx] = fd;
@@ -1072,7 +1072,7 @@ static int race_worker(void *arg, int idx)
 		if (!barrier(s, phase++))
 			return fail(s, idx, "barrier");
 		/* UNLINK: exactly one wins */
-		s->unlink_res[r][idx] = stm_unlink(name);
+		s->unlink_res[r][idx] = t_unlink(name);
 	}
 	return 0;
 }
@@ -1103,12 +1103,12 @@ TEST_F_TIMEOUT(conc, create_and_unlink_races_have_one_winner, 90)
 		EXPECT_EQ(NPROC - 1, enoent) TH_LOG("round %d", r);
 
 		race_name(shared, sizeof(shared), self->s, "s", r);
-		fd = stm_open_attach(shared, 0, 0);
+		fd = t_open_attach(shared, 0, 0);
 		ASSERT_LE(0, fd);
-		EXPECT_EQ(0, stm_get_i64(fd, "n", &n, NULL));
+		EXPECT_EQ(0, t_get_i64(fd, "n", &n, NULL));
 		EXPECT_EQ(NPROC, n) TH_LOG("round %d: one store per name", r);
 		close(fd);
-		EXPECT_EQ(0, stm_unlink(shared));
+		EXPECT_EQ(0, t_unlink(shared));
 	}
 }
 

@@ -21,19 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "stmdev.h"
+#include "lib_test_util.h"
 
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
-
-static void __attribute__((constructor)) require_device(void)
-{
-	if (access("/dev/stm", F_OK) != 0) {
-		printf("TAP version 13\n1..0 # SKIP /dev/stm not present\n");
-		fflush(stdout);
-		_exit(4);
-	}
-}
 
 static char stmctl[PATH_MAX];
 
@@ -89,17 +80,6 @@ static pid_t spawn(char *const args[], FILE **out)
 	close(p[1]);
 	*out = fdopen(p[0], "r");
 	return pid;
-}
-
-static int exit_status(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
 }
 
 /* One line of @f without its newline, or "" at EOF. */
@@ -184,7 +164,7 @@ TEST_F(ctl, watch_prints_each_change)
 
 	/* --count 3: done after three changes */
 	EXPECT_STREQ("", line(out, buf, sizeof(buf)));
-	EXPECT_EQ(0, exit_status(pid));
+	EXPECT_EQ(0, child_status(pid));
 	fclose(out);
 }
 
@@ -201,7 +181,7 @@ TEST_F(ctl, watch_ends_on_sigterm_and_sigint)
 		ASSERT_LT(0, pid);
 		EXPECT_STREQ("k 0 (absent)", line(out, buf, sizeof(buf)));
 		ASSERT_EQ(0, kill(pid, sigs[i]));
-		EXPECT_EQ(0, exit_status(pid));		/* a clean end */
+		EXPECT_EQ(0, child_status(pid));		/* a clean end */
 		fclose(out);
 	}
 }
@@ -222,7 +202,7 @@ TEST_F(ctl, watch_json_and_removed_store)
 	EXPECT_NE(NULL, strstr(buf, "\"value\":\"v\""));
 	/* The store goes away: watch says so and ends with exit code 5. */
 	ASSERT_EQ(0, stm_unlink(self->name));
-	EXPECT_EQ(5, exit_status(pid));
+	EXPECT_EQ(5, child_status(pid));
 	fclose(out);
 	stm_close(self->s);
 	self->s = NULL;
@@ -237,13 +217,13 @@ TEST_F(ctl, watch_usage_errors)
 	pid_t pid;
 
 	pid = spawn(none, &out);
-	EXPECT_EQ(2, exit_status(pid));
+	EXPECT_EQ(2, child_status(pid));
 	fclose(out);
 	pid = spawn(badcount, &out);
-	EXPECT_EQ(2, exit_status(pid));
+	EXPECT_EQ(2, child_status(pid));
 	fclose(out);
 	pid = spawn(nostore, &out);
-	EXPECT_EQ(5, exit_status(pid));
+	EXPECT_EQ(5, child_status(pid));
 	fclose(out);
 }
 
@@ -266,7 +246,7 @@ TEST_F(ctl, stats_families)
 
 	pid = spawn(args, &out);
 	EXPECT_STREQ("no transaction families", line(out, buf, sizeof(buf)));
-	EXPECT_EQ(0, exit_status(pid));
+	EXPECT_EQ(0, child_status(pid));
 	fclose(out);
 
 	for (int i = 0; i < 3; i++)
@@ -282,14 +262,14 @@ TEST_F(ctl, stats_families)
 	EXPECT_EQ(0U, con);
 	EXPECT_EQ(0U, busy);
 	EXPECT_EQ(0U, w);
-	EXPECT_EQ(0, exit_status(pid));
+	EXPECT_EQ(0, child_status(pid));
 	fclose(out);
 
 	pid = spawn(json, &out);
 	line(out, buf, sizeof(buf));
 	EXPECT_NE(NULL, strstr(buf, "{\"families\":[{\"name\":\"ctl-fam\""));
 	EXPECT_NE(NULL, strstr(buf, "\"commits\":3"));
-	EXPECT_EQ(0, exit_status(pid));
+	EXPECT_EQ(0, child_status(pid));
 	fclose(out);
 
 	pid = spawn(plain, &out);
@@ -299,7 +279,7 @@ TEST_F(ctl, stats_families)
 		if (!strncmp(buf, "waits:", 6))
 			waits = true;
 	}
-	EXPECT_EQ(0, exit_status(pid));
+	EXPECT_EQ(0, child_status(pid));
 	fclose(out);
 	EXPECT_TRUE(found);
 	EXPECT_TRUE(waits);

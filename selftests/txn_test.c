@@ -30,27 +30,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "stmdev.h"
+#define LT_STORE_PREFIX "tx"
+#include "lib_test_util.h"
 
 /* The 6.1 harness has unused parameters in its own wrappers. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
-
-static void __attribute__((constructor)) require_device(void)
-{
-	if (access("/dev/stm", F_OK) != 0) {
-		printf("TAP version 13\n1..0 # SKIP /dev/stm not present\n");
-		fflush(stdout);
-		_exit(4);
-	}
-}
-
-static void store_name(char *buf, size_t len, const char *tag)
-{
-	static unsigned int seq;
-
-	snprintf(buf, len, "tx-%s-%d-%u", tag, (int)getpid(), seq++);
-}
 
 /* Memory shared with forked children. */
 static void *shared(size_t len)
@@ -58,17 +43,6 @@ static void *shared(size_t len)
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
-}
-
-static int child_status(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
 }
 
 static uint64_t waits_now(struct stm_store *s)
@@ -89,37 +63,6 @@ static int await_waits(struct stm_store *s, uint64_t n)
 		usleep(5000);
 	}
 	return -1;
-}
-
-/* Committed value of an i64 key; INT64_MIN when absent or not 8 bytes. */
-static int64_t peek_i64(struct stm_store *s, const char *key)
-{
-	struct stm_value *v;
-	int64_t x = INT64_MIN;
-
-	if (stm_usevar(s, key, &v))
-		return INT64_MIN;
-	if (stm_value_i64(v, &x))
-		x = INT64_MIN;
-	stm_value_free(v);
-	return x;
-}
-
-/* Committed value of a key as a string; NULL when absent.  Caller frees. */
-static char *peek_str(struct stm_store *s, const char *key)
-{
-	struct stm_value *v;
-	const char *d;
-	char *out = NULL;
-	size_t len;
-
-	if (stm_usevar(s, key, &v))
-		return NULL;
-	d = stm_value_data(v, &len);
-	if (d)
-		out = strndup(d, len);
-	stm_value_free(v);
-	return out;
 }
 
 static int put_i64(struct stm_store *s, const char *key, int64_t x)
@@ -198,20 +141,20 @@ TEST_F(tx, atomic_read_your_writes_and_commit)
 	char *b;
 
 	ASSERT_EQ(42, stm_atomic(self->s, basics_fn, NULL, NULL));
-	EXPECT_EQ(NULL, peek_str(self->s, "a"));
-	EXPECT_EQ(7, peek_i64(self->s, "n"));
-	b = peek_str(self->s, "b");
+	EXPECT_EQ(NULL, get_str(self->s, "a", NULL));
+	EXPECT_EQ(7, get_i64(self->s, "n"));
+	b = get_str(self->s, "b", NULL);
 	ASSERT_NE(NULL, b);
 	EXPECT_STREQ("x", b);
 	free(b);
-	b = peek_str(self->s, "empty");
+	b = get_str(self->s, "empty", NULL);
 	ASSERT_NE(NULL, b);
 	EXPECT_STREQ("", b);
 	free(b);
 
 	/* fn's -errno rolls back: nothing written, the error returned. */
 	EXPECT_EQ(-EPERM, stm_atomic(self->s, fail_fn, NULL, NULL));
-	b = peek_str(self->s, "b");
+	b = get_str(self->s, "b", NULL);
 	ASSERT_NE(NULL, b);
 	EXPECT_STREQ("x", b);
 	free(b);
@@ -306,7 +249,7 @@ TEST_F(tx, read_only_needs_no_commit)
 	EXPECT_EQ(42, sum);
 	EXPECT_EQ(-EBADF, stm_atomic(rd, write_x_fn, NULL, NULL));
 	stm_close(rd);
-	EXPECT_EQ(40, peek_i64(self->s, "x"));
+	EXPECT_EQ(40, get_i64(self->s, "x"));
 }
 
 /* ---- opacity ------------------------------------------------------------- */
@@ -365,7 +308,7 @@ TEST_F(tx, opacity_read_after_a_change_restarts)
 	EXPECT_EQ(-10, o.y);
 	EXPECT_EQ(1, stm_last_conflict(self->s, key, sizeof(key)));
 	EXPECT_STREQ("y", key);
-	EXPECT_EQ(INT64_MIN, peek_i64(self->s, "z"));	/* read-only in the end */
+	EXPECT_EQ(INT64_MIN, get_i64(self->s, "z"));	/* read-only in the end */
 }
 
 struct inv {
@@ -453,7 +396,7 @@ TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 		EXPECT_EQ(0, child_status(pids[i]));
 	EXPECT_EQ(0, v->violations);
 	EXPECT_EQ(READERS * READS, v->reads_done);
-	EXPECT_EQ(0, peek_i64(self->s, "x") + peek_i64(self->s, "y"));
+	EXPECT_EQ(0, get_i64(self->s, "x") + get_i64(self->s, "y"));
 	TH_LOG("%d read-only transactions against %" PRId64 " writes; %" PRId64
 	       " reads rerun after a change", READERS * READS, (int64_t)v->writes_done,
 	       (int64_t)v->reruns);
@@ -518,7 +461,7 @@ TEST_F_TIMEOUT(tx, commute_never_conflicts, 600)
 	}
 	for (int i = 0; i < PROCS; i++)
 		EXPECT_EQ(0, child_status(pids[i]));
-	EXPECT_EQ(PROCS * ADDS, peek_i64(self->s, "ctr"));
+	EXPECT_EQ(PROCS * ADDS, get_i64(self->s, "ctr"));
 	ASSERT_EQ(0, stm_stats(self->s, &after));
 	EXPECT_EQ(before.conflicts, after.conflicts);
 	EXPECT_EQ(before.commits + PROCS * ADDS, after.commits);
@@ -569,10 +512,10 @@ TEST_F(tx, add_i64_forms)
 	ASSERT_EQ(0, put_i64(self->s, "late", 1000));
 	ASSERT_EQ(0, put_i64(self->s, "gone", 77));
 	ASSERT_EQ(0, stm_atomic(self->s, add_forms_fn, NULL, NULL));
-	EXPECT_EQ(111, peek_i64(self->s, "blind"));
-	EXPECT_EQ(110, peek_i64(self->s, "read"));
-	EXPECT_EQ(1003, peek_i64(self->s, "late"));
-	EXPECT_EQ(4, peek_i64(self->s, "gone"));
+	EXPECT_EQ(111, get_i64(self->s, "blind"));
+	EXPECT_EQ(110, get_i64(self->s, "read"));
+	EXPECT_EQ(1003, get_i64(self->s, "late"));
+	EXPECT_EQ(4, get_i64(self->s, "gone"));
 }
 
 /* ---- hooks ---------------------------------------------------------------- */
@@ -616,7 +559,7 @@ TEST_F(tx, hooks_counted_across_conflicts)
 	EXPECT_EQ(4, h.before);		/* every attempt that reached its commit */
 	EXPECT_EQ(1, h.after);		/* exactly once */
 	EXPECT_EQ(3, h.abort);		/* one per failed attempt */
-	EXPECT_EQ(301, peek_i64(self->s, "c"));
+	EXPECT_EQ(301, get_i64(self->s, "c"));
 	EXPECT_EQ(1, stm_last_conflict(self->s, key, sizeof(key)));
 	EXPECT_STREQ("c", key);
 
@@ -662,7 +605,7 @@ TEST_F(tx, hooks_counted_across_a_blocking_retry)
 	ASSERT_EQ(0, stm_atomic(self->s, wait_go_fn, &h, NULL));
 	EXPECT_EQ(1, h.after);
 	EXPECT_EQ(1, h.abort);
-	EXPECT_EQ(1, peek_i64(self->s, "done"));
+	EXPECT_EQ(1, get_i64(self->s, "done"));
 }
 
 static void hook_put(void *arg)
@@ -682,7 +625,7 @@ TEST_F(tx, before_commit_hook_may_write)
 	char *v;
 
 	ASSERT_EQ(0, stm_atomic(self->s, before_writes_fn, NULL, NULL));
-	v = peek_str(self->s, "from-hook");
+	v = get_str(self->s, "from-hook", NULL);
 	ASSERT_NE(NULL, v);
 	EXPECT_STREQ("yes", v);
 	free(v);
@@ -699,7 +642,7 @@ TEST_F(tx, max_retries_then_eretries)
 	EXPECT_EQ(4, h.before);		/* the first run and 3 reruns */
 	EXPECT_EQ(4, h.abort);
 	EXPECT_EQ(0, h.after);
-	EXPECT_EQ(400, peek_i64(self->s, "c"));	/* only the other writer's */
+	EXPECT_EQ(400, get_i64(self->s, "c"));	/* only the other writer's */
 }
 
 static int retry_on_never_fn(struct stm_txn *tx, void *arg)
@@ -811,8 +754,8 @@ TEST_F(tx, or_else_takes_the_second_branch)
 	char *m;
 
 	EXPECT_EQ(2, stm_atomic(self->s, or_else_fn, &o, NULL));
-	EXPECT_EQ(NULL, peek_str(self->s, "marker"));	/* a's write discarded */
-	m = peek_str(self->s, "took");
+	EXPECT_EQ(NULL, get_str(self->s, "marker", NULL));	/* a's write discarded */
+	m = get_str(self->s, "took", NULL);
 	ASSERT_NE(NULL, m);
 	EXPECT_STREQ("b", m);
 	free(m);
@@ -823,11 +766,11 @@ TEST_F(tx, or_else_takes_the_second_branch)
 	o = (struct oe){};
 	ASSERT_EQ(0, put_i64(self->s, "a", 1));
 	EXPECT_EQ(3, stm_atomic(self->s, or_else_fn, &o, NULL));
-	m = peek_str(self->s, "marker");
+	m = get_str(self->s, "marker", NULL);
 	ASSERT_NE(NULL, m);
 	EXPECT_STREQ("a", m);
 	free(m);
-	EXPECT_EQ(0, peek_i64(self->s, "a"));
+	EXPECT_EQ(0, get_i64(self->s, "a"));
 	EXPECT_EQ(0, o.a_aborts);
 	EXPECT_EQ(1, o.a_afters);
 }
@@ -966,11 +909,11 @@ TEST_F(tx, nested_rollback_is_closed)
 	EXPECT_EQ(1, n.inner_aborts);		/* the rolled-back block's hook */
 	EXPECT_EQ(0, n.inner_afters);
 	EXPECT_EQ(1, n.ok_afters);		/* after the outer commit */
-	EXPECT_EQ(1, peek_i64(self->s, "a"));
-	EXPECT_EQ(INT64_MIN, peek_i64(self->s, "b"));
-	EXPECT_EQ(3, peek_i64(self->s, "c"));
-	EXPECT_EQ(1, peek_i64(self->s, "d"));
-	EXPECT_EQ(1, peek_i64(self->s, "k"));	/* the inner addition undone */
+	EXPECT_EQ(1, get_i64(self->s, "a"));
+	EXPECT_EQ(INT64_MIN, get_i64(self->s, "b"));
+	EXPECT_EQ(3, get_i64(self->s, "c"));
+	EXPECT_EQ(1, get_i64(self->s, "d"));
+	EXPECT_EQ(1, get_i64(self->s, "k"));	/* the inner addition undone */
 }
 
 struct two {
@@ -1001,7 +944,7 @@ TEST_F(tx, nested_on_another_store_is_independent)
 	ASSERT_EQ(0, stm_open(name2, STM_CREAT | STM_EXCL, 0600, &t.other_store));
 	EXPECT_EQ(-EPERM, stm_atomic(self->s, outer_two_fn, &t, NULL));
 	EXPECT_EQ(0, t.inner);
-	EXPECT_EQ(1, peek_i64(t.other_store, "independent"));
+	EXPECT_EQ(1, get_i64(t.other_store, "independent"));
 	stm_close(t.other_store);
 	stm_unlink(name2);
 }
@@ -1084,8 +1027,8 @@ TEST_F(tx, producer_consumer_blocks_on_empty_queue)
 		ASSERT_EQ(0, stm_atomic(self->s, put_fn, &item, NULL));
 	}
 	EXPECT_EQ(0, child_status(pid));
-	EXPECT_EQ(ITEMS, peek_i64(self->s, "head"));
-	EXPECT_EQ(ITEMS, peek_i64(self->s, "tail"));
+	EXPECT_EQ(ITEMS, get_i64(self->s, "head"));
+	EXPECT_EQ(ITEMS, get_i64(self->s, "tail"));
 	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
 	EXPECT_EQ((uint64_t)ITEMS, ff.st.waits);
 	EXPECT_EQ((uint64_t)ITEMS, ff.st.commits);
@@ -1230,7 +1173,7 @@ TEST_F(tx, single_operations)
 		stm_value_free(old);
 	}
 	ASSERT_EQ(0, stm_swap(self->s, "k", "four", 4, NULL));
-	s = peek_str(self->s, "k");
+	s = get_str(self->s, "k", NULL);
 	ASSERT_NE(NULL, s);
 	EXPECT_STREQ("four", s);
 	free(s);
@@ -1379,7 +1322,7 @@ TEST_F_TIMEOUT(tx, nonblock_reports_busy_or_commits, 300)
 		EXPECT_EQ(0, child_status(pids[i]));
 		total += ok[i];
 	}
-	EXPECT_EQ(total, peek_i64(self->s, "nb"));
+	EXPECT_EQ(total, get_i64(self->s, "nb"));
 	munmap(ok, sizeof(int64_t) * PROCS);
 }
 
@@ -1462,7 +1405,7 @@ TEST_F(tx, big_transactions)
 	ASSERT_EQ(0, stm_atomic(self->s, big_write_fn, NULL, NULL));
 	ASSERT_EQ(0, stm_atomic(self->s, big_read_fn, &sum, NULL));
 	EXPECT_EQ(want, sum);
-	EXPECT_EQ(want, peek_i64(self->s, "sum"));
+	EXPECT_EQ(want, get_i64(self->s, "sum"));
 }
 
 struct thr {
@@ -1504,7 +1447,7 @@ TEST_F(tx, threads_share_a_handle)
 		ASSERT_EQ(0, pthread_join(th[i], NULL));
 		EXPECT_EQ(0, t[i].rc);
 	}
-	EXPECT_EQ(THREADS * 300, peek_i64(self->s, "shared"));
+	EXPECT_EQ(THREADS * 300, get_i64(self->s, "shared"));
 	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
 	EXPECT_EQ((uint64_t)THREADS * 300, ff.st.commits);
 	EXPECT_EQ(ff.st.attempts, ff.st.commits + ff.st.conflicts);

@@ -155,7 +155,7 @@ static bool bounded_waits(int fd)
 {
 	struct stmdev_features ft;
 
-	return stm_features(fd, &ft) || !(ft.features & STMDEV_F_URING_CANCEL);
+	return t_features(fd, &ft) || !(ft.features & STMDEV_F_URING_CANCEL);
 }
 
 /* res and index of a WAIT ended by a commit, or by the one-second bound. */
@@ -177,17 +177,17 @@ FIXTURE_SETUP(race)
 	int ret;
 
 	snprintf(self->name, sizeof(self->name), "uring-race-%d", getpid());
-	self->fd = stm_open_attach(self->name,
+	self->fd = t_open_attach(self->name,
 				   STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	ASSERT_LE(0, self->fd);
 	ret = io_uring_queue_init(64, &self->ring, 0);
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP(return, "io_uring not available (%d)", ret);
 	ASSERT_EQ(0, ret);
-	self->knob = stm_param_writable("debug_delay_site");
+	self->knob = t_param_writable("debug_delay_site");
 	if (self->knob) {
-		ASSERT_EQ(0, stm_param_set("debug_delay_us", ARM_DELAY_US));
-		ASSERT_EQ(0, stm_param_set("debug_delay_site", STM_DBG_URING_ARM));
+		ASSERT_EQ(0, t_param_set("debug_delay_us", ARM_DELAY_US));
+		ASSERT_EQ(0, t_param_set("debug_delay_site", STM_DBG_URING_ARM));
 	}
 	TH_LOG("delay knob %s", self->knob ? "set" : "absent (not STM_DEBUG)");
 }
@@ -195,11 +195,11 @@ FIXTURE_SETUP(race)
 FIXTURE_TEARDOWN(race)
 {
 	if (self->knob) {
-		stm_param_set("debug_delay_site", 0);
-		stm_param_set("debug_delay_us", 0);
+		t_param_set("debug_delay_site", 0);
+		t_param_set("debug_delay_us", 0);
 	}
 	io_uring_queue_exit(&self->ring);
-	stm_unlink(self->name);
+	t_unlink(self->name);
 	close(self->fd);
 }
 
@@ -223,13 +223,13 @@ static void *commit_thread(void *arg)
 		c->hit = await_window(true, 5000);
 	else if (c->round & 1)
 		usleep(c->round % 7 * 50);	/* vary the natural interleaving */
-	fd = stm_open_attach(c->store, 0, 0600);
+	fd = t_open_attach(c->store, 0, 0600);
 	if (fd < 0) {
 		c->err = fd;
 		return NULL;
 	}
 	snprintf(val, sizeof(val), "round-%d", c->round);
-	c->err = stm_put_str(fd, c->key, val, NULL);
+	c->err = t_put_str(fd, c->key, val, NULL);
 	close(fd);
 	return NULL;
 }
@@ -250,7 +250,7 @@ TEST_F_TIMEOUT(race, commit_while_arming, 300)
 	bool bounded = bounded_waits(self->fd);
 	struct stmdev_wait_ent e;
 	struct stmdev_wait w;
-	struct stm_val v;
+	struct t_val v;
 	int r, res, hits = 0;
 
 	for (r = 0; r < rounds; r++) {
@@ -260,7 +260,7 @@ TEST_F_TIMEOUT(race, commit_while_arming, 300)
 		};
 		pthread_t th;
 
-		ASSERT_EQ(0, stm_get_str(self->fd, "k", &v));
+		ASSERT_EQ(0, t_get_str(self->fd, "k", &v));
 		ASSERT_EQ(1, submit_wait(&self->ring, self->fd, true, &w, &e,
 					 "k", v.version,
 					 timeouts[r % ARRAY_SIZE(timeouts)], r));
@@ -297,10 +297,10 @@ TEST_F_TIMEOUT(race, timer_while_arming, 300)
 	const int rounds = self->knob ? 8 : 40;
 	struct stmdev_wait_ent e;
 	struct stmdev_wait w;
-	struct stm_val v;
+	struct t_val v;
 	int r;
 
-	ASSERT_EQ(0, stm_get_str(self->fd, "t", &v));
+	ASSERT_EQ(0, t_get_str(self->fd, "t", &v));
 	for (r = 0; r < rounds; r++) {
 		ASSERT_EQ(1, submit_wait(&self->ring, self->fd, true, &w, &e,
 					 "t", v.version, 1000 + r * 10000, r));
@@ -325,21 +325,21 @@ TEST_F_TIMEOUT(race, huge_timeouts_wait_for_the_commit, 300)
 	bool bounded = bounded_waits(self->fd);
 	struct stmdev_wait_ent e;
 	struct stmdev_wait w;
-	struct stm_val v;
+	struct t_val v;
 	unsigned int i;
 	int async, res;
 
 	/* This one is about the timer, not the window: no delay. */
 	if (self->knob)
-		ASSERT_EQ(0, stm_param_set("debug_delay_site", 0));
+		ASSERT_EQ(0, t_param_set("debug_delay_site", 0));
 	for (async = 0; async < 2; async++) {
 		for (i = 0; i < ARRAY_SIZE(timeouts); i++) {
-			ASSERT_EQ(0, stm_get_str(self->fd, "h", &v));
+			ASSERT_EQ(0, t_get_str(self->fd, "h", &v));
 			ASSERT_EQ(1, submit_wait(&self->ring, self->fd, async,
 						 &w, &e, "h", v.version,
 						 timeouts[i], i));
 			usleep(50000);
-			ASSERT_EQ(0, stm_put_str(self->fd, "h", "x", NULL));
+			ASSERT_EQ(0, t_put_str(self->fd, "h", "x", NULL));
 			res = wait_res(&self->ring, NULL);
 			EXPECT_TRUE(woken_or_bounded(res, w.index, bounded))
 				TH_LOG("async %d, timeout %lld: res %d",
@@ -367,7 +367,7 @@ TEST_F_TIMEOUT(race, exit_while_arming, 300)
 			static struct stmdev_wait_ent e;
 			static struct stmdev_wait w;
 			struct io_uring ring;
-			int fd = stm_open_attach(self->name, 0, 0600);
+			int fd = t_open_attach(self->name, 0, 0600);
 
 			if (fd < 0 || io_uring_queue_init(8, &ring, 0))
 				_exit(10);

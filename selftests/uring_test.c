@@ -68,7 +68,7 @@ FIXTURE_SETUP(u)
 	int ret;
 
 	snprintf(self->name, sizeof(self->name), "uring-%d", getpid());
-	self->fd = stm_open_attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	self->fd = t_open_attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	if (self->fd < 0 && access("/dev/stm", F_OK))
 		SKIP(return, "no /dev/stm");
 	ASSERT_LE(0, self->fd);
@@ -102,7 +102,7 @@ TEST_F(u, commands_match_their_ioctls)
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
 	nop.reserved = 1;
 	EXPECT_EQ(-EINVAL, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
-	ASSERT_EQ(0, stm_put_str(self->fd, "k", "hello", NULL));
+	ASSERT_EQ(0, t_put_str(self->fd, "k", "hello", NULL));
 	re.val_addr = (unsigned long)val;
 	re.val_len = sizeof(val);
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_READ, &rd, sizeof(rd)));
@@ -204,7 +204,7 @@ TEST_F(u, async_wait_times_out)
 	prep_wait(&w, &e, "w", 0, 50 * 1000 * 1000);
 	EXPECT_EQ(-ETIMEDOUT, run1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
 	/* already changed: completes at once with the index */
-	ASSERT_EQ(0, stm_put_str(self->fd, "w", "1", NULL));
+	ASSERT_EQ(0, t_put_str(self->fd, "w", "1", NULL));
 	prep_wait(&w, &e, "w", 0, -1);
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
 	EXPECT_EQ(0U, w.index);
@@ -229,10 +229,10 @@ TEST_F(u, async_wait_completed_by_another_process)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		usleep(100000);
-		_exit(fd < 0 || stm_put_str(fd, "q", "item", NULL) ? 1 : 0);
+		_exit(fd < 0 || t_put_str(fd, "q", "item", NULL) ? 1 : 0);
 	}
 	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
 	EXPECT_EQ(77ULL, cqe->user_data);
@@ -252,7 +252,7 @@ static void pending_wait_child(const char *store, int how)
 	static struct stmdev_wait_ent e;
 	static struct stmdev_wait w;
 	struct io_uring r;
-	int fd = stm_open_attach(store, 0, 0600);
+	int fd = t_open_attach(store, 0, 0600);
 
 	if (fd < 0 || io_uring_queue_init(8, &r, 0))
 		_exit(10);
@@ -347,10 +347,10 @@ TEST_F(u, contended_blocking_commits_complete)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		for (i = 0; fd >= 0 && i < ROUNDS * BATCH; i++)
-			if (stm_put_str(fd, "hot", "c", NULL))
+			if (t_put_str(fd, "hot", "c", NULL))
 				_exit(1);
 		_exit(fd < 0);
 	}

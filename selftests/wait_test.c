@@ -78,7 +78,7 @@ FIXTURE(w) {
 FIXTURE_SETUP(w)
 {
 	snprintf(self->name, sizeof(self->name), "wait-%d", getpid());
-	self->fd = stm_open_attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	self->fd = t_open_attach(self->name, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
 	if (self->fd < 0 && access("/dev/stm", F_OK))
 		SKIP(return, "no /dev/stm");
 	ASSERT_LE(0, self->fd);
@@ -102,7 +102,7 @@ TEST_F(w, timeout_and_check_only)
 	/* Unchanged: a check-only wait and a short wait both time out. */
 	EXPECT_EQ(-ETIMEDOUT, wait_keys(self->fd, k, v, 1, 0, 0, &idx));
 	EXPECT_EQ(-ETIMEDOUT, wait_keys(self->fd, k, v, 1, 0, 20000000, &idx));
-	ASSERT_EQ(0, stm_put_str(self->fd, "a", "1", &ver));
+	ASSERT_EQ(0, t_put_str(self->fd, "a", "1", &ver));
 	/* Changed: returns at once with the index. */
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 1, 0, 0, &idx));
 	EXPECT_EQ(0U, idx);
@@ -120,11 +120,11 @@ TEST_F(w, woken_by_another_process)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
-		_exit(stm_put_str(fd, "q", "item", NULL) ? 2 : 0);
+		_exit(t_put_str(fd, "q", "item", NULL) ? 2 : 0);
 	}
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 2, 0, -1, &idx));
 	EXPECT_EQ(1U, idx);
@@ -138,10 +138,10 @@ TEST_F(w, wait_all_needs_every_key)
 	__u64 v[] = { 0, 0 };
 	__u32 idx;
 
-	ASSERT_EQ(0, stm_put_str(self->fd, "a", "1", NULL));
+	ASSERT_EQ(0, t_put_str(self->fd, "a", "1", NULL));
 	EXPECT_EQ(-ETIMEDOUT, wait_keys(self->fd, k, v, 2, STMDEV_WAIT_ALL, 0, &idx));
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 2, 0, 0, &idx));
-	ASSERT_EQ(0, stm_put_str(self->fd, "b", "1", NULL));
+	ASSERT_EQ(0, t_put_str(self->fd, "b", "1", NULL));
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 2, STMDEV_WAIT_ALL, 0, &idx));
 }
 
@@ -151,15 +151,15 @@ TEST_F(w, woken_by_delete)
 	__u64 v[1];
 	pid_t pid;
 
-	ASSERT_EQ(0, stm_put_str(self->fd, "d", "here", &v[0]));
+	ASSERT_EQ(0, t_put_str(self->fd, "d", "here", &v[0]));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
-		_exit(stm_del(fd, "d", strlen("d"), NULL) ? 2 : 0);
+		_exit(t_del(fd, "d", strlen("d"), NULL) ? 2 : 0);
 	}
 	EXPECT_EQ(0, wait_keys(self->fd, k, v, 1, 0, -1, NULL));
 	EXPECT_EQ(0, child_status(pid));
@@ -175,7 +175,7 @@ TEST_F(w, woken_by_unlink_with_eidrm)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct stmdev_unlink u = {};
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
@@ -201,7 +201,7 @@ TEST_F(w, interrupted_by_a_signal)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || await_sleepers(fd, 1))
 			_exit(1);
@@ -227,7 +227,7 @@ TEST_F(w, unrelated_waiters_are_not_woken)
 		if (pids[i] == 0) {
 			const char *k[] = { key };
 			__u64 v[] = { 0 };
-			int fd = stm_open_attach(self->name, 0, 0600), ret;
+			int fd = t_open_attach(self->name, 0, 0600), ret;
 
 			close(p[0]);
 			snprintf(key, sizeof(key), "u%d", i);
@@ -242,7 +242,7 @@ TEST_F(w, unrelated_waiters_are_not_woken)
 	ASSERT_EQ(0, await_sleepers(self->fd, N));
 	before = stats(self->fd);
 	for (i = 0; i < 50; i++)
-		ASSERT_EQ(0, stm_put_str(self->fd, "other", "x", NULL));
+		ASSERT_EQ(0, t_put_str(self->fd, "other", "x", NULL));
 	usleep(100000);
 	after = stats(self->fd);
 	EXPECT_EQ(before.wakeups, after.wakeups);
@@ -253,7 +253,7 @@ TEST_F(w, unrelated_waiters_are_not_woken)
 	/* Now release each by writing its own key. */
 	for (i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "u%d", i);
-		ASSERT_EQ(0, stm_put_str(self->fd, key, "go", NULL));
+		ASSERT_EQ(0, t_put_str(self->fd, key, "go", NULL));
 	}
 	for (i = 0; i < N; i++)
 		EXPECT_EQ(0, child_status(pids[i]));
@@ -278,10 +278,10 @@ TEST_F(w, watch_poll_and_epoll)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		usleep(100000);
-		_exit(fd < 0 || stm_put_str(fd, "p", "1", NULL) ? 1 : 0);
+		_exit(fd < 0 || t_put_str(fd, "p", "1", NULL) ? 1 : 0);
 	}
 	EXPECT_EQ(1, epoll_wait(ep, &out, 1, 10000));
 	EXPECT_TRUE((out.events & EPOLLIN) != 0);
@@ -345,7 +345,7 @@ TEST_F(w, families_count_across_processes)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct stmdev_family again = { .name = "transfer" };
-		int fd = stm_open_attach(self->name, 0, 0600);
+		int fd = t_open_attach(self->name, 0, 0600);
 
 		if (fd < 0 || ioctl(fd, STMDEV_IOC_FAMILY, &again))
 			_exit(1);
