@@ -25,15 +25,8 @@
 
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
-
-static void __attribute__((constructor)) require_device(void)
-{
-	if (access("/dev/stm", F_OK) != 0) {
-		printf("TAP version 13\n1..0 # SKIP /dev/stm not present\n");
-		fflush(stdout);
-		_exit(4);
-	}
-}
+#define LT_STORE_PREFIX "txfix"
+#include "lib_test_util.h"
 
 FIXTURE(fix) {
 	char name[STM_NAME_MAX + 1];
@@ -42,7 +35,7 @@ FIXTURE(fix) {
 
 FIXTURE_SETUP(fix)
 {
-	snprintf(self->name, sizeof(self->name), "txfix-%d", (int)getpid());
+	store_name(self->name, sizeof(self->name), "t");
 	stm_unlink(self->name);
 	ASSERT_EQ(0, stm_open(self->name, STM_CREAT | STM_EXCL, 0600, &self->s));
 }
@@ -68,19 +61,6 @@ static int set_key(struct stm_store *s, int k, int64_t v)
 	int64_t kv[2] = { k, v };
 
 	return stm_atomic(s, put_fn, kv, NULL);
-}
-
-static int64_t get_key(struct stm_store *s, const char *key)
-{
-	struct stm_value *v;
-	int64_t x = -1;
-
-	if (stm_usevar(s, key, &v))
-		return -2;
-	if (stm_value_i64(v, &x))
-		x = -1;		/* absent or not an integer */
-	stm_value_free(v);
-	return x;
 }
 
 /* ---- a nested block's named retry keys stay in that block ---------------- */
@@ -204,10 +184,10 @@ TEST_F(fix, abort_hook_of_rolled_back_block_cannot_write)
 	ASSERT_EQ(0, stm_atomic(self->s, outer_commits, &n, NULL));
 	EXPECT_EQ(-ECANCELED, n.inner_ret);
 	EXPECT_EQ(1, n.h.runs);
-	EXPECT_EQ(7, get_key(self->s, "outer"));
+	EXPECT_EQ(7, get_i64(self->s, "outer"));
 	/* The hook reports the block undone: it must not write into the run. */
 	EXPECT_NE(0, n.h.put_ret);
-	EXPECT_EQ(-1, get_key(self->s, "hooked")) TH_LOG("the hook's write committed");
+	EXPECT_EQ(INT64_MIN, get_i64(self->s, "hooked")) TH_LOG("the hook's write committed");
 }
 
 TEST_F(fix, hook_registered_in_a_hook_is_not_dropped)
@@ -275,7 +255,7 @@ TEST_F(fix, before_commit_hooks_stop_when_one_dooms_the_run)
 	ASSERT_EQ(0, stm_open(self->name, 0, 0, &b.other));
 	ASSERT_EQ(0, stm_atomic(self->s, before_fn, &b, NULL));
 	stm_close(b.other);
-	EXPECT_EQ(6, get_key(self->s, "k3"));
+	EXPECT_EQ(6, get_i64(self->s, "k3"));
 	ASSERT_EQ(1, b.doomed_runs);
 	EXPECT_EQ(0, b.second_in_doomed_run) TH_LOG("a hook ran after the run was doomed");
 }
@@ -295,7 +275,7 @@ TEST_F(fix, result_one_commits)
 
 	/* Before the fix 1 was STM_RETRY: the write was dropped and it waited. */
 	ASSERT_EQ(1, stm_atomic(self->s, returns_one, NULL, &o));
-	EXPECT_EQ(1, get_key(self->s, "one"));
+	EXPECT_EQ(1, get_i64(self->s, "one"));
 	EXPECT_GT(0, STM_RETRY);
 	EXPECT_GT(-4095, STM_RETRY);	/* outside -errno's range */
 }
@@ -352,7 +332,7 @@ TEST_F(fix, lent_collection_refuses_synchronous_use)
 	/* Reaped: it is the caller's again. */
 	EXPECT_EQ(0, stm_coll_refresh(c));
 	EXPECT_EQ(0, stm_coll_commit(c));
-	EXPECT_EQ(42, get_key(self->s, "k1"));
+	EXPECT_EQ(42, get_i64(self->s, "k1"));
 	stm_ring_close(r);
 	stm_coll_free(c);
 }
