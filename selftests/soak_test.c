@@ -84,6 +84,7 @@ struct shm {
 	struct slot w[NWORKERS];
 	long long audits[NAUDITORS];
 	long long init_commits;
+	volatile int holder_ready;
 };
 
 static char acc_key[NACC][16], shd_key[NACC][16], idle_key[NIDLE][16];
@@ -799,6 +800,21 @@ static int wait_charge_probe(struct shm *sh, int idx)
 	return 0;
 }
 
+/* As SOAK_UID: hold HOLD_N watch entries until killed (the probe's control). */
+#define HOLD_N	3
+static int wait_holder(struct shm *sh, int idx)
+{
+	static const char *const k[HOLD_N] = { "hold-0", "hold-1", "hold-2" };
+	struct stm_store *s;
+
+	if (become_soak_uid() || stm_open(sh->name, STM_RDONLY, 0, &s) ||
+	    stm_watch(s, k, HOLD_N))
+		return 1;
+	sh->holder_ready = 1;
+	for (;;)
+		pause();
+}
+
 static int run_as(struct shm *sh, int (*fn)(struct shm *, int), int idx)
 {
 	pid_t pid = spawn(sh, fn, idx);
@@ -885,7 +901,7 @@ TEST_F_TIMEOUT(soak, sigkill, 7200)
 	uint64_t seed = (uint64_t)env_ll("STM_SOAK_SEED", now_us());
 	long long kills = 0, early = 0, spawned = 0, commits = 0, busy = 0;
 	long long conflicts = 0, waits = 0, audits = 0, t0 = now_us();
-	pid_t auditors[NAUDITORS];
+	pid_t auditors[NAUDITORS], holder;
 	long long old_wpu = 0, settle_ms = 0;
 	struct stm_store *s;
 	struct stm_ring *r;
@@ -1016,6 +1032,15 @@ TEST_F_TIMEOUT(soak, sigkill, 7200)
 	/* 4. no waiter is left queued: the uid's wait charge is exactly 0 */
 	ASSERT_EQ(0, param_get("max_waits_per_user", &old_wpu));
 	ASSERT_EQ(0, param_set("max_waits_per_user", WAIT_M));
+	/* the probe's control: a live process holding HOLD_N entries is seen */
+	holder = spawn(sh, wait_holder, 0);
+	ASSERT_LT(0, holder);
+	while (!sh->holder_ready && waitpid(holder, &status, WNOHANG) == 0)
+		usleep(1000);
+	EXPECT_EQ(1, sh->holder_ready);
+	EXPECT_EQ(10 + HOLD_N, run_as(sh, wait_charge_probe, 0));
+	kill(holder, SIGKILL);
+	ASSERT_EQ(holder, waitpid(holder, &status, 0));
 	/*
 	 * A dead process's ring is torn down by a kernel worker after it is
 	 * reaped, and without io_uring command cancelation an async WAIT ends
