@@ -6,6 +6,7 @@
 #   make KDIR=/lib/modules/6.1.0-56-amd64/build [W=1] [STM_DEBUG=1]
 #   make check           style + every selftest in QEMU on each STM_KERNELS
 #   make demo / bench    run a program in the VM (see selftests/vm/run)
+#   make soak            1,000 kill -9 into committing processes, in the VM
 #   make style           checkpatch on kmod/ and uapi/
 #   make install         module, uapi header, library and tools
 #   make deps            install the toolchain (scripts/deps, as root)
@@ -57,8 +58,8 @@ NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running
 
 SUBDIRS := lib tools
 
-.PHONY: all module userspace lib tools selftests deps check demo bench style \
-	install clean
+.PHONY: all module userspace lib tools selftests deps check demo bench soak \
+	style install clean
 
 all: module userspace
 
@@ -142,6 +143,23 @@ bench:
 	done; \
 	if [ -n "$$runs" ]; then echo; $(TOP)/bench/report --out "$(BENCH_OUT)" $$runs || rc=1; fi; \
 	exit $$rc
+
+# `make soak`: the SIGKILL soak (selftests/soak_test, Documentation/testing.rst)
+# with SOAK_KILLS kill -9 (default 1000; make check runs a 100-kill slice)
+# on each kernel of SOAK_KERNELS (STM_KERNELS overrides), one boot each.
+# SOAK_SEED=n repeats a run's random sequence (the test prints its seed).
+# The kill count, not a clock, sets the length: SOAK_TIMEOUT bounds a boot.
+SOAK_KERNELS ?= 6.1 debug
+SOAK_KILLS ?= 1000
+SOAK_SEED ?=
+SOAK_TIMEOUT ?= 5400
+soak:
+	$(NEED_DEPS)
+	+$(MAKE) all
+	+STM_VM_NOBUILD=1 STM_KERNELS="$(or $(STM_KERNELS),$(SOAK_KERNELS))" \
+		$(VM_RUN) -t $(SOAK_TIMEOUT) -p $(SOAK_TIMEOUT) \
+		-a $(TOP)/selftests/.build/soak_test \
+		-c 'STM_SOAK_KILLS=$(SOAK_KILLS) $(if $(SOAK_SEED),STM_SOAK_SEED=$(SOAK_SEED)) soak_test'
 
 KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 install: all
