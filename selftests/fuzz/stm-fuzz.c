@@ -52,6 +52,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <liburing.h>
 #include <linux/stmdev.h>
 
@@ -64,8 +65,8 @@
 #define MAX_FUZZ	8
 #define NFD		3
 #define NRING		2
-#define RING_SLOTS	16
-#define SLOT_SZ		(16 << 10)
+#define RING_SLOTS	8
+#define SLOT_SZ		(64 << 10)
 #define ARENA_SZ	(256 << 10)
 #define MAX_CALLS	16
 #define CORPUS_MAX	4096
@@ -74,7 +75,7 @@
 #define NACC		8
 #define ACC_INIT	1000
 #define HANG_NS		(60ULL * 1000000000ULL)
-#define INTR_NS		(1500ULL * 1000000ULL)
+#define INTR_NS		(200ULL * 1000000ULL)
 #define PARAM		"/sys/module/stm/parameters/"
 
 /* Ops: 0..13 are STMDEV_IOC_* numbers over ioctl; then actions. */
@@ -135,6 +136,7 @@ static uint8_t *pc_map;
 static unsigned long n_edges, n_pcs;
 static unsigned long cmd_count[NOPS], uring_count[OP_NCMD], total_calls, total_progs;
 static unsigned long oracle_checks;
+static uint64_t op_ns[NOPS];
 static struct prog corpus[CORPUS_MAX];
 static int corpus_n;
 static pthread_mutex_t corpus_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -160,7 +162,7 @@ struct tstate {
 	unsigned int ring_slot[NRING];
 	char *ring_mem[NRING];
 	char *arena;
-	size_t arena_off;
+	size_t arena_off, arena_sz;
 	char *guard;		/* RW page followed by a PROT_NONE page */
 	char *unmapped;
 	char *big;		/* max_value + 2 pages */
@@ -171,6 +173,7 @@ struct tstate {
 	volatile int call_op;
 	volatile int intr_ok;
 	bool in_child;
+	bool guard_open;
 	unsigned long progs;
 };
 static struct tstate fz[MAX_FUZZ];
@@ -295,10 +298,10 @@ static void *alloc(struct tstate *t, size_t n)
 	void *p;
 
 	n = (n + 15) & ~(size_t)15;
-	if (t->arena_off + n > ARENA_SZ)
-		t->arena_off = 0;
-	if (n > ARENA_SZ)
+	if (n > t->arena_sz)
 		return t->big;
+	if (t->arena_off + n > t->arena_sz)
+		t->arena_off = 0;
 	p = t->arena + t->arena_off;
 	t->arena_off += n;
 	memset(p, 0, n);
@@ -312,9 +315,19 @@ static void *buf(struct tstate *t, uint64_t *r, size_t n, uint32_t v)
 {
 	if ((v & V_UNMAPPED) && !rnd(r, 4))
 		return t->unmapped;
-	if ((v & V_PARTIAL) && !rnd(r, 3) && n > 1 && n <= 4096)
+	if ((v & V_PARTIAL) && !rnd(r, 3) && n > 1 && n <= 4096) {
+		/* Writable while the call is built, PROT_NONE when issued. */
+		if (!t->guard_open && !mprotect(t->guard + 4096, 4096, PROT_READ | PROT_WRITE))
+			t->guard_open = true;
 		return t->guard + 4096 - n / 2;
+	}
 	return alloc(t, n);
+}
+
+static void guard_close(struct tstate *t)
+{
+	if (t->guard_open && !mprotect(t->guard + 4096, 4096, PROT_NONE))
+		t->guard_open = false;
 }
 
 static const char *const names[] = { "s0", "s1", "s2", "s3" };
@@ -853,12 +866,14 @@ static void ring_submit(struct tstate *t, uint64_t *r, uint32_t v, int ri, int f
 		/* Arguments live in this ring's slot memory until reused. */
 		t->arena = t->ring_mem[ri] + (t->ring_slot[ri]++ % RING_SLOTS) * SLOT_SZ;
 		t->arena_off = 0;
+		t->arena_sz = SLOT_SZ;
 		nr = rnd(r, 5) ? (rnd(r, 2) ? 10 : 7) : rnd(r, OP_NCMD);
 		if (!rnd(r, 4))
 			nr = 6;
 		arg = build(t, r, nr, v, fd, &len);
 		t->arena = save_arena;
 		t->arena_off = save;
+		t->arena_sz = ARENA_SZ;
 		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
 		sqe->cmd_op = ioc[nr];
 		p = (struct stmdev_uring_cmd *)sqe->cmd;
@@ -881,6 +896,7 @@ static void ring_submit(struct tstate *t, uint64_t *r, uint32_t v, int ri, int f
 		__atomic_fetch_add(&uring_count[nr], 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&total_calls, 1, __ATOMIC_RELAXED);
 	}
+	guard_close(t);
 	io_uring_submit(&t->ring[ri]);
 	if (rnd(r, 2))
 		reap(t, ri, rnd(r, 3) ? 0 : 1000 * (1 + rnd(r, 20)));
@@ -910,11 +926,14 @@ static void knob(int site, unsigned int us)
 	}
 }
 
-static void reset_state(struct tstate *t)
+/* Between programs: fds are closed (cheap); rings are kept unless `all`
+ * (setting one up costs milliseconds under TCG), with their requests in
+ * flight: the ring-close op closes them. */
+static void reset_state(struct tstate *t, bool all)
 {
 	int i;
 
-	for (i = 0; i < NRING; i++)
+	for (i = 0; all && i < NRING; i++)
 		ring_close(t, i);
 	for (i = 0; i < NFD; i++) {
 		if (t->fds[i] >= 0)
@@ -969,7 +988,7 @@ static void do_fork(struct tstate *t, uint64_t *r, uint32_t v)
 		}
 		if (kind == 4)	/* leave with whatever is in flight */
 			_exit(0);
-		reset_state(t);
+		reset_state(t, true);
 		_exit(0);
 	}
 	if (kill_us) {
@@ -1002,8 +1021,10 @@ static void exec_call(struct tstate *t, const struct call *c)
 		/* WAIT without a timeout: the watchdog interrupts it. */
 		t->intr_ok = c->op == 10;
 		arg = build(t, &r, c->op, v, fd, &len);
+		guard_close(t);
 		ret = do_ioctl(t, fd, ioc[c->op], arg);
-		check_cmd(t, fd, c->op, arg, ret);
+		if (!(v & (V_UNMAPPED | V_PARTIAL)))
+			check_cmd(t, fd, c->op, arg, ret);
 		goto out;
 	}
 	switch (c->op) {
@@ -1012,6 +1033,7 @@ static void exec_call(struct tstate *t, const struct call *c)
 		void *a = buf(t, &r, 4096, v);
 
 		fd = slot_fd(t, s);
+		guard_close(t);
 		if (fd >= 0) {
 			__atomic_fetch_add(&total_calls, 1, __ATOMIC_RELAXED);
 			ret = ioctl(fd, _IOC(dir, rnd(&r, 8) ? STMDEV_IOC_MAGIC : rnd(&r, 256), nr,
@@ -1159,8 +1181,10 @@ static void exec_call(struct tstate *t, const struct call *c)
 	}
 	}
 out:
-	if (!t->in_child)
+	if (!t->in_child) {
+		__atomic_fetch_add(&op_ns[c->op], now_ns() - t->call_start, __ATOMIC_RELAXED);
 		t->call_start = 0;
+	}
 }
 
 /* ---- coverage ---- */
@@ -1332,7 +1356,7 @@ static void run_prog(struct tstate *t, const struct prog *p)
 		__atomic_store_n(&t->cover[0], 0, __ATOMIC_RELAXED);
 	for (i = 0; i < p->n && !stop; i++)
 		exec_call(t, &p->c[i]);
-	reset_state(t);
+	reset_state(t, false);
 	t->progs++;
 	__atomic_fetch_add(&total_progs, 1, __ATOMIC_RELAXED);
 }
@@ -1346,6 +1370,7 @@ static int tstate_init(struct tstate *t, int id)
 	t->kcov = -1;
 	for (i = 0; i < NFD; i++)
 		t->fds[i] = -1;
+	t->arena_sz = ARENA_SZ;
 	t->arena = mmap(NULL, ARENA_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->guard = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->unmapped = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1384,6 +1409,8 @@ static void *fuzz_thread(void *arg)
 		else
 			gen_prog(&t->rng, &p);
 		run_prog(t, &p);
+		if (stop)
+			reset_state(t, true);
 		if (cover_collect(t) || (!have_kcov && !rnd(&t->rng, 50))) {
 			pthread_mutex_lock(&corpus_lock);
 			if (corpus_n < CORPUS_MAX)
@@ -1536,6 +1563,8 @@ static void *bank_worker(void *arg)
 			fail("bank: COMMIT failed: %s", strerror(-ret));
 			break;
 		}
+		if (rnd(&t->rng, 4) == 0)
+			usleep(rnd(&t->rng, 2000));
 		if (rnd(&t->rng, 8) == 0) {
 			/* A blocking retry: wait until the first account moves. */
 			struct stmdev_wait_ent we = {
@@ -1669,6 +1698,22 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
+/* A fault in the fuzzer itself: say where (addr2line the rip), and keep
+ * the programs. */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	ucontext_t *u = uc;
+	char msg[200];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "# fuzz: signal %d at address %p, rip %#llx\n", sig,
+		     si->si_addr, (unsigned long long)u->uc_mcontext.gregs[REG_RIP]);
+	if (write(1, msg, n) < 0)
+		_exit(99);
+	fail("the fuzzer itself faulted (signal %d at %p)", sig, si->si_addr);
+	_exit(98);
+}
+
 static void dump_stack(FILE *f, pid_t tid)
 {
 	char path[64], line[256];
@@ -1712,7 +1757,7 @@ static void *watchdog(void *arg)
 			check_thread(&fz[i], now);
 		for (i = 0; i < 3; i++)
 			check_thread(&bankts[i], now);
-		usleep(250000);
+		usleep(100000);
 	}
 	return NULL;
 }
@@ -1783,6 +1828,19 @@ static int module_text(void)
 			text_size = size;
 	fclose(f);
 	return text_size ? 0 : -1;
+}
+
+static int module_refs(void)
+{
+	FILE *f = fopen("/sys/module/stm/refcnt", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
 }
 
 struct sym {
@@ -1857,6 +1915,10 @@ static void write_stats(FILE *o, double secs)
 	fprintf(o, "# fuzz: actions:");
 	for (i = OP_NCMD; i < NOPS; i++)
 		fprintf(o, " %s=%lu", opname[i], cmd_count[i]);
+	fprintf(o, "\n# fuzz: seconds spent per op (fuzz threads):");
+	for (i = 0; i < NOPS; i++)
+		if (op_ns[i] > 100000000ULL)
+			fprintf(o, " %s=%.1f", opname[i], op_ns[i] / 1e9);
 	fprintf(o, "\n# fuzz: bank: %llu commits\n", (unsigned long long)bank_commits_ok);
 }
 
@@ -1907,6 +1969,7 @@ static void *repro_thread(void *arg)
 		for (i = 0; i < repro_n && !stop; i++)
 			if (repro_tids[i] % nfuzz == t->id)
 				run_prog(t, &repro_progs[i]);
+	reset_state(t, true);
 	return NULL;
 }
 
@@ -1979,6 +2042,10 @@ int main(int argc, char **argv)
 		pc_map = calloc(1, text_size);
 	}
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	bankfd = bank_setup();
 	if (bankfd < 0) {
@@ -2059,6 +2126,13 @@ int main(int argc, char **argv)
 			     (unsigned long long)st.commits, (unsigned long long)bank_commits_ok);
 	}
 	close(bankfd);
+	/* Every fd and ring is closed: the module's references must go
+	 * (an async WAIT outlives its ring by at most 1 s on 6.1). */
+	for (i = 0; i < 100 && module_refs() > 0; i++)
+		usleep(100000);
+	if (module_refs() > 0 && !failed)
+		fail("stm.ko still has %d references 10 s after every fd and ring was closed",
+		     module_refs());
 	write_stats(stdout, secs);
 	snprintf(path, sizeof(path), "%s/stats.txt", outdir);
 	csv = fopen(path, "w");
