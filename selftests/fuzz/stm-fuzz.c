@@ -95,7 +95,7 @@ static const char *const opname[NOPS] = {
 /* Generation weights. */
 static const int opweight[NOPS] = {
 	1, 1, 6, 2, 2, 2, 10, 14, 3, 2, 5, 3, 2, 1,
-	1, 2, 2, 1, 1, 10, 3, 2, 2, 1, 1, 4,
+	1, 2, 2, 1, 1, 10, 3, 2, 1, 1, 1, 4,
 };
 
 /* Variant bits: near-valid arguments. */
@@ -1126,11 +1126,19 @@ static void exec_call(struct tstate *t, const struct call *c)
 		char *kb;
 		uint32_t klen;
 
+		if (rnd(&r, 4)) {
+			/* Usually two fresh fds. */
+			if (t->fds[s] >= 0)
+				close(t->fds[s]);
+			if (t->fds[s2] >= 0)
+				close(t->fds[s2]);
+			t->fds[s] = t->fds[s2] = -1;
+		}
 		fd = slot_fd(t, s);
 		fd2 = slot_fd(t, s2);
 		if (fd < 0 || fd2 < 0 || ring_get(t, ri))
 			break;
-		if (rnd(&r, 2)) {
+		if (rnd(&r, 8)) {
 			/* Same store on both fds. */
 			struct stmdev_attach a = { .flags = STMDEV_ATTACH_CREAT, .mode = 0600 };
 
@@ -1167,13 +1175,13 @@ static void exec_call(struct tstate *t, const struct call *c)
 		__atomic_fetch_add(&total_calls, 1, __ATOMIC_RELAXED);
 		io_uring_submit(&t->ring[ri]);
 		if (rnd(&r, 2))
-			usleep(rnd(&r, 20000));
+			usleep(rnd(&r, 5000));
 		ce.key_addr = e->key_addr;
 		ce.key_len = klen;
 		ce.val_addr = (uintptr_t)&one;
 		do_ioctl(t, fd2, STMDEV_IOC_COMMIT, &cm);
 		switch (rnd(&r, 3)) {
-		case 0: reap(t, ri, 1000 * rnd(&r, 100)); break;
+		case 0: reap(t, ri, 1000 * rnd(&r, 20)); break;
 		case 1: ring_close(t, ri); break;
 		default: break;
 		}
