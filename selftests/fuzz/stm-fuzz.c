@@ -142,6 +142,7 @@ static int corpus_n;
 static pthread_mutex_t corpus_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t max_value = 65536;
 static bool knob_present;
+static int pin_site = -1;	/* --delay-site: the knob stays there */
 
 static struct {
 	struct prog p;
@@ -1098,7 +1099,7 @@ static void exec_call(struct tstate *t, const struct call *c)
 	case OP_KNOB: {
 		int site = rnd(&r, 6);
 
-		if (!t->in_child)
+		if (!t->in_child && pin_site < 0)
 			knob(site == 5 ? 0 : site,
 			     site == 1 ? 50000 + rnd(&r, 250000) : rnd(&r, 3000));
 		break;
@@ -1985,7 +1986,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: stm-fuzz [--seconds N] [--threads N] [--out DIR] [--no-kcov]\n"
-		"                [--seed N] [--repro FILE]\n"
+		"                [--seed N] [--repro FILE] [--delay-site N]\n"
 		"Without --seconds: 120 s with kcov, 30 s without (the make check slice).\n");
 	exit(2);
 }
@@ -2015,6 +2016,8 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--repro") && i + 1 < argc)
 			repro = argv[++i];
+		else if (!strcmp(argv[i], "--delay-site") && i + 1 < argc)
+			pin_site = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--no-kcov"))
 			no_kcov = true;
 		else
@@ -2038,6 +2041,10 @@ int main(int argc, char **argv)
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	have_kcov = !no_kcov && !access("/sys/kernel/debug/kcov", R_OK) && !module_text();
 	knob_present = !access(PARAM "debug_delay_site", W_OK);
+	if (pin_site >= 0) {
+		knob(pin_site, 100000);
+		printf("# fuzz: debug delay pinned to site %d, 100 ms\n", pin_site);
+	}
 	if (seconds < 0)
 		seconds = repro ? 60 : have_kcov ? 120 : 30;
 	printf("# fuzz: %s, %d fuzz threads, %d s, delay knob %s, max value %u\n",
