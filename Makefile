@@ -7,6 +7,7 @@
 #   make check           style + every selftest in QEMU on each STM_KERNELS
 #   make demo / bench    run a program in the VM (see selftests/vm/run)
 #   make soak            1,000 kill -9 into committing processes, in the VM
+#   make fuzz            the kcov-guided fuzzer on the debug kernel (FUZZ_MINUTES)
 #   make style           checkpatch on kmod/ and uapi/
 #   make install         module, uapi header, library and tools
 #   make deps            install the toolchain (scripts/deps, as root)
@@ -59,7 +60,7 @@ NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running
 SUBDIRS := lib tools
 
 .PHONY: all module userspace lib tools selftests deps check demo bench soak \
-	style install clean
+	fuzz style install clean
 
 all: module userspace
 
@@ -160,6 +161,34 @@ soak:
 		$(VM_RUN) -t $(SOAK_TIMEOUT) -p $(SOAK_TIMEOUT) \
 		-a $(TOP)/selftests/.build/soak_test \
 		-c 'STM_SOAK_KILLS=$(SOAK_KILLS) $(if $(SOAK_SEED),STM_SOAK_SEED=$(SOAK_SEED)) soak_test'
+
+# `make fuzz`: selftests/fuzz/stm-fuzz.c (built as selftests/.build/fuzz_test)
+# for FUZZ_MINUTES in the VM of each FUZZ_KERNELS (default: the debug
+# kernel, which has kcov; STM_DEBUG_CACHE picks its build cache), then
+# selftests/fuzz/report: commands, edges, coverage of stm.ko's basic blocks,
+# unreached functions, a plot.  Output in FUZZ_OUT/<kernel>/.
+# make fuzz REPRO=file replays a crash file the fuzzer wrote; FUZZ_ARGS go
+# to stm-fuzz (e.g. --threads 4 --seed 1).  See Documentation/testing.rst.
+FUZZ_MINUTES ?= 20
+FUZZ_KERNELS ?= debug
+FUZZ_OUT ?= $(TOP)/.build/fuzz
+FUZZ_ARGS ?=
+FUZZ_SECS = $(if $(FUZZ_SECONDS),$(FUZZ_SECONDS),$(shell echo $$(( $(FUZZ_MINUTES) * 60 ))))
+FUZZ_BIN := $(TOP)/selftests/.build/fuzz_test
+fuzz:
+	$(NEED_DEPS)
+	+$(MAKE) -C selftests $(FUZZ_BIN)
+	@rc=0; \
+	for k in $(or $(STM_KERNELS),$(FUZZ_KERNELS)); do \
+		rm -rf "$(FUZZ_OUT)/$$k"; \
+		STM_VM_NOBUILD=1 STM_VM_OUT="$(FUZZ_OUT)" $(VM_RUN) -k "$$k" \
+			-t $$(( $(FUZZ_SECS) + 900 )) -p $$(( $(FUZZ_SECS) + 300 )) \
+			-a $(FUZZ_BIN):/bin/stm-fuzz $(if $(REPRO),-a $(abspath $(REPRO)):/repro) \
+			-c 'stm-fuzz --out /out $(if $(REPRO),--repro /repro $(if $(FUZZ_SECONDS),--seconds $(FUZZ_SECONDS)),--seconds $(FUZZ_SECS)) $(FUZZ_ARGS)' || rc=1; \
+		if [ -d "$(FUZZ_OUT)/$$k" ]; then echo; \
+			$(TOP)/selftests/fuzz/report "$(FUZZ_OUT)/$$k" "$(TOP)/.build/$$k/kmod/stm.ko" || rc=1; \
+		else echo "make fuzz: kernel $$k wrote nothing to /out" >&2; rc=1; fi; \
+	done; exit $$rc
 
 KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 install: all
