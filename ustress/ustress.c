@@ -639,7 +639,7 @@ static u64 t_end;
 static void *worker(void *arg)
 {
 	struct tstat *t = arg;
-	u64 batch = 0;
+	u64 batch = 0, before;
 
 	ucore_hooks.rng = opt.seed * 0x9e3779b97f4a7c15ULL + t->id + 1;
 	/* Injection in odd threads only: even threads keep the pace. */
@@ -652,7 +652,7 @@ static void *worker(void *arg)
 		u32 r;
 
 		if (!batch) {
-			/* Take 256 ops from the shared budget. */
+			/* Take up to 256 calls from the shared budget. */
 			u64 left = __atomic_load_n(&ops_left, __ATOMIC_RELAXED);
 
 			do {
@@ -665,6 +665,7 @@ static void *worker(void *arg)
 			if (now_ns() > t_end)
 				goto out;
 		}
+		before = t->ops;
 		r = rnd(100);
 		if (r < 30)
 			op_transfer(t);
@@ -685,7 +686,8 @@ static void *worker(void *arg)
 		else
 			op_ro_commit(t);
 		ucore_quiescent();
-		batch--;
+		/* The budget counts calls into the core. */
+		batch -= t->ops - before < batch ? t->ops - before : batch;
 	}
 out:
 	ucore_thread_exit();
