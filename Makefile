@@ -122,7 +122,7 @@ check:
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
 	+$(MAKE) style
-	+$(MAKE) -C ustress quick
+	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(VM_RUN)
 
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).

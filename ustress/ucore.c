@@ -27,11 +27,14 @@ unsigned int stm_max_waits_per_user = 65536;
 __thread int ucore_fatal_signal;
 __thread struct ucore_hooks ucore_hooks;
 long ucore_warnings;
+int ucore_warn_fatal;
 
 void ucore_warn(const char *file, int line, const char *cond)
 {
 	__atomic_fetch_add(&ucore_warnings, 1, __ATOMIC_RELAXED);
 	fprintf(stderr, "ucore: WARNING at %s:%d: %s\n", file, line, cond);
+	if (ucore_warn_fatal)
+		abort();
 }
 
 /* ---- per-thread state: RCU slot, "CPU", random stream ---- */
@@ -279,7 +282,8 @@ unsigned long copy_from_user(void *to, const void *from, unsigned long n)
 {
 	if (ucore_user_bad(from, n, false, false))
 		return n;
-	memcpy(to, from, n);
+	if (n)
+		memcpy(to, from, n);
 	return 0;
 }
 
@@ -287,7 +291,8 @@ unsigned long copy_to_user(void *to, const void *from, unsigned long n)
 {
 	if (ucore_user_bad(to, n, true, false))
 		return n;
-	memcpy(to, from, n);
+	if (n)
+		memcpy(to, from, n);
 	return 0;
 }
 
@@ -295,7 +300,8 @@ long copy_to_user_nofault(void *to, const void *from, size_t n)
 {
 	if (ucore_user_bad(to, n, true, true))
 		return -EFAULT;
-	memcpy(to, from, n);
+	if (n)
+		memcpy(to, from, n);
 	return 0;
 }
 

@@ -20,6 +20,7 @@ struct ucore_hooks {
 
 extern __thread struct ucore_hooks ucore_hooks;
 extern long ucore_warnings;
+extern int ucore_warn_fatal;	/* abort at a WARN (the fuzzer) */
 
 u64 ucore_rand(void);
 void ucore_quiescent(void);
