@@ -478,10 +478,9 @@ void rhashtable_free_and_destroy(struct rhashtable *ht,
 	pthread_mutex_destroy(&ht->lock);
 }
 
-/* ---- xarray twin: a chained id map ---- */
+/* ---- xarray twin: a sorted id map under one mutex ---- */
 
 struct ucore_xent {
-	struct ucore_xent *next;
 	u32 id;
 	void *entry;
 };
@@ -490,37 +489,53 @@ void xa_init_flags(struct xarray *xa, unsigned int flags)
 {
 	pthread_mutex_init(&xa->lock, NULL);
 	xa->flags = flags;
-	xa->nbuckets = 1024;
 	xa->count = 0;
-	xa->buckets = calloc(xa->nbuckets, sizeof(*xa->buckets));
-	BUG_ON(!xa->buckets);
+	xa->cap = 0;
+	xa->ents = NULL;
 }
 
-static struct ucore_xent **ucore_xa_find(struct xarray *xa, u32 id)
+/* First slot whose id is >= @id.  Caller holds xa->lock. */
+static u32 ucore_xa_lower(struct xarray *xa, u64 id)
 {
-	struct ucore_xent **pp = &xa->buckets[id % xa->nbuckets];
+	u32 lo = 0, hi = xa->count;
 
-	while (*pp && (*pp)->id != id)
-		pp = &(*pp)->next;
-	return pp;
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (xa->ents[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry,
 		    struct xa_limit limit, u32 *next, gfp_t gfp)
 {
-	u32 lo = limit.min, cur;
-	struct ucore_xent *e;
+	u32 lo = limit.min, cur, at;
 	int wrapped = 0;
 
 	if (xa->flags & XA_FLAGS_ALLOC1 && lo < 1)
 		lo = 1;
-	e = ucore_alloc(sizeof(*e), gfp);
-	if (!e)
+	if (ucore_inject(ucore_hooks.fail_alloc)) {
+		ucore_hooks.injected++;
 		return -ENOMEM;
+	}
 	pthread_mutex_lock(&xa->lock);
+	if (xa->count == xa->cap) {
+		u32 cap = xa->cap ? xa->cap * 2 : 64;
+		struct ucore_xent *e = realloc(xa->ents, cap * sizeof(*e));
+
+		if (!e) {
+			pthread_mutex_unlock(&xa->lock);
+			return -ENOMEM;
+		}
+		xa->ents = e;
+		xa->cap = cap;
+	}
 	if (xa->count >= (u64)limit.max - lo + 1) {
 		pthread_mutex_unlock(&xa->lock);
-		free(e);
 		return -EBUSY;
 	}
 	cur = *next;
@@ -529,14 +544,15 @@ int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry,
 			cur = lo;
 			wrapped = 1;
 		}
-		if (!*ucore_xa_find(xa, cur))
+		at = ucore_xa_lower(xa, cur);
+		if (at == xa->count || xa->ents[at].id != cur)
 			break;
 		cur++;
 	}
-	e->id = cur;
-	e->entry = entry;
-	e->next = xa->buckets[cur % xa->nbuckets];
-	xa->buckets[cur % xa->nbuckets] = e;
+	memmove(&xa->ents[at + 1], &xa->ents[at],
+		(xa->count - at) * sizeof(xa->ents[0]));
+	xa->ents[at].id = cur;
+	xa->ents[at].entry = entry;
 	xa->count++;
 	*id = cur;
 	*next = cur + 1;
@@ -546,44 +562,56 @@ int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry,
 
 void *xa_load(struct xarray *xa, unsigned long index)
 {
-	struct ucore_xent *e;
+	void *entry = NULL;
+	u32 at;
 
 	pthread_mutex_lock(&xa->lock);
-	e = *ucore_xa_find(xa, index);
+	at = ucore_xa_lower(xa, index);
+	if (at < xa->count && xa->ents[at].id == index)
+		entry = xa->ents[at].entry;
 	pthread_mutex_unlock(&xa->lock);
-	return e ? e->entry : NULL;
+	return entry;
+}
+
+/* The first entry at or after *@index, up to @max; *@index set to its id. */
+void *xa_find(struct xarray *xa, unsigned long *index, unsigned long max,
+	      unsigned int filter)
+{
+	void *entry = NULL;
+	u32 at;
+
+	pthread_mutex_lock(&xa->lock);
+	at = ucore_xa_lower(xa, *index);
+	if (at < xa->count && xa->ents[at].id <= max) {
+		entry = xa->ents[at].entry;
+		*index = xa->ents[at].id;
+	}
+	pthread_mutex_unlock(&xa->lock);
+	return entry;
 }
 
 void *xa_erase(struct xarray *xa, unsigned long index)
 {
-	struct ucore_xent **pp, *e;
 	void *entry = NULL;
+	u32 at;
 
 	pthread_mutex_lock(&xa->lock);
-	pp = ucore_xa_find(xa, index);
-	e = *pp;
-	if (e) {
-		*pp = e->next;
-		entry = e->entry;
+	at = ucore_xa_lower(xa, index);
+	if (at < xa->count && xa->ents[at].id == index) {
+		entry = xa->ents[at].entry;
+		memmove(&xa->ents[at], &xa->ents[at + 1],
+			(xa->count - at - 1) * sizeof(xa->ents[0]));
 		xa->count--;
 	}
 	pthread_mutex_unlock(&xa->lock);
-	free(e);
 	return entry;
 }
 
 void xa_destroy(struct xarray *xa)
 {
-	struct ucore_xent *e, *next;
-	u32 i;
-
-	for (i = 0; i < xa->nbuckets; i++)
-		for (e = xa->buckets[i]; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	free(xa->buckets);
-	xa->buckets = NULL;
+	free(xa->ents);
+	xa->ents = NULL;
+	xa->count = xa->cap = 0;
 	pthread_mutex_destroy(&xa->lock);
 }
 

@@ -10,8 +10,10 @@
  * tbl->size, for the memory charge).  The kernel's resize machinery is
  * therefore not under test here.
  *
- * xarray: only the allocating id map (xa_alloc_cyclic, xa_load, xa_erase,
- * xa_destroy), under one mutex.
+ * xarray: only the allocating id map (xa_alloc_cyclic, xa_load, xa_find,
+ * xa_erase, xa_destroy): a sorted array under one mutex.  Entries are
+ * still freed after RCU by their owners, so xa_find() under
+ * rcu_read_lock() hands out an object that stays valid, as in the kernel.
  */
 #ifndef _UCORE_URHASH_H
 #define _UCORE_URHASH_H
@@ -92,16 +94,19 @@ struct ucore_xent;
 struct xarray {
 	pthread_mutex_t lock;
 	unsigned int flags;
-	u32 nbuckets;
-	u32 count;
-	struct ucore_xent **buckets;
+	u32 count, cap;
+	struct ucore_xent *ents;	/* sorted by id */
 };
+
+#define XA_PRESENT	0
 
 void xa_init_flags(struct xarray *xa, unsigned int flags);
 int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry,
 		    struct xa_limit limit, u32 *next, gfp_t gfp);
 void *xa_load(struct xarray *xa, unsigned long index);
 void *xa_erase(struct xarray *xa, unsigned long index);
+void *xa_find(struct xarray *xa, unsigned long *index, unsigned long max,
+	      unsigned int filter);
 void xa_destroy(struct xarray *xa);
 
 #endif /* _UCORE_URHASH_H */

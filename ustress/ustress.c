@@ -14,6 +14,7 @@
  *   boxes    swaps by READ + FETCH: every value put is fetched once or is
  *            still there at the end (sum and xor of ids).
  *   tick     ADD + FETCH of 1: each thread's results strictly increase.
+ *   list     a full LIST walk lists every account exactly once.
  *   always   versions never exceed the snapshot clock; a later snapshot
  *            never sees an older version; READ_AT an earlier snapshot's
  *            clock returns that snapshot exactly or ESTALE; write versions
@@ -625,6 +626,64 @@ static void op_ro_commit(struct tstat *t)
 	commit(t, &tx, 0, false);
 }
 
+/*
+ * LIST the whole store, cursor by cursor: the walk is no snapshot, but
+ * accounts are never deleted, so each appears exactly once, with its
+ * length, at a version no newer than the clock after the call.
+ */
+static void op_list(struct tstat *t)
+{
+	u8 buf[1024] __aligned(8);
+	u32 seen[MAXA] = { 0 }, i, calls = 0;
+	struct stmdev_list l = { .addr = (uintptr_t)buf, .len = sizeof(buf) };
+	int err;
+
+	do {
+		size_t off = 0;
+		u64 clock;
+
+		err = stm_list(&F, &l);
+		t->ops++;
+		clock = atomic64_read(&S->clock);
+		if (err == -ENOMEM && ucore_hooks.fail_alloc) {
+			t->enomem++;
+			return;
+		}
+		if (err) {
+			FAIL(t, "list: %d", err);
+			return;
+		}
+		for (i = 0; i < l.count; i++) {
+			struct stmdev_key_rec rec;
+			const char *key = (const char *)buf + off + sizeof(rec);
+
+			memcpy(&rec, buf + off, sizeof(rec));
+			off += sizeof(rec) + ALIGN(rec.key_len, 8);
+			if (off > sizeof(buf) || !rec.version || rec.version > clock) {
+				FAIL(t, "list record %u: version %llu, clock %llu", i,
+				     (unsigned long long)rec.version,
+				     (unsigned long long)clock);
+				return;
+			}
+			if (rec.key_len == 6 && !memcmp(key, "acct", 4)) {
+				u32 a = (key[4] - '0') * 10 + key[5] - '0';
+
+				if (a < opt.accounts) {
+					seen[a]++;
+					if (rec.val_len != acct_len(a))
+						FAIL(t, "list: account %u length %u", a,
+						     rec.val_len);
+				}
+			}
+		}
+	} while (l.cursor && ++calls < 1000);
+	if (l.cursor)
+		return;		/* gave up: churn kept the walk going */
+	for (i = 0; i < opt.accounts; i++)
+		if (seen[i] != 1)
+			FAIL(t, "list: account %u seen %u times", i, seen[i]);
+}
+
 static u64 now_ns(void)
 {
 	struct timespec ts;
@@ -681,8 +740,10 @@ static void *worker(void *arg)
 			op_tokens_audit(t);
 		else if (r < 85)
 			op_box_swap(t);
-		else if (r < 92)
+		else if (r < 91)
 			op_tick(t);
+		else if (r < 92)
+			op_list(t);
 		else
 			op_ro_commit(t);
 		ucore_quiescent();
