@@ -234,6 +234,8 @@ static void step_commit(struct in *in)
 	}
 	/* Success: no duplicates got through, every validation held. */
 	CHECK(!dup && !rdup);
+	for (i = 0; i < n; i++)
+		CHECK(!(F.flags & STMDEV_ATTACH_RDONLY) || e[i].op == STMDEV_OP_READ);
 	CHECK(mismatch == STMDEV_NO_CONFLICT);
 	for (i = 0; i < NPOOL; i++) {
 		const struct stmdev_commit_ent *w = NULL;
@@ -359,7 +361,8 @@ static void step_family(struct in *in)
 	for (i = 0; i < len && i < sizeof(fam.name); i++)
 		fam.name[i] = get(in, 1);
 	err = stm_family_add(&F, &fam);
-	CHECK(!err || err == -EINVAL || err == -ENAMETOOLONG || err == -ENOSPC);
+	CHECK(!err || err == -EINVAL || err == -ENAMETOOLONG || err == -ENOSPC ||
+	      (err == -EBADF && F.flags & STMDEV_ATTACH_RDONLY));
 	CHECK(err || (fam.id >= 1 && fam.id <= STMDEV_FAMILIES_MAX));
 }
 
