@@ -129,11 +129,15 @@ void ucore_warn(const char *file, int line, const char *cond);
 #define smp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define cpu_relax()		__builtin_ia32_pause()
 
-/* The old value, as the kernel's cmpxchg() returns it. */
+/*
+ * The old value, as the kernel's cmpxchg() returns it.  A failed cmpxchg
+ * orders nothing in the kernel's model: relaxed here too, so TSan does not
+ * credit the code with an ordering it does not have.
+ */
 #define cmpxchg_order(p, o, n, mo) ({				\
 	__typeof__(*(p)) _o = (o);				\
 	__atomic_compare_exchange_n((p), &_o, (n), false, (mo),	\
-				    __ATOMIC_ACQUIRE);		\
+				    __ATOMIC_RELAXED);		\
 	_o; })
 #define cmpxchg(p, o, n)		cmpxchg_order(p, o, n, __ATOMIC_SEQ_CST)
 #define cmpxchg_acquire(p, o, n)	cmpxchg_order(p, o, n, __ATOMIC_ACQUIRE)
