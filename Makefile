@@ -4,7 +4,10 @@
 #
 #   make                 module (for KDIR), library, tools, selftests
 #   make KDIR=/lib/modules/6.1.0-56-amd64/build [W=1] [STM_DEBUG=1]
-#   make check           style + every selftest in QEMU on each STM_KERNELS
+#   make check           style, the userspace core's short runs, then every
+#                        selftest in QEMU on each STM_KERNELS
+#   make ustress         the core in userspace under TSan and ASan (ustress/)
+#   make ufuzz           libFuzzer on the core's decoders and commit/read paths
 #   make demo / bench    run a program in the VM (see selftests/vm/run)
 #   make soak            1,000 kill -9 into committing processes, in the VM
 #   make fuzz            the kcov-guided fuzzer on the debug kernel (FUZZ_MINUTES)
@@ -53,14 +56,16 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	command -v qemu-system-x86_64 >/dev/null && test -x /bin/busybox && \
 	command -v cpio >/dev/null && test -f /usr/lib/x86_64-linux-gnu/liburing.a && \
 	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
-	ls -d /lib/modules/6.1.*-amd64/build/ /lib/modules/6.12.*-amd64/build/ >/dev/null 2>&1
+	ls -d /lib/modules/6.1.*-amd64/build/ /lib/modules/6.12.*-amd64/build/ >/dev/null 2>&1 && \
+	command -v clang-14 >/dev/null && command -v llvm-symbolizer-14 >/dev/null && \
+	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
 SUBDIRS := lib tools
 
 .PHONY: all module userspace lib tools selftests deps check demo bench soak \
-	fuzz style install clean
+	fuzz ustress ufuzz style install clean
 
 all: module userspace
 
@@ -101,13 +106,27 @@ style:
 	$(if $(STYLE_COMPAT),perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) --ignore LINUX_VERSION_CODE -f $(STYLE_COMPAT))
 	@echo "style: $(words $(STYLE_FILES) $(STYLE_COMPAT)) files checkpatch-clean"
 
+# The store's core (kmod/ sources) built in userspace: a threaded stress
+# plain, under ThreadSanitizer and under ASan+UBSan (ustress/run, about
+# 15 minutes here), and libFuzzer on the same core.  See
+# Documentation/testing.rst, "The core in userspace".
+ustress:
+	$(NEED_DEPS)
+	+$(MAKE) -C ustress run
+
+ufuzz:
+	$(NEED_DEPS)
+	+$(MAKE) -C ustress ufuzz
+
 # The VM runner's verdict on recorded console logs (host only, no VM),
-# then every selftest on every kernel of STM_KERNELS, in QEMU.
+# style, the userspace core's short slices, then every selftest on every
+# kernel of STM_KERNELS, in QEMU.
 check:
 	$(TOP)/selftests/vm/verdict_test.sh
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
 	+$(MAKE) style
+	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(VM_RUN)
 
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
