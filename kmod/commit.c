@@ -403,6 +403,15 @@ static void stm_apply(struct stm_commit_ctx *c, u64 wv)
 {
 	u32 i;
 
+	/*
+	 * The lock bits before the values: cmpxchg_acquire() orders what
+	 * follows its load, not its store, so on arm64 or POWER a reader
+	 * could otherwise see the new bytes between two reads of the old,
+	 * unlocked version word.  The seqlock writer's smp_wmb(); pairs with
+	 * the smp_rmb() in stm_key_snap().  (Found by reading around the
+	 * userspace build's TSan report.)
+	 */
+	smp_wmb();
 	for (i = 0; i < c->nw; i++) {
 		struct stm_went *w = &c->w[i];
 		struct stm_key *k = w->k;
