@@ -743,7 +743,6 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stm_went *all;
 	u32 i, n = cm->count;
 	u8 *keys, *cur;
-	long kbytes;
 	int err;
 
 	cm->conflict = STMDEV_NO_CONFLICT;
@@ -765,21 +764,10 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	c.nowait = how & STM_NOWAIT;
 
 	stm_scratch_begin(&sc);
-	ents = stm_scratch_alloc(&sc, array_size(n, sizeof(*ents)));
-	err = -ENOMEM;
-	if (!ents)
-		goto out_free;
-	err = -EFAULT;
-	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
-		goto out_free;
-	kbytes = stm_key_bytes(ents, sizeof(*ents),
-			       offsetof(struct stmdev_commit_ent, key_len), n);
-	err = kbytes;
-	if (kbytes < 0)
-		goto out_free;
-	all = stm_scratch_alloc(&sc, array_size(n, sizeof(*all)) + kbytes);
-	err = -ENOMEM;
-	if (!all)
+	err = stm_load_request(&sc, cm->entries, n, sizeof(*ents),
+			       offsetof(struct stmdev_commit_ent, key_len),
+			       sizeof(*all), (void **)&ents, (void **)&all);
+	if (err)
 		goto out_free;
 	memset(all, 0, array_size(n, sizeof(*all)));
 	keys = (u8 *)(all + n);

@@ -18,7 +18,6 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 	u8 *keys, *cur;
 	u32 i, n = r->count;
 	u64 rv = r->clock;
-	long kbytes;
 	int err;
 
 	if (r->flags & ~STMDEV_READ_AT || r->reserved0 || r->reserved)
@@ -35,21 +34,10 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 	}
 
 	stm_scratch_begin(&sc);
-	ents = stm_scratch_alloc(&sc, array_size(n, sizeof(*ents)));
-	err = -ENOMEM;
-	if (!ents)
-		goto out_free;
-	err = -EFAULT;
-	if (copy_from_user(ents, uents, array_size(n, sizeof(*ents))))
-		goto out_free;
-	kbytes = stm_key_bytes(ents, sizeof(*ents),
-			       offsetof(struct stmdev_read_ent, key_len), n);
-	err = kbytes;
-	if (kbytes < 0)
-		goto out_free;
-	rs = stm_scratch_alloc(&sc, array_size(n, sizeof(*rs)) + kbytes);
-	err = -ENOMEM;
-	if (!rs)
+	err = stm_load_request(&sc, r->entries, n, sizeof(*ents),
+			       offsetof(struct stmdev_read_ent, key_len),
+			       sizeof(*rs), (void **)&ents, (void **)&rs);
+	if (err)
 		goto out_free;
 	keys = (u8 *)(rs + n);
 	cur = keys;

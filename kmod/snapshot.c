@@ -24,7 +24,7 @@
 #define STM_SNAP_ROUNDS	8
 
 /* Sum of the key lengths of @n entries, or -EINVAL for a bad one. */
-long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n)
+static long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n)
 {
 	long total = 0;
 	u32 i, len;
@@ -36,6 +36,29 @@ long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n)
 		total += len;
 	}
 	return total;
+}
+
+/*
+ * Load a READ's or COMMIT's request: copy its @n entries of @esz bytes (key
+ * length at @len_off) in from @uaddr to *@ents, and carve *@work: @n slots
+ * of @wsz bytes followed by room for every key.  Both come from @sc, which
+ * the caller began and ends.  Returns 0 or -ENOMEM, -EFAULT, -EINVAL.
+ */
+int stm_load_request(struct stm_scratch *sc, u64 uaddr, u32 n, size_t esz,
+		     size_t len_off, size_t wsz, void **ents, void **work)
+{
+	long kbytes;
+
+	*ents = stm_scratch_alloc(sc, array_size(n, esz));
+	if (!*ents)
+		return -ENOMEM;
+	if (copy_from_user(*ents, u64_to_user_ptr(uaddr), array_size(n, esz)))
+		return -EFAULT;
+	kbytes = stm_key_bytes(*ents, esz, len_off, n);
+	if (kbytes < 0)
+		return kbytes;
+	*work = stm_scratch_alloc(sc, array_size(n, wsz) + kbytes);
+	return *work ? 0 : -ENOMEM;
 }
 
 /* Key bytes of a request, copied from user memory into one buffer. */

@@ -284,7 +284,8 @@ void *stm_scratch_alloc(struct stm_scratch *sc, size_t size);
 void stm_scratch_end(struct stm_scratch *sc);
 
 /* snapshot.c */
-long stm_key_bytes(const void *ents, size_t stride, size_t len_off, u32 n);
+int stm_load_request(struct stm_scratch *sc, u64 uaddr, u32 n, size_t esz,
+		     size_t len_off, size_t wsz, void **ents, void **work);
 int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
 		 u64 addr, u32 len);
 int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b);
