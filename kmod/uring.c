@@ -228,9 +228,38 @@ static int stm_uring_cancel(struct io_uring_cmd *cmd)
 	return 0;
 }
 
+/*
+ * The payload of a command that answered -EAGAIN, kept for its second
+ * issue.  io_uring issues such a command again from an io-wq worker after
+ * io_uring_enter() has returned, when user space may have refilled the SQ
+ * slot.  Kernels are meant to point the command at a copy of its SQE by
+ * then; Debian's 6.12 makes the copy but leaves cmd->sqe at the SQ ring
+ * (upstream moved the pointer in 6.14), and running the slot's new
+ * contents applied another request's buffer or flags.  So what the first
+ * issue read is kept in the command's private area and used again when the
+ * same payload pointer comes back; a kernel that moved the pointer to its
+ * copy is read from there.  The tag only guards against a stale pdu of a
+ * request that was cancelled between the two issues.
+ */
+struct stm_uring_again {
+	const void *payload;	/* where the first issue read it */
+	u64 addr;
+	u32 len;
+	u32 tag;
+};
+
+#define STM_URING_AGAIN_TAG	0x5354a6a1
+
+static struct stm_uring_again *stm_uring_again(struct io_uring_cmd *cmd)
+{
+	BUILD_BUG_ON(sizeof(struct stm_uring_again) > sizeof(cmd->pdu));
+	return (struct stm_uring_again *)cmd->pdu;
+}
+
 int stm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	struct stm_file *f = cmd->file->private_data;
+	struct stm_uring_again *again = stm_uring_again(cmd);
 	const struct stmdev_uring_cmd *p;
 	u64 addr;
 	long ret;
@@ -238,17 +267,30 @@ int stm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 
 	if (issue_flags & IO_URING_F_CANCEL)
 		return stm_uring_cancel(cmd);
-	/* Read the payload once: user space may rewrite the SQE. */
 	p = stm_uring_payload(cmd);
-	addr = READ_ONCE(p->addr);
-	len = READ_ONCE(p->len);
-	if (READ_ONCE(p->flags) || !stm_uring_pad_ok(cmd) ||
-	    cmd->flags & IORING_URING_CMD_FIXED)
-		return -EINVAL;
+	if (!(issue_flags & IO_URING_F_NONBLOCK) &&
+	    again->tag == STM_URING_AGAIN_TAG && again->payload == p) {
+		addr = again->addr;	/* checked at the first issue */
+		len = again->len;
+	} else {
+		/* Read the payload once: user space may rewrite the SQE. */
+		addr = READ_ONCE(p->addr);
+		len = READ_ONCE(p->len);
+		if (READ_ONCE(p->flags) || !stm_uring_pad_ok(cmd) ||
+		    cmd->flags & IORING_URING_CMD_FIXED)
+			return -EINVAL;
+	}
+	again->tag = 0;
 	if (cmd->cmd_op == STMDEV_IOC_WAIT)
 		return stm_uring_wait(f, cmd, addr, len, issue_flags);
 	ret = stm_dispatch(f, cmd->cmd_op, u64_to_user_ptr(addr), len,
 			   issue_flags & IO_URING_F_NONBLOCK ? STM_NOWAIT : 0);
+	if (ret == -EAGAIN) {
+		*again = (struct stm_uring_again){
+			.payload = p, .addr = addr, .len = len,
+			.tag = STM_URING_AGAIN_TAG,
+		};
+	}
 	/* No syscall to restart here: a CQE must carry a real errno. */
 	return ret == -ERESTARTSYS ? -EINTR : ret;
 }
