@@ -137,6 +137,7 @@ struct stm_store {
 	int                 flags;	/* STM_* open flags */
 	struct stm_limits   lim;
 	char                name[STM_NAME_MAX + 1];
+	char               *url;	/* a URL backend's stm_open name */
 	pthread_mutex_t     fam_lock;
 	unsigned            nfam;
 	struct {

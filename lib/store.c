@@ -134,10 +134,14 @@ int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out)
 	s->fd = -1;
 	pthread_mutex_init(&s->fam_lock, NULL);
 	s->flags = flags;
-	/* A backend with a scheme stores its own short name over this. */
+	/* A backend with a scheme stores its own short name over this;
+	 * stm_store_name() gives the URL, as stm_open() had it. */
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	ret = be->open(s, name, flags, mode);
+	if (be->scheme)
+		s->url = strdup(name);
+	ret = be->scheme && !s->url ? -ENOMEM : be->open(s, name, flags, mode);
 	if (ret) {
+		free(s->url);
 		pthread_mutex_destroy(&s->fam_lock);
 		free(s);
 		return ret;
@@ -151,6 +155,7 @@ void stm_close(struct stm_store *s)
 	if (!s)
 		return;
 	s->be->close(s);
+	free(s->url);
 	pthread_mutex_destroy(&s->fam_lock);
 	free(s);
 }
@@ -173,7 +178,9 @@ int stm_unlink(const char *name)
 
 const char *stm_store_name(const struct stm_store *s)
 {
-	return s ? s->name : NULL;
+	if (!s)
+		return NULL;
+	return s->url ? s->url : s->name;
 }
 
 int stm_limits(const struct stm_store *s, struct stm_limits *out)

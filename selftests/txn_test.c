@@ -75,7 +75,7 @@ static int put_i64(struct stm_store *s, const char *key, int64_t x)
 }
 
 FIXTURE(tx) {
-	char name[STM_NAME_MAX + 1];
+	char name[LT_NAME_MAX];
 	struct stm_store *s;
 	struct stm_store *s2;	/* a second handle: another "process" in-line */
 };
@@ -463,10 +463,13 @@ TEST_F_TIMEOUT(tx, commute_never_conflicts, 600)
 		EXPECT_EQ(0, child_status(pids[i]));
 	EXPECT_EQ(PROCS * ADDS, get_i64(self->s, "ctr"));
 	ASSERT_EQ(0, stm_stats(self->s, &after));
-	EXPECT_EQ(before.conflicts, after.conflicts);
-	EXPECT_EQ(before.commits + PROCS * ADDS, after.commits);
 	for (int i = 0; i < PROCS; i++)
 		EXPECT_EQ(1U, max_attempt[i]);	/* no rerun, ever */
+	/* etcd counts commits and families per handle (Documentation/etcd.rst) */
+	if (!lt_backend("dev"))
+		return;
+	EXPECT_EQ(before.conflicts, after.conflicts);
+	EXPECT_EQ(before.commits + PROCS * ADDS, after.commits);
 	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
 	ASSERT_EQ(1, ff.found);
 	EXPECT_EQ((uint64_t)PROCS * ADDS, ff.st.commits);
@@ -937,7 +940,7 @@ static int outer_two_fn(struct stm_txn *tx, void *arg)
 
 TEST_F(tx, nested_on_another_store_is_independent)
 {
-	char name2[STM_NAME_MAX + 1];
+	char name2[LT_NAME_MAX];
 	struct two t = {};
 
 	store_name(name2, sizeof(name2), "o");
