@@ -652,6 +652,9 @@ static int etcd_new(const char *url, char *name, struct etcd **out)
 		return ret;
 	}
 	e->rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^ (uintptr_t)e;
+	/* Handles start on different members: the load is spread, and a
+	 * member's loss is seen by some clients, which move on. */
+	e->cur = (unsigned)(e->rnd % 7919) % e->nep;
 	*out = e;
 	return 0;
 }

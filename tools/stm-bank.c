@@ -331,14 +331,18 @@ static void usage(FILE *f)
 		"  -a, --accounts K   accounts (default 8; env ACCOUNTS)\n"
 		"  -s, --seconds S    how long to run (default 10; env SECONDS)\n"
 		"  -i, --initial B    initial balance of each account (default 1000)\n"
-		"      --store NAME   store to create (default bank-PID; must not exist)\n"
+		"      --store NAME   store to create (default bank-PID; must not exist); a URL\n"
+		"                     (etcd://host:port,.../name) where the etcd backend is in\n"
 		"  -b, --blocking     blocking commits (default: non-blocking, busy is retried)\n"
 		"  -k, --keep         keep the store afterwards (default: remove it)\n"
 		"  -q, --quiet        no progress lines\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Exit status: 0 when the total is unchanged and no audit saw a wrong total,\n"
-		"1 otherwise (or on an error), 2 on a bad command line.\n");
+		"Each transfer also bumps its worker's ledger key (done-NNNN) in the same\n"
+		"commit: at the end the ledgers must hold exactly the transfers counted.\n"
+		"\n"
+		"Exit status: 0 when the total is unchanged, no audit saw a wrong total and\n"
+		"the ledgers match, 1 otherwise (or on an error), 2 on a bad command line.\n");
 }
 
 static int parse_config(int argc, char **argv, struct config *cfg)
