@@ -339,7 +339,7 @@ static int post_body(struct etcd *e, const char *path, const char *body,
 		     bool write, bool watch, int64_t deadline, json_t **out)
 {
 	struct rbuf b = { .watch = watch };
-	unsigned tries = 0;
+	unsigned tries = 0, ep_used = 0;
 	int ret = -EHOSTUNREACH;
 	CURL *c;
 
@@ -364,6 +364,7 @@ static int post_body(struct etcd *e, const char *path, const char *body,
 		ep = e->cur;
 		snprintf(auth, sizeof(auth), "Authorization: %s", e->token);
 		pthread_mutex_unlock(&e->lock);
+		ep_used = ep;
 		snprintf(url, sizeof(url), "%s%s", e->ep[ep], path);
 		h = curl_slist_append(h, "Content-Type: application/json");
 		if (auth[15] && h)
@@ -429,6 +430,14 @@ static int post_body(struct etcd *e, const char *path, const char *body,
 		ret = -EHOSTUNREACH;
 	}
 out:
+	if (ret == -STM_EUNKNOWN) {
+		/* Whatever became of it, the next question (resolving it)
+		 * goes to another member. */
+		pthread_mutex_lock(&e->lock);
+		if (e->cur == ep_used)
+			e->cur = (ep_used + 1) % e->nep;
+		pthread_mutex_unlock(&e->lock);
+	}
 	free(b.p);
 	pool_put(e, c);
 	return ret;
@@ -696,8 +705,11 @@ static int etcd_open(struct stm_store *s, const char *url, int flags, mode_t mod
 	ret = etcd_new(url, name, &e);
 	if (ret)
 		return ret;
-	meta = json_pack("{s:i, s:i, s:i}", "mode", (int)(mode & 07777),
-			 "uid", (int)getuid(), "gid", (int)getgid());
+	/* The nonce tells our own creation from another's when a reply was
+	 * lost and the create asked again. */
+	meta = json_pack("{s:i, s:i, s:i, s:o}", "mode", (int)(mode & 07777),
+			 "uid", (int)getuid(), "gid", (int)getgid(), "nonce",
+			 ji64((int64_t)(e->rnd & INT64_MAX)));
 	if (flags & STM_CREAT) {
 		char *m = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
 
@@ -719,6 +731,21 @@ static int etcd_open(struct stm_store *s, const char *url, int flags, mode_t mod
 	if (ret)
 		goto out_free;
 	ok = json_is_true(json_object_get(resp, "succeeded"));
+	if (!ok && (flags & STM_CREAT) && resp_kv(resp, 0)) {
+		/* Ours, from a try whose reply was lost? */
+		const char *v = json_string_value(json_object_get(resp_kv(resp, 0), "value"));
+		char buf[256];
+		long n = v ? b64dec(v, (uint8_t *)buf, sizeof(buf) - 1) : -1;
+		json_t *m;
+
+		buf[n > 0 && n < (long)sizeof(buf) ? n : 0] = '\0';
+		m = json_loads(buf, 0, NULL);
+		ok = m && jget64(m, "nonce") == (int64_t)(e->rnd & INT64_MAX);
+		json_decref(m);
+		if (ok)	/* then the incarnation is the meta's own */
+			json_object_set_new(json_object_get(resp, "header"), "revision",
+					    ji64(jget64(resp_kv(resp, 0), "create_revision")));
+	}
 	if (flags & STM_CREAT)
 		ret = (!ok && (flags & STM_EXCL)) ? -EEXIST : 0;
 	else
