@@ -50,6 +50,7 @@
 #define ADD_ROUNDS	256		/* add-i64 read-modify-write rounds */
 #define WATCH_CHUNK_MS	2000		/* one watch request, then re-read */
 #define FAM_MAX		64
+#define RESEND_MAX	8		/* commits sent again after a fence */
 #define PFX_MAX		(STM_NAME_MAX + 8)
 
 struct etcd_fam {
@@ -843,10 +844,25 @@ static int take_kv(struct stm_rd *rd, json_t *kv)
 	return b64dec(v, rd->buf, rd->cap) < 0 ? -EPROTO : 0;
 }
 
+/* The Range requests @ops (taken) as one Txn: one revision, into *rev. */
+static int snapshot(struct etcd *e, json_t *ops, json_t **resp, int64_t *rev)
+{
+	json_t *req = json_pack("{s:[], s:o}", "compare", "success", ops);
+	int ret;
+
+	if (!req)
+		return -ENOMEM;
+	ret = txn(e, req, false, resp);
+	json_decref(req);
+	if (!ret)
+		*rev = jget64(json_object_get(*resp, "header"), "revision");
+	return ret;
+}
+
 /* Ranges of @n keys in one Txn (n <= TXN_OPS_MAX), or at @rev. */
 static int read_chunk(struct etcd *e, struct stm_rd *rd, size_t n, int64_t *rev)
 {
-	json_t *ops = json_array(), *req, *resp = NULL;
+	json_t *ops = json_array(), *resp = NULL;
 	int ret = 0, r;
 
 	for (size_t i = 0; ops && i < n; i++) {
@@ -880,14 +896,9 @@ static int read_chunk(struct etcd *e, struct stm_rd *rd, size_t n, int64_t *rev)
 		json_decref(ops);
 		return ret;
 	}
-	req = json_pack("{s:[], s:o}", "compare", "success", ops);
-	if (!req)
-		return -ENOMEM;
-	r = txn(e, req, false, &resp);
-	json_decref(req);
+	r = snapshot(e, ops, &resp, rev);
 	if (r)
 		return r;
-	*rev = jget64(json_object_get(resp, "header"), "revision");
 	for (size_t i = 0; i < n; i++) {
 		r = take_kv(&rd[i], resp_kv(resp, i));
 		if (r == -EPROTO || (r && !ret))
@@ -991,8 +1002,10 @@ static int resolve(struct etcd *e, const char *lid, int64_t *rev)
 		json_t *req, *resp = NULL, *kv;
 		int r = ledger_lease(e, false, &lease);
 
-		if (r == -STM_EUNKNOWN || r == -EHOSTUNREACH || r == -EAGAIN)
+		if (r == -STM_EUNKNOWN || r == -EHOSTUNREACH || r == -EAGAIN) {
+			usleep(20000);
 			continue;
+		}
 		if (r)
 			return r;
 		/* Create the ledger key if absent (the fence); either way
@@ -1172,6 +1185,12 @@ static int commit_once(struct etcd *e, struct stm_cop *ops, size_t n,
 		if (ret != -STM_EUNKNOWN)
 			break;
 		ret = resolve(e, lid, &rev);
+		if (ret == 0 && round >= RESEND_MAX) {
+			/* Fenced (it never applied) again and again: give up,
+			 * the outcome known. */
+			ret = -EHOSTUNREACH;
+			goto out;
+		}
 		if (ret == 1) {
 			*version = rev;
 			ret = 0;
@@ -1341,8 +1360,13 @@ static int etcd_keys(struct stm_store *s, struct stm_key_walk *w)
 				long rl = b64dec(json_string_value(k), raw, sizeof(raw) - 1);
 
 				json_decref(start);
-				raw[rl > 0 ? rl : 0] = '\0';
-				start = jb64(raw, (rl > 0 ? rl : 0) + 1);
+				start = NULL;
+				if (rl <= 0 || rl >= (long)sizeof(raw)) {
+					ret = -EPROTO;
+					break;
+				}
+				raw[rl] = '\0';
+				start = jb64(raw, rl + 1);
 			}
 		}
 		if (!json_is_true(json_object_get(resp, "more")) || !nk || !start) {
@@ -1510,7 +1534,7 @@ static int64_t waits_get(struct etcd *e)
 static int wait_check(struct etcd *e, const struct stm_wkey *k, size_t n,
 		      unsigned flags, uint32_t *index, int64_t *rev)
 {
-	json_t *ops = json_array(), *req, *resp = NULL;
+	json_t *ops = json_array(), *resp = NULL;
 	size_t differ = 0, first = n;
 	int ret;
 
@@ -1524,14 +1548,9 @@ static int wait_check(struct etcd *e, const struct stm_wkey *k, size_t n,
 			json_decref(ops);
 			return -ENOMEM;
 		}
-	req = json_pack("{s:[], s:o}", "compare", "success", ops);
-	if (!req)
-		return -ENOMEM;
-	ret = txn(e, req, false, &resp);
-	json_decref(req);
+	ret = snapshot(e, ops, &resp, rev);
 	if (ret)
 		return ret;
-	*rev = jget64(json_object_get(resp, "header"), "revision");
 	if (!resp_kv(resp, 0)) {
 		json_decref(resp);
 		return -EIDRM;
