@@ -186,14 +186,19 @@ int main(int argc, char **argv)
 		for (int i = 0; i < ops; i++) {
 			int64_t rv = bare_range(c, range_url);
 
-			if (rv < 0 || bare_txn(c, txn_url, rv, i) < 0)
+			if (rv < 0 || bare_txn(c, txn_url, rv, i) < 0) {
+				fprintf(stderr, "etcd-bench: bare Range + Txn failed\n");
 				return 1;
+			}
 		}
 		t_rt[r] = (now_us() - t0) / ops;
+		rev = bare_range(c, range_url);	/* the key moved since: start from now */
 		t0 = now_us();
 		for (int i = 0; i < ops; i++)
-			if ((rev = bare_txn(c, txn_url, rev, i)) < 0)
+			if ((rev = bare_txn(c, txn_url, rev, i)) < 0) {
+				fprintf(stderr, "etcd-bench: bare Txn failed\n");
 				return 1;
+			}
 		t_tx[r] = (now_us() - t0) / ops;
 	}
 	qsort(t_at, rounds, sizeof(double), cmp);
