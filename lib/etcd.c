@@ -876,18 +876,26 @@ static int read_chunk(struct etcd *e, struct stm_rd *rd, size_t n, int64_t *rev)
 	}
 	if (!ops)
 		return -ENOMEM;
-	if (*rev) {
-		/* A later chunk: each key at the first chunk's revision. */
+	if (*rev || e->serializable) {
+		/*
+		 * A later chunk: each key at the first chunk's revision.  With
+		 * isolation=serializable every read goes this way, answered by
+		 * the member asked without a consensus round: the first key's
+		 * reply gives the revision the others are read at.
+		 */
 		for (size_t i = 0; i < n; i++) {
 			json_t *rr = json_object_get(json_array_get(ops, i), "request_range");
 
-			json_object_set_new(rr, "revision", ji64(*rev));
+			if (*rev)
+				json_object_set_new(rr, "revision", ji64(*rev));
 			json_object_set_new(rr, "serializable", json_boolean(e->serializable));
 			r = post(e, "/v3/kv/range", rr, false, &resp);
 			if (r) {
 				json_decref(ops);
 				return r;
 			}
+			if (!*rev)
+				*rev = jget64(json_object_get(resp, "header"), "revision");
 			r = take_kv(&rd[i], json_array_get(json_object_get(resp, "kvs"), 0));
 			if (r && !ret)
 				ret = r;
