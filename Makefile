@@ -58,6 +58,8 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
 	ls -d /lib/modules/6.1.*-amd64/build/ /lib/modules/6.12.*-amd64/build/ >/dev/null 2>&1 && \
 	command -v clang-14 >/dev/null && command -v llvm-symbolizer-14 >/dev/null && \
+	command -v etcd >/dev/null && command -v etcdctl >/dev/null && \
+	pkg-config --exists libcurl jansson && \
 	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
@@ -65,6 +67,7 @@ NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running
 SUBDIRS := lib tools
 
 .PHONY: all module userspace lib tools selftests deps check demo bench soak \
+	check-etcd bench-etcd \
 	fuzz ustress ufuzz style install clean
 
 all: module userspace
@@ -127,15 +130,34 @@ check:
 	+$(MAKE) module lib tools
 	+$(MAKE) style
 	+$(MAKE) -C ustress quick ufuzz-quick
+	+$(MAKE) check-etcd
 	+$(VM_RUN)
 
+# The etcd backend on a local 3-member cluster, on the host
+# (selftests/etcd/run; Documentation/etcd.rst).
+check-etcd:
+	+$(MAKE) -C lib ETCD=1
+	+$(MAKE) -C tools host
+	+$(MAKE) -C selftests etcd
+	$(TOP)/selftests/etcd/run
+
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
+# make demo STORE=etcd: the same bank on a local 3-member etcd cluster, on
+# the host (no VM).
+ETCD_DEMO_FLAGS = --workers $(or $(WORKERS),4) --accounts $(or $(ACCOUNTS),8) \
+	--seconds $(or $(SECONDS),10)
 demo:
 	$(NEED_DEPS)
+ifeq ($(STORE),etcd)
+	+$(MAKE) -C lib ETCD=1
+	+$(MAKE) -C tools host
+	$(TOP)/selftests/etcd/run -c '$(TOP)/tools/host/stm-bank $(ETCD_DEMO_FLAGS) --store "$$STM_ETCD/bank-$$$$"'
+else
 	+$(MAKE) all
 	@if [ "$(origin DEMO_CMD)" = file ] && [ ! -x tools/stm-bank ]; then \
 		echo "make demo: tools/stm-bank is not built yet (it arrives with the library)" >&2; exit 1; fi
 	+STM_KERNELS="$(or $(STM_KERNELS),$(DEMO_KERNELS))" $(VM_RUN) -c '$(DEMO_CMD)'
+endif
 
 # `make bench`: bench/stm-bench in the VM, one boot per kernel of
 # BENCH_KERNELS (STM_KERNELS overrides), then bench/report: the table on
@@ -163,6 +185,15 @@ bench:
 	done; \
 	if [ -n "$$runs" ]; then echo; $(TOP)/bench/report --out "$(BENCH_OUT)" $$runs || rc=1; fi; \
 	exit $$rc
+
+# `make bench-etcd`: on a local 3-member etcd cluster (host, no VM): bank
+# transfers/s at 1 and 4 workers, 1-key stm_atomic against bare curl;
+# table, JSON and chart in BENCH_OUT (Documentation/etcd.rst, "Bench").
+bench-etcd:
+	+$(MAKE) -C lib ETCD=1
+	+$(MAKE) -C tools host
+	+$(MAKE) -C bench/etcd
+	$(TOP)/selftests/etcd/run -c '$(TOP)/bench/etcd/run $(BENCH_OUT)'
 
 # `make soak`: the SIGKILL soak (selftests/soak_test, Documentation/testing.rst)
 # with SOAK_KILLS kill -9 (default 1000; make check runs a 100-kill slice)
@@ -222,4 +253,5 @@ clean:
 	+if [ -f kmod/Kbuild ] && [ -d "$(KDIR)/" ]; then $(MAKE) -C $(KDIR) M=$(TOP)/kmod clean; fi
 	+for d in $(SUBDIRS); do if [ -f $$d/Makefile ]; then $(MAKE) -C $$d clean; fi; done
 	+$(MAKE) -C selftests clean
+	+$(MAKE) -C bench/etcd clean
 	rm -rf .build

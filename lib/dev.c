@@ -13,19 +13,84 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <linux/stmdev.h>
-
-#include "internal.h"
+#include "devenc.h"
 
 #define STM_DEV_PATH	"/dev/stm"
 #define STACK_ENTS	16
 #define LIST_BUF	16384
 #define STORES_BATCH	32
 
-static inline __u64 uptr(const void *p)
+#define uptr stm_uptr
+
+/* ---- the UAPI encoder (devenc.h) ---------------------------------------- */
+
+void stm_enc_read(struct stmdev_read_ent *ents, const struct stm_rd *rd, size_t n)
 {
-	return (__u64)(uintptr_t)p;
+	for (size_t i = 0; i < n; i++)
+		ents[i] = (struct stmdev_read_ent){
+			.key_addr = uptr(rd[i].key),
+			.key_len = rd[i].klen,
+			.val_addr = uptr(rd[i].buf),
+			.val_len = rd[i].cap,
+		};
 }
+
+void stm_dec_read(struct stm_rd *rd, const struct stmdev_read_ent *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rd[i].version = ents[i].version;
+		rd[i].len = ents[i].val_len;
+		rd[i].present = ents[i].flags & STMDEV_RENT_PRESENT;
+	}
+}
+
+void stm_enc_commit_ent(struct stmdev_commit_ent *e, const struct stm_cop *op,
+			const void *key, const void *val, bool fetch)
+{
+	__u16 f = 0;
+
+	if (op->flags & STM_COP_CHECK)
+		f |= STMDEV_CENT_CHECK;
+	if ((op->flags & STM_COP_FETCH) || fetch)
+		f |= STMDEV_CENT_FETCH;
+	*e = (struct stmdev_commit_ent){
+		.key_addr = uptr(key),
+		.key_len = op->klen,
+		.val_addr = uptr(val),
+		.val_len = op->vlen,
+		.version = op->version,
+		.op = op->op,	/* enum stm_op == STMDEV_OP_* */
+		.flags = f,
+	};
+}
+
+__u32 stm_enc_commit_flags(unsigned flags)
+{
+	__u32 f = 0;
+
+	if (flags & STM_CM_NONBLOCK)
+		f |= STMDEV_COMMIT_NONBLOCK;
+	if (flags & STM_CM_RETRY)
+		f |= STMDEV_COMMIT_RETRY;
+	return f;
+}
+
+void stm_enc_wait(struct stmdev_wait_ent *ents, const struct stm_wkey *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ents[i] = (struct stmdev_wait_ent){
+			.key_addr = uptr(k[i].key),
+			.key_len = k[i].klen,
+			.version = k[i].version,
+		};
+}
+
+__u32 stm_enc_wait_flags(unsigned flags)
+{
+	return (flags & STM_WT_ALL) ? STMDEV_WAIT_ALL : 0;
+}
+
+/* ---- the backend ---------------------------------------------------------- */
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -178,14 +243,7 @@ static int dev_read(struct stm_store *s, struct stm_rd *rd, size_t n,
 		if (!ents)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		ents[i] = (struct stmdev_read_ent){
-			.key_addr = uptr(rd[i].key),
-			.key_len = rd[i].klen,
-			.val_addr = uptr(rd[i].buf),
-			.val_len = rd[i].cap,
-		};
-	}
+	stm_enc_read(ents, rd, n);
 	memset(&r, 0, sizeof(r));
 	r.entries = uptr(ents);
 	r.count = n;
@@ -194,13 +252,8 @@ static int dev_read(struct stm_store *s, struct stm_rd *rd, size_t n,
 		r.clock = *clock;
 	}
 	ret = xioctl(s->fd, STMDEV_IOC_READ, &r);
-	if (ret == 0 || ret == -E2BIG) {
-		for (size_t i = 0; i < n; i++) {
-			rd[i].version = ents[i].version;
-			rd[i].len = ents[i].val_len;
-			rd[i].present = ents[i].flags & STMDEV_RENT_PRESENT;
-		}
-	}
+	if (ret == 0 || ret == -E2BIG)
+		stm_dec_read(rd, ents, n);
 	if (ret == 0 && clock)
 		*clock = r.clock;
 	if (ret == -ESTALE && conflict)
@@ -225,39 +278,23 @@ static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const void *val = ops[i].val;
-		__u16 f = 0;
 
-		if (ops[i].flags & STM_COP_CHECK)
-			f |= STMDEV_CENT_CHECK;
 		if (ops[i].flags & STM_COP_FETCH && ops[i].op == STM_OP_READ) {
 			/* the kernel writes the replaced value there */
-			f |= STMDEV_CENT_FETCH;
 			val = ops[i].fetch;
 		} else if (ops[i].flags & STM_COP_FETCH) {
 			/* the kernel writes the result over the delta */
-			f |= STMDEV_CENT_FETCH;
 			memcpy(ops[i].fetch, ops[i].val, 8);
 			val = ops[i].fetch;
 		}
-		ents[i] = (struct stmdev_commit_ent){
-			.key_addr = uptr(ops[i].key),
-			.key_len = ops[i].klen,
-			.val_addr = uptr(val),
-			.val_len = ops[i].vlen,
-			.version = ops[i].version,
-			.op = ops[i].op,	/* enum stm_op == STMDEV_OP_* */
-			.flags = f,
-		};
+		stm_enc_commit_ent(&ents[i], &ops[i], ops[i].key, val, false);
 	}
 	memset(&c, 0, sizeof(c));
 	c.entries = uptr(ents);
 	c.count = n;
 	c.family = family;
 	c.conflict = STMDEV_NO_CONFLICT;
-	if (flags & STM_CM_NONBLOCK)
-		c.flags |= STMDEV_COMMIT_NONBLOCK;
-	if (flags & STM_CM_RETRY)
-		c.flags |= STMDEV_COMMIT_RETRY;
+	c.flags = stm_enc_commit_flags(flags);
 	ret = xioctl(s->fd, STMDEV_IOC_COMMIT, &c);
 	if (ret == 0 && version)
 		*version = c.version;
@@ -389,12 +426,7 @@ static int wait_ents(const struct stm_wkey *k, size_t n,
 		if (!*ents)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		(*ents)[i] = (struct stmdev_wait_ent){
-			.key_addr = uptr(k[i].key),
-			.key_len = k[i].klen,
-			.version = k[i].version,
-		};
+	stm_enc_wait(*ents, k, n);
 	return 0;
 }
 
@@ -412,7 +444,7 @@ static int dev_wait(struct stm_store *s, const struct stm_wkey *k, size_t n,
 	memset(&w, 0, sizeof(w));
 	w.entries = uptr(ents);
 	w.count = n;
-	w.flags = (flags & STM_WT_ALL) ? STMDEV_WAIT_ALL : 0;
+	w.flags = stm_enc_wait_flags(flags);
 	w.timeout_ns = timeout_ns;
 	w.family = family;
 	ret = xioctl(s->fd, STMDEV_IOC_WAIT, &w);
@@ -444,6 +476,14 @@ static int dev_watch(struct stm_store *s, const struct stm_wkey *k, size_t n)
 static int dev_pollfd(struct stm_store *s)
 {
 	return s->fd >= 0 ? s->fd : -EBADF;
+}
+
+static int dev_ring(struct stm_store *s, bool *bounded)
+{
+	if (s->fd < 0 || !(s->lim.features & STMDEV_F_URING))
+		return -EOPNOTSUPP;
+	*bounded = !(s->lim.features & STMDEV_F_URING_CANCEL);
+	return s->fd;
 }
 
 static int dev_family(struct stm_store *s, const char *name, uint32_t *id)
@@ -515,6 +555,7 @@ _Static_assert(STM_WAIT_ALL == STM_WT_ALL, "wait flags");
 
 const struct stm_backend stm_dev_backend = {
 	.name = "dev",
+	.scheme = NULL,
 	.open = dev_open,
 	.close = dev_close,
 	.unlink = dev_unlink,
@@ -529,4 +570,5 @@ const struct stm_backend stm_dev_backend = {
 	.pollfd = dev_pollfd,
 	.family = dev_family,
 	.families = dev_families,
+	.ring = dev_ring,
 };

@@ -76,6 +76,8 @@ struct stm_key_walk {
  */
 struct stm_backend {
 	const char *name;
+	/* URL scheme served ("etcd" for etcd://...), NULL for plain names. */
+	const char *scheme;
 	int  (*open)(struct stm_store *s, const char *name, int flags, mode_t mode);
 	void (*close)(struct stm_store *s);
 	int  (*unlink)(const char *name);
@@ -110,9 +112,17 @@ struct stm_backend {
 	int  (*families)(struct stm_store *s,
 			 int (*cb)(const struct stm_family_stats *f, void *arg),
 			 void *arg);
+	/*
+	 * The descriptor the ring (ring.c) sends io_uring commands to, with
+	 * *bounded set when async waits end after one second; -EOPNOTSUPP
+	 * (or a NULL ->ring) when the backend has no ring.
+	 */
+	int  (*ring)(struct stm_store *s, bool *bounded);
 };
 
 extern const struct stm_backend stm_dev_backend;
+/* etcd.c, built when libcurl and jansson are there: may be absent. */
+extern const struct stm_backend stm_etcd_backend __attribute__((weak));
 
 #define STM_FAMILY_CACHE	16	/* family ids a handle remembers */
 
@@ -123,9 +133,11 @@ extern const struct stm_backend stm_dev_backend;
 struct stm_store {
 	const struct stm_backend *be;
 	int                 fd;		/* dev backend: one fd, one store */
+	void               *priv;	/* other backends' per-handle state */
 	int                 flags;	/* STM_* open flags */
 	struct stm_limits   lim;
 	char                name[STM_NAME_MAX + 1];
+	char               *url;	/* a URL backend's stm_open name */
 	pthread_mutex_t     fam_lock;
 	unsigned            nfam;
 	struct {

@@ -33,9 +33,8 @@
 #include <unistd.h>
 
 #include <liburing.h>
-#include <linux/stmdev.h>
 
-#include "internal.h"
+#include "devenc.h"
 
 #define RING_MAX_ENTRIES 32768		/* IORING_MAX_ENTRIES */
 #define RD_MIN_CAP	256		/* first guess of a value's size */
@@ -94,6 +93,7 @@ struct rslot {
 struct stm_ring {
 	struct stm_ring  *qnext;	/* parked (see ring_park) */
 	struct stm_store *s;
+	int               fd;		/* what the backend's ->ring gave */
 	struct io_uring   uring;
 	pid_t             pid;		/* the process that opened it */
 	bool              bounded;	/* the kernel bounds async waits at 1 s */
@@ -114,10 +114,7 @@ static struct stm_ring *parked_rings;
 
 static const uint8_t empty_data[1];
 
-static inline __u64 uptr(const void *p)
-{
-	return (__u64)(uintptr_t)p;
-}
+#define uptr stm_uptr
 
 static inline size_t al8(size_t x)
 {
@@ -269,7 +266,6 @@ static int build_commit(struct rslot *sl, const struct stm_cop *ops, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct stm_cop *op = &ops[i];
 		uint8_t *key = p, *val;
-		__u16 f = 0;
 
 		memcpy(key, op->key, op->klen);
 		p += al8(op->klen);
@@ -277,31 +273,19 @@ static int build_commit(struct rslot *sl, const struct stm_cop *ops, size_t n,
 		if (op->vlen)
 			memcpy(val, op->val, op->vlen);
 		p += al8(op->vlen);
-		if (op->flags & STM_COP_CHECK)
-			f |= STMDEV_CENT_CHECK;
-		if (op->flags & STM_COP_FETCH)
-			f |= STMDEV_CENT_FETCH;
-		if (dst && dst[i]) {
-			f |= STMDEV_CENT_FETCH;
+		if (dst && dst[i])
 			sl->res[sl->nres++] = (struct add_res){ i, dst[i] };
-		}
-		ents[i] = (struct stmdev_commit_ent){
-			.key_addr = uptr(key),
-			.key_len = op->klen,
-			.val_addr = uptr(op->op == STM_OP_PUT || op->op == STM_OP_ADD ?
-					 val : NULL),
-			.val_len = op->vlen,
-			.version = op->version,
-			.op = op->op,
-			.flags = f,
-		};
+		stm_enc_commit_ent(&ents[i], op, key,
+				   op->op == STM_OP_PUT || op->op == STM_OP_ADD ? val : NULL,
+				   dst && dst[i]);
 	}
 	sl->ents = ents;
 	sl->n = n;
 	memset(&sl->u.cm, 0, sizeof(sl->u.cm));
 	sl->u.cm.entries = uptr(ents);
 	sl->u.cm.count = n;
-	sl->u.cm.flags = (flags & STM_COMMIT_NONBLOCK) ? STMDEV_COMMIT_NONBLOCK : 0;
+	sl->u.cm.flags = stm_enc_commit_flags((flags & STM_COMMIT_NONBLOCK) ?
+					      STM_CM_NONBLOCK : 0);
 	sl->u.cm.conflict = STMDEV_NO_CONFLICT;
 	return 0;
 }
@@ -346,13 +330,7 @@ static void arm_read(struct rslot *sl)
 {
 	struct stmdev_read_ent *ents = sl->ents;
 
-	for (size_t i = 0; i < sl->n; i++)
-		ents[i] = (struct stmdev_read_ent){
-			.key_addr = uptr(sl->rd[i].key),
-			.key_len = sl->rd[i].klen,
-			.val_addr = uptr(sl->rd[i].buf),
-			.val_len = sl->rd[i].cap,
-		};
+	stm_enc_read(ents, sl->rd, sl->n);
 	memset(&sl->u.rd, 0, sizeof(sl->u.rd));
 	sl->u.rd.entries = uptr(ents);
 	sl->u.rd.count = sl->n;
@@ -411,7 +389,7 @@ static int slot_send(struct stm_ring *r, struct rslot *sl, int64_t now)
 		len = sizeof(sl->u.cm);
 		break;
 	}
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, r->s->fd, NULL, 0, 0);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, r->fd, NULL, 0, 0);
 	sqe->cmd_op = op;
 	p = (struct stmdev_uring_cmd *)sqe->cmd;
 	p->addr = uptr(arg);
@@ -457,13 +435,10 @@ static int read_done(struct rslot *sl, struct stm_cqe *cqe)
 	const struct stmdev_read_ent *ents = sl->ents;
 	struct stm_coll *c = sl->coll;
 
-	for (size_t i = 0; i < sl->n; i++) {
-		sl->rd[i].version = ents[i].version;
-		sl->rd[i].len = ents[i].val_len;
-		sl->rd[i].present = ents[i].flags & STMDEV_RENT_PRESENT;
+	stm_dec_read(sl->rd, ents, sl->n);
+	for (size_t i = 0; i < sl->n; i++)
 		if (sl->rd[i].len > sl->rd[i].cap)	/* the kernel broke its word */
 			return -EPROTO;
-	}
 	cqe->version = sl->u.rd.clock;
 	if (!c)			/* lent, then freed */
 		return 0;
@@ -620,15 +595,18 @@ int stm_ring_open(struct stm_store *s, unsigned entries, unsigned flags,
 		  struct stm_ring **out)
 {
 	struct stm_ring *r;
-	int ret;
+	bool bounded = false;
+	int fd, ret;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
 	if (!s || !entries || entries > RING_MAX_ENTRIES || flags)
 		return -EINVAL;
-	if (s->be != &stm_dev_backend || s->fd < 0 || !(s->lim.features & STMDEV_F_URING))
-		return -EOPNOTSUPP;
+	/* The backend says whether it has a ring and which fd serves it. */
+	fd = s->be->ring ? s->be->ring(s, &bounded) : -EOPNOTSUPP;
+	if (fd < 0)
+		return fd;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -644,8 +622,9 @@ int stm_ring_open(struct stm_store *s, unsigned entries, unsigned flags,
 		return ret;
 	}
 	r->s = s;
+	r->fd = fd;
 	r->pid = getpid();
-	r->bounded = !(s->lim.features & STMDEV_F_URING_CANCEL);
+	r->bounded = bounded;
 	r->nslots = entries;
 	for (unsigned i = entries; i-- > 0;) {
 		r->slots[i].id = i;
@@ -1087,12 +1066,10 @@ int stm_ring_prep_wait_n(struct stm_ring *r, const void *const *keys,
 	ents = (struct stmdev_wait_ent *)sl->mem;
 	p = sl->mem + al8(n * sizeof(*ents));
 	for (size_t i = 0; i < n; i++) {
+		struct stm_wkey k = { p, lens[i], versions[i] };
+
 		memcpy(p, keys[i], lens[i]);
-		ents[i] = (struct stmdev_wait_ent){
-			.key_addr = uptr(p),
-			.key_len = lens[i],
-			.version = versions[i],
-		};
+		stm_enc_wait(&ents[i], &k, 1);
 		p += al8(lens[i]);
 	}
 	sl->ents = ents;
@@ -1100,7 +1077,7 @@ int stm_ring_prep_wait_n(struct stm_ring *r, const void *const *keys,
 	sl->timeout_ms = timeout_ms;
 	sl->wb->w.entries = uptr(ents);
 	sl->wb->w.count = n;
-	sl->wb->w.flags = (flags & STM_WAIT_ALL) ? STMDEV_WAIT_ALL : 0;
+	sl->wb->w.flags = stm_enc_wait_flags(flags & STM_WAIT_ALL ? STM_WT_ALL : 0);
 	slot_queue(r, sl, K_WAIT, tag);
 	return 0;
 }

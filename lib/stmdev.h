@@ -45,6 +45,8 @@ extern "C" {
 #define STM_ECONFLICT	ESTALE	/* Axon ConcurrentUpdate: redo the transaction */
 #define STM_EBUSY	EBUSY	/* Axon BusyRetry: retry the commit as it is */
 #define STM_ERETRIES	ELOOP	/* stm_atomic: more conflicts than max_retries */
+#define STM_EUNKNOWN	EREMOTEIO /* a networked backend lost touch mid-commit and
+				   * could not learn whether it applied */
 
 #define STM_KEY_MAX	255	/* longest key, in bytes */
 #define STM_NAME_MAX	63	/* longest store name, in bytes */

@@ -4,6 +4,7 @@
  * error strings.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,10 @@ const char *stm_strerror(int err)
 		return "timed out";
 	case EIDRM:
 		return "store removed (unlinked) while waiting";
+	case STM_EUNKNOWN:
+		return "outcome unknown: the store was unreachable mid-commit (it may have applied)";
+	case EHOSTUNREACH:
+		return "no member of the cluster could be reached";
 	case EDEADLK:
 		return "retry with nothing read: nothing could ever wake it";
 	default: {
@@ -58,14 +63,46 @@ const char *stm_strerror(int err)
 	}
 }
 
-/* The backend that serves @name.  URLs are kept for backends to come
- * (etcd://host:port/store); a plain name is a /dev/stm store. */
+/*
+ * The backends built in: the first serves plain names (/dev/stm); the
+ * others a URL scheme each (etcd://...).  The etcd backend is referenced
+ * weakly: libstmdev.so has it when lib/Makefile found libcurl and jansson;
+ * a static program links it only when it asks for it
+ * (-Wl,-u,stm_etcd_backend and the libraries: Documentation/etcd.rst), so
+ * static programs that open no etcd store need neither library.
+ */
+static const struct stm_backend *const backends[] = {
+	&stm_dev_backend,
+	&stm_etcd_backend,	/* weak: NULL when not linked in */
+};
+
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* The backend that serves @name: by its scheme, or /dev/stm for a plain
+ * name; -EPROTONOSUPPORT for a scheme no backend here serves. */
 static int backend_for(const char *name, const struct stm_backend **be)
 {
-	if (name && strstr(name, "://"))
-		return -EPROTONOSUPPORT;
-	*be = &stm_dev_backend;
-	return 0;
+	const char *sep = name ? strstr(name, "://") : NULL;
+
+	*be = backends[0];
+	if (!sep)
+		return 0;
+	for (size_t i = 1; i < NBACKENDS; i++) {
+		const char *sc = backends[i] ? backends[i]->scheme : NULL;
+
+		if (sc && strlen(sc) == (size_t)(sep - name) &&
+		    !strncmp(name, sc, sep - name)) {
+			*be = backends[i];
+			return 0;
+		}
+	}
+	return -EPROTONOSUPPORT;
+}
+
+/* A backend checks a URL itself; a plain name is checked here. */
+static int check_name(const struct stm_backend *be, const char *name)
+{
+	return be->scheme ? 0 : stm_check_name(name);
 }
 
 int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out)
@@ -77,10 +114,12 @@ int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	if (!name)
+		return -EINVAL;
 	ret = backend_for(name, &be);
 	if (ret)
 		return ret;
-	ret = stm_check_name(name);
+	ret = check_name(be, name);
 	if (ret)
 		return ret;
 	if (flags & ~(STM_CREAT | STM_EXCL | STM_RDONLY | STM_NONBLOCK))
@@ -95,9 +134,14 @@ int stm_open(const char *name, int flags, mode_t mode, struct stm_store **out)
 	s->fd = -1;
 	pthread_mutex_init(&s->fam_lock, NULL);
 	s->flags = flags;
-	strcpy(s->name, name);	/* length checked above */
-	ret = be->open(s, name, flags, mode);
+	/* A backend with a scheme stores its own short name over this;
+	 * stm_store_name() gives the URL, as stm_open() had it. */
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	if (be->scheme)
+		s->url = strdup(name);
+	ret = be->scheme && !s->url ? -ENOMEM : be->open(s, name, flags, mode);
 	if (ret) {
+		free(s->url);
 		pthread_mutex_destroy(&s->fam_lock);
 		free(s);
 		return ret;
@@ -111,6 +155,7 @@ void stm_close(struct stm_store *s)
 	if (!s)
 		return;
 	s->be->close(s);
+	free(s->url);
 	pthread_mutex_destroy(&s->fam_lock);
 	free(s);
 }
@@ -120,10 +165,12 @@ int stm_unlink(const char *name)
 	const struct stm_backend *be;
 	int ret;
 
+	if (!name)
+		return -EINVAL;
 	ret = backend_for(name, &be);
 	if (ret)
 		return ret;
-	ret = stm_check_name(name);
+	ret = check_name(be, name);
 	if (ret)
 		return ret;
 	return be->unlink(name);
@@ -131,7 +178,9 @@ int stm_unlink(const char *name)
 
 const char *stm_store_name(const struct stm_store *s)
 {
-	return s ? s->name : NULL;
+	if (!s)
+		return NULL;
+	return s->url ? s->url : s->name;
 }
 
 int stm_limits(const struct stm_store *s, struct stm_limits *out)
@@ -160,5 +209,7 @@ int stm_stores(int (*cb)(const struct stm_store_ent *e, void *arg), void *arg)
 {
 	if (!cb)
 		return -EINVAL;
-	return stm_dev_backend.stores(cb, arg);
+	/* The plain names' backend: a URL backend has nothing to list
+	 * without a URL's endpoints. */
+	return backends[0]->stores(cb, arg);
 }

@@ -48,7 +48,7 @@ static uint64_t store_clock(struct stm_store *s)
 }
 
 FIXTURE(st) {
-	char name[STM_NAME_MAX + 1];
+	char name[LT_NAME_MAX];
 	struct stm_store *s;
 };
 
@@ -82,7 +82,7 @@ TEST_F(st, open_close_unlink)
 	struct stm_store *s2;
 	struct stm_limits lim;
 	struct stm_info in;
-	char other[STM_NAME_MAX + 1], longname[80];
+	char other[LT_NAME_MAX], longname[80];
 
 	ASSERT_STREQ(self->name, stm_store_name(self->s));
 	ASSERT_EQ(-EEXIST, stm_open(self->name, STM_CREAT | STM_EXCL, 0600, &s2));
@@ -111,7 +111,7 @@ TEST_F(st, open_close_unlink)
 	ASSERT_EQ(-ENAMETOOLONG, stm_open(longname, STM_CREAT, 0600, &s2));
 	ASSERT_EQ(-EINVAL, stm_unlink(NULL));
 	ASSERT_EQ(-EINVAL, stm_unlink("x/y"));
-	ASSERT_EQ(-EPROTONOSUPPORT, stm_open("etcd://localhost:2379/x", 0, 0, &s2));
+	ASSERT_EQ(-EPROTONOSUPPORT, stm_open("nosuch://localhost:2379/x", 0, 0, &s2));
 
 	ASSERT_EQ(0, stm_limits(self->s, &lim));
 	ASSERT_EQ((uint32_t)STM_KEY_MAX, lim.max_key_len);
@@ -120,7 +120,7 @@ TEST_F(st, open_close_unlink)
 	ASSERT_EQ(-EINVAL, stm_limits(NULL, &lim));
 
 	ASSERT_EQ(0, stm_info(self->s, &in));
-	ASSERT_STREQ(self->name, in.name);
+	ASSERT_STREQ(self->name + strlen(lt_base()), in.name);	/* less a URL's */
 	ASSERT_EQ(0600U, in.mode & 0777);
 	ASSERT_EQ(geteuid(), in.uid);
 	ASSERT_EQ(0U, in.unlinked);
@@ -131,7 +131,8 @@ TEST_F(st, open_close_unlink)
 	ASSERT_EQ(-ENOENT, stm_unlink(self->name));
 	ASSERT_EQ(0, stm_info(self->s, &in));
 	ASSERT_EQ(1U, in.unlinked);
-	ASSERT_EQ(0, stm_cas(self->s, "k", 0, "v", 1, NULL));
+	/* (etcd drops an unlinked store's keys: its commits fail) */
+	ASSERT_EQ(lt_backend("dev") ? 0 : -EIDRM, stm_cas(self->s, "k", 0, "v", 1, NULL));
 	ASSERT_EQ(-ENOENT, stm_open(self->name, 0, 0, &s2));
 	/* ...and the name can be used again, for a new, empty store */
 	ASSERT_EQ(0, stm_open(self->name, STM_CREAT | STM_EXCL, 0600, &s2));
@@ -814,9 +815,11 @@ TEST_F(st, names_keys_dump_stores)
 	ASSERT_LT(strstr(buf, "key-000"), strstr(buf, "key-199"));	/* sorted */
 	free(buf);
 
-	ASSERT_GE(stm_stores(store_cb, &f), 1);
-	ASSERT_EQ(1, f.hits);
-	ASSERT_EQ(9, stm_stores(stop_cb, NULL));
+	if (lt_backend("dev")) {	/* stm_stores lists /dev/stm's stores */
+		ASSERT_GE(stm_stores(store_cb, &f), 1);
+		ASSERT_EQ(1, f.hits);
+		ASSERT_EQ(9, stm_stores(stop_cb, NULL));
+	}
 }
 
 TEST_F(st, info_and_stats)
@@ -1025,6 +1028,8 @@ TEST_F_TIMEOUT(st, busy_with_nonblock, 300)
 	time_t deadline;
 	char val[32];
 
+	if (!lt_backend("dev"))
+		SKIP(return, "BusyRetry has no meaning on etcd (Documentation/etcd.rst)");
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "one CPU: commit locks are held with preemption off, never seen busy");
 	shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -29,7 +29,7 @@
 #include "lib_test_util.h"
 
 FIXTURE(fix) {
-	char name[STM_NAME_MAX + 1];
+	char name[LT_NAME_MAX];
 	struct stm_store *s;
 };
 

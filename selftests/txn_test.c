@@ -75,7 +75,7 @@ static int put_i64(struct stm_store *s, const char *key, int64_t x)
 }
 
 FIXTURE(tx) {
-	char name[STM_NAME_MAX + 1];
+	char name[LT_NAME_MAX];
 	struct stm_store *s;
 	struct stm_store *s2;	/* a second handle: another "process" in-line */
 };
@@ -358,6 +358,7 @@ static int writer_fn(struct stm_txn *tx, void *arg)
 TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 {
 	enum { WRITERS = 2, READERS = 2, MAX_WRITES = 100000, READS = 2000 };
+	const int reads = lt_scale(READS);
 	struct stm_txn_opts ro = { .flags = STM_TXN_READONLY, .family = "reader" };
 	struct inv *v = shared(sizeof(*v));
 	pid_t pids[WRITERS + READERS];
@@ -383,9 +384,9 @@ TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 					__atomic_add_fetch(&v->writes_done, 1, __ATOMIC_RELAXED);
 				}
 			} else {
-				for (int k = 0; k < READS && !rc; k++)
+				for (int k = 0; k < reads && !rc; k++)
 					rc = stm_atomic(s, reader_fn, v, &ro) ? 12 : 0;
-				__atomic_add_fetch(&v->reads_done, READS, __ATOMIC_RELAXED);
+				__atomic_add_fetch(&v->reads_done, reads, __ATOMIC_RELAXED);
 				__atomic_sub_fetch(&v->readers_left, 1, __ATOMIC_RELAXED);
 			}
 			stm_close(s);
@@ -395,10 +396,10 @@ TEST_F_TIMEOUT(tx, opacity_invariant_across_processes, 300)
 	for (int i = 0; i < WRITERS + READERS; i++)
 		EXPECT_EQ(0, child_status(pids[i]));
 	EXPECT_EQ(0, v->violations);
-	EXPECT_EQ(READERS * READS, v->reads_done);
+	EXPECT_EQ(READERS * reads, v->reads_done);
 	EXPECT_EQ(0, get_i64(self->s, "x") + get_i64(self->s, "y"));
 	TH_LOG("%d read-only transactions against %" PRId64 " writes; %" PRId64
-	       " reads rerun after a change", READERS * READS, (int64_t)v->writes_done,
+	       " reads rerun after a change", READERS * reads, (int64_t)v->writes_done,
 	       (int64_t)v->reruns);
 	munmap(v, sizeof(*v));
 }
@@ -436,6 +437,7 @@ static int fam_cb(const struct stm_family_stats *f, void *arg)
 TEST_F_TIMEOUT(tx, commute_never_conflicts, 600)
 {
 	enum { PROCS = 4, ADDS = 10000 };
+	const int adds = lt_scale(ADDS);
 	struct stm_txn_opts o = { .family = "commute" };
 	struct fam_find ff = { .name = "commute" };
 	struct stm_stats before, after;
@@ -453,7 +455,7 @@ TEST_F_TIMEOUT(tx, commute_never_conflicts, 600)
 
 			if (stm_open(self->name, 0, 0, &s))
 				_exit(10);
-			for (int k = 0; k < ADDS && !rc; k++)
+			for (int k = 0; k < adds && !rc; k++)
 				rc = stm_atomic(s, incr_fn, &max_attempt[i], &o) ? 11 : 0;
 			stm_close(s);
 			_exit(rc);
@@ -461,16 +463,19 @@ TEST_F_TIMEOUT(tx, commute_never_conflicts, 600)
 	}
 	for (int i = 0; i < PROCS; i++)
 		EXPECT_EQ(0, child_status(pids[i]));
-	EXPECT_EQ(PROCS * ADDS, get_i64(self->s, "ctr"));
+	EXPECT_EQ(PROCS * adds, get_i64(self->s, "ctr"));
 	ASSERT_EQ(0, stm_stats(self->s, &after));
-	EXPECT_EQ(before.conflicts, after.conflicts);
-	EXPECT_EQ(before.commits + PROCS * ADDS, after.commits);
 	for (int i = 0; i < PROCS; i++)
 		EXPECT_EQ(1U, max_attempt[i]);	/* no rerun, ever */
+	/* etcd counts commits and families per handle (Documentation/etcd.rst) */
+	if (!lt_backend("dev"))
+		return;
+	EXPECT_EQ(before.conflicts, after.conflicts);
+	EXPECT_EQ(before.commits + PROCS * adds, after.commits);
 	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
 	ASSERT_EQ(1, ff.found);
-	EXPECT_EQ((uint64_t)PROCS * ADDS, ff.st.commits);
-	EXPECT_EQ((uint64_t)PROCS * ADDS, ff.st.attempts);
+	EXPECT_EQ((uint64_t)PROCS * adds, ff.st.commits);
+	EXPECT_EQ((uint64_t)PROCS * adds, ff.st.attempts);
 	EXPECT_EQ(0U, ff.st.conflicts);
 	EXPECT_EQ(0U, ff.st.retries);
 	munmap(max_attempt, sizeof(unsigned) * PROCS);
@@ -937,7 +942,7 @@ static int outer_two_fn(struct stm_txn *tx, void *arg)
 
 TEST_F(tx, nested_on_another_store_is_independent)
 {
-	char name2[STM_NAME_MAX + 1];
+	char name2[LT_NAME_MAX];
 	struct two t = {};
 
 	store_name(name2, sizeof(name2), "o");
@@ -1029,6 +1034,8 @@ TEST_F(tx, producer_consumer_blocks_on_empty_queue)
 	EXPECT_EQ(0, child_status(pid));
 	EXPECT_EQ(ITEMS, get_i64(self->s, "head"));
 	EXPECT_EQ(ITEMS, get_i64(self->s, "tail"));
+	if (!lt_backend("dev"))
+		return;		/* etcd: the child's families are its handle's */
 	ASSERT_LT(0, stm_families(self->s, fam_cb, &ff));
 	EXPECT_EQ((uint64_t)ITEMS, ff.st.waits);
 	EXPECT_EQ((uint64_t)ITEMS, ff.st.commits);
@@ -1099,16 +1106,19 @@ TEST_F(tx, blocked_retry_interrupted_and_unlinked)
 	int aborts = 0;
 
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		if (await_waits(self->s2, w0 + 1))
-			_exit(1);
-		_exit(kill(parent, SIGUSR1) ? 2 : 0);
+	/* (etcd: a signal does not interrupt a wait; Documentation/etcd.rst) */
+	if (lt_backend("dev")) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			if (await_waits(self->s2, w0 + 1))
+				_exit(1);
+			_exit(kill(parent, SIGUSR1) ? 2 : 0);
+		}
+		EXPECT_EQ(-EINTR, stm_atomic(self->s, retry_on_never_fn, &aborts, NULL));
+		EXPECT_EQ(1, aborts);
+		EXPECT_EQ(0, child_status(pid));
 	}
-	EXPECT_EQ(-EINTR, stm_atomic(self->s, retry_on_never_fn, &aborts, NULL));
-	EXPECT_EQ(1, aborts);
-	EXPECT_EQ(0, child_status(pid));
 
 	/* Unlinking the store wakes its waiters with EIDRM. */
 	aborts = 0;
@@ -1235,6 +1245,8 @@ TEST_F(tx, watch_poll_and_epoll)
 	pid_t pid;
 
 	fd = stm_store_fd(self->s);
+	if (fd == -EOPNOTSUPP && !lt_backend("dev"))
+		SKIP(return, "no pollable descriptor on this backend (Documentation/etcd.rst)");
 	ASSERT_LE(0, fd);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	EXPECT_EQ(0, poll(&pfd, 1, 0));		/* no watch set: quiet */

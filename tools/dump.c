@@ -48,7 +48,7 @@ static int dump_json(struct stm_store *s)
 	if (!keys || !lens)
 		goto out;
 	printf("{\"store\":");
-	json_string(stdout, in.name, strlen(in.name));
+	json_strout(stdout, in.name, strlen(in.name));
 	printf(",\"clock\":%" PRIu64 ",\"keys\":[", in.clock);
 	ret = 0;
 	for (size_t at = 0; at < r.n && !ret; at += batch) {

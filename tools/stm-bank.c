@@ -60,7 +60,7 @@ struct shared {
 struct config {
 	int workers, accounts, seconds;
 	int64_t initial;
-	char store[STM_NAME_MAX + 1];
+	char store[1024];	/* a name, or a URL (etcd://...) */
 	bool blocking, keep, quiet;
 };
 
@@ -120,9 +120,18 @@ static int coll_total(struct stm_coll *c, int64_t *total)
 	return 0;
 }
 
-/* Move money, until told to stop.  Returns 0 or -errno. */
-static int worker(const struct config *cfg, char **names, struct counters *me)
+/* Worker @w's ledger key: how many transfers it committed, bumped in the
+ * same commit as each transfer (the total after checks it: no transfer
+ * lost or applied twice, as a networked store could if it erred). */
+static void ledger_name(char *buf, size_t len, int w)
 {
+	snprintf(buf, len, "done-%04d", w);
+}
+
+/* Move money, until told to stop.  Returns 0 or -errno. */
+static int worker(const struct config *cfg, char **names, int w, struct counters *me)
+{
+	char ledger[16];
 	struct stm_store *s;
 	uint64_t rnd = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
 	int ret;
@@ -132,26 +141,30 @@ static int worker(const struct config *cfg, char **names, struct counters *me)
 		return ret;
 	if (!rnd)
 		rnd = 1;
+	ledger_name(ledger, sizeof(ledger), w);
 	while (!stopping()) {
 		int a = xorshift(&rnd) % cfg->accounts;
 		int b = (a + 1 + xorshift(&rnd) % (cfg->accounts - 1)) % cfg->accounts;
 		int64_t want = 1 + xorshift(&rnd) % MAX_AMOUNT;
-		const char *keys[2] = { names[a], names[b] };
-		struct stm_value *from, *to;
+		const char *keys[3] = { names[a], names[b], ledger };
+		struct stm_value *from, *to, *done;
 		struct stm_coll *c;
 		bool retried = false;
 
-		ret = stm_using(s, keys, 2, &c);
+		ret = stm_using(s, keys, 3, &c);
 		if (ret)
 			break;
 		from = stm_coll_get(c, names[a]);
 		to = stm_coll_get(c, names[b]);
+		done = stm_coll_get(c, ledger);
 		for (;;) {
-			int64_t fb, tb, amount;
+			int64_t fb, tb, nd = 0, amount;
 
 			ret = stm_value_i64(from, &fb);
 			if (!ret)
 				ret = stm_value_i64(to, &tb);
+			if (!ret && stm_value_data(done, NULL))
+				ret = stm_value_i64(done, &nd);
 			if (ret)
 				break;
 			amount = want < fb ? want : fb;	/* no overdrafts */
@@ -159,6 +172,7 @@ static int worker(const struct config *cfg, char **names, struct counters *me)
 				break;
 			stm_value_set_i64(from, fb - amount);
 			stm_value_set_i64(to, tb + amount);
+			stm_value_set_i64(done, nd + 1);
 			do {	/* BusyRetry: retry the commit, not the transaction */
 				ret = stm_coll_commit(c);
 				if (ret == -STM_EBUSY) {
@@ -317,14 +331,18 @@ static void usage(FILE *f)
 		"  -a, --accounts K   accounts (default 8; env ACCOUNTS)\n"
 		"  -s, --seconds S    how long to run (default 10; env SECONDS)\n"
 		"  -i, --initial B    initial balance of each account (default 1000)\n"
-		"      --store NAME   store to create (default bank-PID; must not exist)\n"
+		"      --store NAME   store to create (default bank-PID; must not exist); a URL\n"
+		"                     (etcd://host:port,.../name) where the etcd backend is in\n"
 		"  -b, --blocking     blocking commits (default: non-blocking, busy is retried)\n"
 		"  -k, --keep         keep the store afterwards (default: remove it)\n"
 		"  -q, --quiet        no progress lines\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Exit status: 0 when the total is unchanged and no audit saw a wrong total,\n"
-		"1 otherwise (or on an error), 2 on a bad command line.\n");
+		"Each transfer also bumps its worker's ledger key (done-NNNN) in the same\n"
+		"commit: at the end the ledgers must hold exactly the transfers counted.\n"
+		"\n"
+		"Exit status: 0 when the total is unchanged, no audit saw a wrong total and\n"
+		"the ledgers match, 1 otherwise (or on an error), 2 on a bad command line.\n");
 }
 
 static int parse_config(int argc, char **argv, struct config *cfg)
@@ -385,7 +403,7 @@ static int parse_config(int argc, char **argv, struct config *cfg)
 			cfg->initial = v;
 			break;
 		case 'S':
-			if (strlen(optarg) > STM_NAME_MAX) {
+			if (strlen(optarg) >= sizeof(cfg->store)) {
 				fprintf(stderr, "stm-bank: store name too long\n");
 				return 2;
 			}
@@ -422,7 +440,7 @@ int main(int argc, char **argv)
 	struct stm_store *s;
 	struct stm_limits lim;
 	struct config cfg;
-	int64_t before = 0, after = 0;
+	int64_t before = 0, after = 0, ledger = 0;
 	pid_t *pids;
 	char **names;
 	size_t shsize;
@@ -482,7 +500,7 @@ int main(int argc, char **argv)
 			if (getppid() == 1)
 				_exit(1);
 			stm_close(s);	/* each process attaches its own handle */
-			ret = i < cfg.workers ? worker(&cfg, names, me)
+			ret = i < cfg.workers ? worker(&cfg, names, i, me)
 					      : auditor(&cfg, names, before, me);
 			me->err = ret;
 			_exit(ret ? 1 : 0);
@@ -536,13 +554,28 @@ int main(int argc, char **argv)
 		if (!after_err)
 			after_err = coll_total(c, &after);
 		stm_coll_free(c);
+		/* The workers' ledgers against what they counted. */
+		for (int w = 0; w < cfg.workers && !after_err; w++) {
+			struct stm_value *v;
+			char ln[16];
+			int64_t x = 0;
+
+			ledger_name(ln, sizeof(ln), w);
+			after_err = stm_usevar(s, ln, &v);
+			if (!after_err && stm_value_data(v, NULL))
+				after_err = stm_value_i64(v, &x);
+			if (!after_err)
+				ledger += x;
+			stm_value_free(v);
+		}
 	}
 	stm_stats(s, &kst);
 	stm_close(s);
 	if (!cfg.keep)
 		stm_unlink(cfg.store);
 
-	ok = !after_err && after == before && t.inconsistent == 0 && !children_failed;
+	ok = !after_err && after == before && t.inconsistent == 0 && !children_failed &&
+	     ledger == (int64_t)t.transfers;
 	printf("\n"
 	       "  transfers done        %12" PRIu64 "\n"
 	       "  conflicts (redone)    %12" PRIu64 "\n"
@@ -552,20 +585,25 @@ int main(int argc, char **argv)
 	       "  inconsistent audits   %12" PRIu64 "\n"
 	       "  total before          %12" PRId64 "\n"
 	       "  total after           %12" PRId64 "\n"
+	       "  transfers in ledgers  %12" PRId64 "\n"
 	       "  store: commits %" PRIu64 ", conflicts %" PRIu64 ", busy %" PRIu64
 	       ", reads %" PRIu64 "\n",
 	       t.transfers, t.conflicts, t.busy, t.retried, t.audits, t.inconsistent,
-	       before, after, kst.commits, kst.conflicts, kst.busy, kst.reads);
+	       before, after, ledger, kst.commits, kst.conflicts, kst.busy, kst.reads);
 	if (after_err)
 		fprintf(stderr, "stm-bank: reading the total after: %s\n", stm_strerror(after_err));
+	if (!after_err && ledger != (int64_t)t.transfers)
+		fprintf(stderr, "stm-bank: the ledgers hold %" PRId64 " transfers, the workers "
+			"counted %" PRIu64 "\n", ledger, t.transfers);
 	if (t.inconsistent)
 		fprintf(stderr, "stm-bank: an audit saw the total %" PRId64 ", not %" PRId64 "\n",
 			sh->c[cfg.workers].bad_total, before);
 	/* One line for scripts (selftests/demo_test.sh). */
 	printf("result: transfers=%" PRIu64 " conflicts=%" PRIu64 " busy=%" PRIu64
 	       " retried=%" PRIu64 " audits=%" PRIu64 " inconsistent=%" PRIu64
-	       " total_before=%" PRId64 " total_after=%" PRId64 " failed=%d %s\n",
+	       " total_before=%" PRId64 " total_after=%" PRId64 " ledger=%" PRId64
+	       " failed=%d %s\n",
 	       t.transfers, t.conflicts, t.busy, t.retried, t.audits, t.inconsistent,
-	       before, after, children_failed, ok ? "OK" : "FAILED");
+	       before, after, ledger, children_failed, ok ? "OK" : "FAILED");
 	return ok ? 0 : 1;
 }

@@ -115,7 +115,7 @@ int parse_key(const char *verb, const char *arg, bool hex, uint8_t **key, size_t
 
 void print_text_or_hex(FILE *f, const void *p, size_t len);
 void print_hex(FILE *f, const void *p, size_t len);
-void json_string(FILE *f, const void *p, size_t len);
+void json_strout(FILE *f, const void *p, size_t len);
 void print_name(FILE *f, const char *name, size_t max);
 void json_name(FILE *f, const char *name, size_t max);
 /* "NAME":"...","NAME_encoding":"text"|"hex" */

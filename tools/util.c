@@ -297,7 +297,7 @@ void print_text_or_hex(FILE *f, const void *p, size_t len)
 	}
 }
 
-void json_string(FILE *f, const void *data, size_t len)
+void json_strout(FILE *f, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
@@ -358,7 +358,7 @@ void json_bytes(FILE *f, const char *name, const void *p, size_t len)
 
 	fprintf(f, "\"%s\":", name);
 	if (text) {
-		json_string(f, p, len);
+		json_strout(f, p, len);
 	} else {
 		fputc('"', f);
 		print_hex(f, p, len);
