@@ -135,6 +135,7 @@ check:
 	+$(MAKE) style
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(VM_RUN)
+	+$(MAKE) check-kselftest
 
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
 demo:

@@ -13,6 +13,8 @@
 #                        and runs dkms add, build and install
 #   make deb             dpkg-buildpackage -us -uc -b, packages in ../
 #   make check-host      the host-side checks (no VM): install, dkms, deb
+#   make check-kselftest the selftests installed as kselftest installs them,
+#                        run with their run_kselftest.sh in the VM
 #
 # Directories (each overridable): LIBDIR for multiarch (debian/rules passes
 # /usr/lib/<triplet>), UDEVRULESDIR and SYSTEMDUNITDIR are where udev and
@@ -42,7 +44,7 @@ PKG_UNITS := $(wildcard packaging/*.service packaging/*.timer)
 print-kver:
 	@echo $(KVER)
 
-.PHONY: print-kver install install-module install-userspace uninstall dkms-install \
+.PHONY: check-kselftest print-kver install install-module install-userspace uninstall dkms-install \
 	deb check-host
 
 install: install-module install-userspace
@@ -93,3 +95,7 @@ check-host:
 		r=0; $(TOP)/selftests/host/$${t}_test.sh || r=$$?; \
 		if [ $$r = 4 ]; then echo "# $$t: skipped"; elif [ $$r != 0 ]; then rc=1; fi; \
 	done; exit $$rc
+
+check-kselftest: module lib tools
+	+$(MAKE) selftests
+	$(TOP)/selftests/vm/kselftest_check.sh
