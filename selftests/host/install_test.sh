@@ -20,7 +20,7 @@ ok() {
 }
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..11"
 
 rc=0
 make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >"$tmp/log" 2>&1 || rc=1
@@ -79,6 +79,32 @@ cc -static -o "$tmp/hello-static" "$tmp/hello.c" $(pkg-config --static --cflags 
 	sed 's/^/# /' || rc=1
 [ -x "$tmp/hello-static" ] && "$tmp/hello-static" >/dev/null || rc=1
 ok $rc "a static program builds with pkg-config --static and runs"
+
+# A man page per exported function (the symbol map's names), as liburing.
+missing=
+for f in $(sed -e 's|/\*.*\*/||' "$top/lib/libstmdev.map" | grep -o '^[[:space:]]*stm_[a-z_0-9]*;' | tr -d ' \t;'); do
+	[ -f "$d/usr/share/man/man3/$f.3" ] || missing="$missing $f"
+done
+[ -z "$missing" ] || echo "# no man page:$missing"
+ok "$([ -z "$missing" ]; echo $?)" "man 3 page for every exported function ($(ls "$d/usr/share/man/man3" | wc -l) pages)"
+
+rc=0
+if command -v man >/dev/null; then
+	for f in "$d"/usr/share/man/man[13]/*; do
+		w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null)
+		[ -z "$w" ] || { echo "# $(basename "$f"): $w"; rc=1; }
+	done
+	ok $rc "every installed man page renders without warnings"
+else
+	ok 0 "every installed man page renders without warnings # SKIP no man"
+fi
+
+missing=
+for v in $("$d/usr/bin/stmctl" --help 2>&1 | awk '/^verbs:/ {on = 1; next} on && /^$/ {exit} on {print $1}'); do
+	grep -q "^\.B $v\b\|^\.BR\? \"\?$v\b" "$d/usr/share/man/man1/stmctl.1" || missing="$missing $v"
+done
+[ -z "$missing" ] || echo "# verbs missing from stmctl(1):$missing"
+ok "$([ -z "$missing" ]; echo $?)" "stmctl(1) lists every verb of stmctl --help"
 
 make -s -C "$top" uninstall DESTDIR="$d" PREFIX=/usr >"$tmp/log" 2>&1 || sed 's/^/# /' "$tmp/log"
 left=$(find "$d" ! -type d | sed "s|^$d/||")
