@@ -63,7 +63,10 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
 	ls -d /lib/modules/6.1.*-amd64/build/ /lib/modules/6.12.*-amd64/build/ >/dev/null 2>&1 && \
 	command -v clang-14 >/dev/null && command -v llvm-symbolizer-14 >/dev/null && \
-	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1
+	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1 && \
+	command -v dkms >/dev/null && command -v dh_dkms >/dev/null && \
+	command -v lintian >/dev/null && command -v dpkg-buildpackage >/dev/null && \
+	command -v pkg-config >/dev/null
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
@@ -79,7 +82,7 @@ all: module userspace
 module:
 	@if [ ! -f kmod/Kbuild ]; then echo "make: no kmod/Kbuild yet, module skipped"; exit 0; fi; \
 	if [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)/" ]; then \
-		echo "make: no kernel build tree (KDIR='$(KDIR)'); run make deps or pass KDIR=" >&2; exit 1; fi
+		echo "make: no kernel build tree (KDIR='$(KDIR)'): install linux-headers-$$(uname -r) or pass KDIR=" >&2; exit 1; fi
 	+@if [ -f kmod/Kbuild ]; then $(TOP)/selftests/vm/kbuild $(KDIR) $(TOP)/kmod $(KBUILD_ARGS); fi
 
 userspace: lib tools
