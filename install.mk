@@ -7,7 +7,8 @@
 #                        stm.ko into /lib/modules/<KDIR's release>/$(MODDIR),
 #                        headers, libstmdev (.so with soname, .a, stmdev.pc),
 #                        stmctl and stm-bank, man pages, the udev rule and
-#                        the systemd units; depmod when DESTDIR is empty
+#                        the systemd units; depmod and ldconfig when
+#                        DESTDIR is empty
 #   make uninstall       removes exactly those files (same variables)
 #   make dkms-install    copies the sources to /usr/src/stm-$(STM_VERSION)
 #                        and runs dkms add, build and install
@@ -60,6 +61,7 @@ install-userspace: lib tools
 	+$(MAKE) -C lib install $(INSTALL_DIRS)
 	+$(MAKE) -C tools install $(INSTALL_DIRS)
 	install -D -m 0644 $(PKG_UDEV) $(DESTDIR)$(UDEVRULESDIR)/$(notdir $(PKG_UDEV))
+	if [ -z "$(DESTDIR)" ]; then ldconfig; fi
 	$(if $(PKG_UNITS),install -d $(DESTDIR)$(SYSTEMDUNITDIR))
 	$(if $(PKG_UNITS),install -m 0644 $(PKG_UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/)
 
