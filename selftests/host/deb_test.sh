@@ -7,17 +7,7 @@
 # each package holds what it should; lintian reports no error.  Run by
 # make check (make check-host).  Needs debhelper, dh-dkms, dpkg-dev,
 # fakeroot and lintian (scripts/deps).
-set -u
-
-top=$(cd "$(dirname "$0")/../.." && pwd)
-n=0 failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; failed=$((failed + 1)); fi
-}
-
-echo "TAP version 13"
+. "$(dirname "$0")/ktap.sh"
 for c in dpkg-buildpackage dh dh_dkms lintian fakeroot; do
 	if ! command -v $c >/dev/null; then
 		echo "1..0 # SKIP $c is not installed (scripts/deps)"
@@ -68,5 +58,4 @@ lintian --fail-on error "$tmp"/*.changes >"$tmp/lintian" 2>&1 || rc=1
 sed 's/^/# /' "$tmp/lintian"
 ok $rc "lintian: no errors"
 
-echo "# deb: $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+summary deb

@@ -9,17 +9,7 @@
 # signing key into /var/lib/dkms either: the modules are built unsigned.
 # Each built module must carry the kernel's vermagic.  Run by make check
 # (make check-host); STM_DKMS_KERNELS="6.1.0-57-amd64 ..." picks kernels.
-set -u
-
-top=$(cd "$(dirname "$0")/../.." && pwd)
-n=0 failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; failed=$((failed + 1)); fi
-}
-
-echo "TAP version 13"
+. "$(dirname "$0")/ktap.sh"
 if ! command -v dkms >/dev/null; then
 	echo "1..0 # SKIP dkms is not installed (apt install dkms)"
 	exit 4
@@ -77,5 +67,4 @@ for k in "$@"; do
 	rm -rf "$tmp/tree"
 done
 
-echo "# dkms: $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+summary dkms

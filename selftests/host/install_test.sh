@@ -6,20 +6,10 @@
 # installed files with `pkg-config --cflags --libs stmdev` (shared and
 # --static) and runs, and `make uninstall` removes every file again.
 # Host only, no VM, no root; run by make check (make check-host).
-set -u
-
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/ktap.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 d=$tmp/root
-n=0 failed=0
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; failed=$((failed + 1)); fi
-}
-
-echo "TAP version 13"
 echo "1..11"
 
 rc=0
@@ -111,5 +101,4 @@ left=$(find "$d" ! -type d | sed "s|^$d/||")
 [ -z "$left" ] || echo "# left behind:" $left
 ok "$([ -z "$left" ]; echo $?)" "make uninstall removes every installed file"
 
-echo "# install: $((n - failed)) passed, $failed failed"
-[ $failed = 0 ]
+summary install
