@@ -2,7 +2,10 @@
 #
 # stm: one entry point.
 #
-#   make                 module (for KDIR), library, tools, selftests
+#   make                 module (for KDIR), library and tools: a compiler,
+#                        kernel headers and liburing-dev are all it needs
+#   make selftests       the test programs (needs the kselftest harness:
+#                        make deps, or a kernel tree; make check does it)
 #   make KDIR=/lib/modules/6.1.0-56-amd64/build [W=1] [STM_DEBUG=1]
 #   make check           style, the userspace core's short runs, then every
 #                        selftest in QEMU on each STM_KERNELS
@@ -12,7 +15,9 @@
 #   make soak            1,000 kill -9 into committing processes, in the VM
 #   make fuzz            the kcov-guided fuzzer on the debug kernel (FUZZ_MINUTES)
 #   make style           checkpatch on kmod/ and uapi/
-#   make install         module, uapi header, library and tools
+#   make install         module, headers, library, tools, man pages,
+#                        udev rule, systemd units (install.mk; DESTDIR=,
+#                        PREFIX=); make uninstall; make dkms-install; make deb
 #   make deps            install the toolchain (scripts/deps, as root)
 #
 # Sub-directories are built only when their Makefile exists, so the tree
@@ -60,7 +65,10 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	command -v clang-14 >/dev/null && command -v llvm-symbolizer-14 >/dev/null && \
 	command -v etcd >/dev/null && command -v etcdctl >/dev/null && \
 	pkg-config --exists libcurl jansson && \
-	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1
+	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1 && \
+	command -v dkms >/dev/null && command -v dh_dkms >/dev/null && \
+	command -v lintian >/dev/null && command -v dpkg-buildpackage >/dev/null && \
+	command -v pkg-config >/dev/null
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
@@ -77,10 +85,10 @@ all: module userspace
 module:
 	@if [ ! -f kmod/Kbuild ]; then echo "make: no kmod/Kbuild yet, module skipped"; exit 0; fi; \
 	if [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)/" ]; then \
-		echo "make: no kernel build tree (KDIR='$(KDIR)'); run make deps or pass KDIR=" >&2; exit 1; fi
+		echo "make: no kernel build tree (KDIR='$(KDIR)'): install linux-headers-$$(uname -r) or pass KDIR=" >&2; exit 1; fi
 	+@if [ -f kmod/Kbuild ]; then $(TOP)/selftests/vm/kbuild $(KDIR) $(TOP)/kmod $(KBUILD_ARGS); fi
 
-userspace: lib tools selftests
+userspace: lib tools
 
 lib tools:
 	+@if [ -f $@/Makefile ]; then $(MAKE) -C $@; else echo "make: no $@/Makefile yet, $@ skipped"; fi
@@ -88,6 +96,7 @@ lib tools:
 # Tests link libstmdev.a when it exists: build lib first.
 tools selftests: lib
 selftests:
+	$(NEED_DEPS)
 	+$(MAKE) -C selftests
 
 deps:
@@ -122,16 +131,18 @@ ufuzz:
 	+$(MAKE) -C ustress ufuzz
 
 # The VM runner's verdict on recorded console logs (host only, no VM),
-# style, the userspace core's short slices, then every selftest on every
+# the host-side install/DKMS/package checks (install.mk), style, the userspace core's short slices, then every selftest on every
 # kernel of STM_KERNELS, in QEMU.
 check:
 	$(TOP)/selftests/vm/verdict_test.sh
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
+	+$(MAKE) check-host
 	+$(MAKE) style
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(MAKE) check-etcd
 	+$(VM_RUN)
+	+$(MAKE) check-kselftest
 
 # The etcd backend on a local 3-member cluster, on the host
 # (selftests/etcd/run; Documentation/etcd.rst).
@@ -240,14 +251,8 @@ fuzz:
 		else echo "make fuzz: kernel $$k wrote nothing to /out" >&2; rc=1; fi; \
 	done; exit $$rc
 
-KVER = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
-install: all
-	+$(MAKE) -C $(KDIR) M=$(TOP)/kmod $(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
-	if [ -z "$(DESTDIR)" ] && [ -n "$(KVER)" ]; then depmod -a $(KVER); fi
-	install -D -m 0644 uapi/linux/stmdev.h $(DESTDIR)$(PREFIX)/include/linux/stmdev.h
-	+for d in $(SUBDIRS); do \
-		if [ -f $$d/Makefile ] && grep -q '^install:' $$d/Makefile; then \
-			$(MAKE) -C $$d install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR); fi; done
+# install, uninstall, dkms-install, deb and the host-side checks.
+include $(TOP)/install.mk
 
 clean:
 	+if [ -f kmod/Kbuild ] && [ -d "$(KDIR)/" ]; then $(MAKE) -C $(KDIR) M=$(TOP)/kmod clean; fi

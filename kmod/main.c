@@ -88,11 +88,26 @@ STM_PARAM(max_waits_per_fd, false, 1, 1U << 24,
 STM_PARAM(max_waits_per_user, false, 1, 1U << 24,
 	  "wait and watch entries of the fds one user opened (default 65536)");
 
+/*
+ * /dev/stm is misc minor STM_MINOR (in 243-254, "reserved for local use"
+ * in Documentation/admin-guide/devices.txt), so depmod writes it into
+ * modules.devname: systemd creates /dev/stm at boot and the first open
+ * loads the module.  Should another local driver hold that minor, stm
+ * falls back to a dynamic one (no autoload then).  The node's mode is
+ * dev_mode (default 0666, any local user); a udev rule may narrow it.
+ */
+#define STM_MINOR 250
+MODULE_ALIAS_MISCDEV(STM_MINOR);
+MODULE_ALIAS("devname:stm");
+
+static ushort stm_dev_mode = 0666;
+module_param_named(dev_mode, stm_dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode, "mode of /dev/stm at creation, at most 0666 (default 0666)");
+
 static struct miscdevice stm_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
+	.minor	= STM_MINOR,
 	.name	= "stm",
 	.fops	= &stm_fops,
-	.mode	= 0666,
 };
 
 static int __init stm_init(void)
@@ -100,10 +115,20 @@ static int __init stm_init(void)
 	int err;
 
 	stm_scratch_init();
+	if (stm_dev_mode & ~0666) {
+		err = -EINVAL;
+		goto out_scratch;
+	}
 	err = stm_stores_init();
 	if (err)
 		goto out_scratch;
+	stm_misc.mode = stm_dev_mode;
 	err = misc_register(&stm_misc);
+	if (err == -EBUSY) {
+		pr_warn("misc minor %d is taken, using a dynamic one\n", STM_MINOR);
+		stm_misc.minor = MISC_DYNAMIC_MINOR;
+		err = misc_register(&stm_misc);
+	}
 	if (err)
 		goto out_stores;
 	pr_debug("loaded, uapi %d\n", STMDEV_UAPI_VERSION);
