@@ -12,6 +12,7 @@
 #   make soak            1,000 kill -9 into committing processes, in the VM
 #   make fuzz            the kcov-guided fuzzer on the debug kernel (FUZZ_MINUTES)
 #   make style           checkpatch on kmod/ and uapi/
+#   make htmldocs        Documentation/ as HTML (Sphinx, warnings are errors)
 #   make install         module, uapi header, library and tools
 #   make deps            install the toolchain (scripts/deps, as root)
 #
@@ -53,6 +54,9 @@ VM_RUN := $(TOP)/selftests/vm/run
 # runs first (it is quick when all is there, and needs root when not).
 DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harness.h && \
 	test -f $(TOP)/.cache/kernel/scripts/checkpatch.pl && \
+	test -f $(TOP)/.cache/kernel/scripts/kernel-doc && \
+	test -f $(TOP)/.cache/kernel/Documentation/sphinx/kerneldoc.py && \
+	/usr/bin/python3 -c 'import sphinx' 2>/dev/null && \
 	command -v qemu-system-x86_64 >/dev/null && test -x /bin/busybox && \
 	command -v cpio >/dev/null && test -f /usr/lib/x86_64-linux-gnu/liburing.a && \
 	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
@@ -65,7 +69,7 @@ NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running
 SUBDIRS := lib tools
 
 .PHONY: all module userspace lib tools selftests deps check demo bench soak \
-	fuzz ustress ufuzz style install clean
+	fuzz ustress ufuzz style htmldocs install clean
 
 all: module userspace
 
@@ -126,8 +130,20 @@ check:
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
 	+$(MAKE) style
+	+$(MAKE) htmldocs
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(VM_RUN)
+
+# `make htmldocs`: Documentation/ to HTML in HTMLDOCS_OUT with Debian's
+# Sphinx, every warning an error; the headers' kernel-doc comments come in
+# through the kernel's kerneldoc extension (Documentation/conf.py, api.rst).
+HTMLDOCS_OUT ?= $(TOP)/.build/htmldocs
+htmldocs:
+	@if [ ! -f $(TOP)/.cache/kernel/scripts/kernel-doc ] || \
+	    ! /usr/bin/python3 -c 'import sphinx' 2>/dev/null; then bash $(TOP)/scripts/deps; fi
+	/usr/bin/python3 -m sphinx -W --keep-going -q -b html \
+		-d $(TOP)/.build/doctrees $(TOP)/Documentation $(HTMLDOCS_OUT)
+	@echo "htmldocs: $(HTMLDOCS_OUT)/index.html"
 
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
 demo:
