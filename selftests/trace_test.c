@@ -395,7 +395,7 @@ static int hammer(void *arg, int idx)
 	struct hammer *h = arg;
 	int i, ret;
 
-	for (i = 0; i < 20000; i++) {
+	for (i = 0; i < 5000; i++) {
 		ret = t_put_str(h->fd, "hot", idx ? "c" : "p", NULL);
 		if (ret == -EBUSY)
 			h->busy[idx]++;
