@@ -15,6 +15,7 @@
 #   make soak            1,000 kill -9 into committing processes, in the VM
 #   make fuzz            the kcov-guided fuzzer on the debug kernel (FUZZ_MINUTES)
 #   make style           checkpatch on kmod/ and uapi/
+#   make htmldocs        Documentation/ as HTML (Sphinx, warnings are errors)
 #   make install         module, headers, library, tools, man pages,
 #                        udev rule, systemd units (install.mk; DESTDIR=,
 #                        PREFIX=); make uninstall; make dkms-install; make deb
@@ -58,6 +59,9 @@ VM_RUN := $(TOP)/selftests/vm/run
 # runs first (it is quick when all is there, and needs root when not).
 DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harness.h && \
 	test -f $(TOP)/.cache/kernel/scripts/checkpatch.pl && \
+	test -f $(TOP)/.cache/kernel/scripts/kernel-doc && \
+	test -f $(TOP)/.cache/kernel/Documentation/sphinx/kerneldoc.py && \
+	/usr/bin/python3 -c 'import sphinx' 2>/dev/null && \
 	command -v qemu-system-x86_64 >/dev/null && test -x /bin/busybox && \
 	command -v cpio >/dev/null && test -f /usr/lib/x86_64-linux-gnu/liburing.a && \
 	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
@@ -76,7 +80,7 @@ SUBDIRS := lib tools
 
 .PHONY: all module userspace lib tools selftests deps check demo bench soak \
 	check-etcd bench-etcd \
-	fuzz ustress ufuzz style install clean
+	fuzz ustress ufuzz style htmldocs install clean
 
 all: module userspace
 
@@ -139,6 +143,7 @@ check:
 	+$(MAKE) module lib tools
 	+$(MAKE) check-host
 	+$(MAKE) style
+	+$(MAKE) htmldocs
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(MAKE) check-etcd
 	+$(VM_RUN)
@@ -151,6 +156,17 @@ check-etcd:
 	+$(MAKE) -C tools host
 	+$(MAKE) -C selftests etcd
 	$(TOP)/selftests/etcd/run
+
+# `make htmldocs`: Documentation/ to HTML in HTMLDOCS_OUT with Debian's
+# Sphinx, every warning an error; the headers' kernel-doc comments come in
+# through the kernel's kerneldoc extension (Documentation/conf.py, api.rst).
+HTMLDOCS_OUT ?= $(TOP)/.build/htmldocs
+htmldocs:
+	@if [ ! -f $(TOP)/.cache/kernel/scripts/kernel-doc ] || \
+	    ! /usr/bin/python3 -c 'import sphinx' 2>/dev/null; then bash $(TOP)/scripts/deps; fi
+	/usr/bin/python3 -m sphinx -W --keep-going -q -b html \
+		-d $(TOP)/.build/doctrees $(TOP)/Documentation $(HTMLDOCS_OUT)
+	@echo "htmldocs: $(HTMLDOCS_OUT)/index.html"
 
 # `make demo`: the main job, run in the VM (DEMO_CMD, default stm-bank).
 # make demo STORE=etcd: the same bank on a local 3-member etcd cluster, on

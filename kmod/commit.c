@@ -13,6 +13,7 @@
 #include <linux/uaccess.h>
 #include "stm.h"
 #include "debug.h"
+#include "stm_trace.h"
 
 /* Internal: drop every lock and start the commit over. */
 #define STM_BACKOFF	1
@@ -74,6 +75,10 @@ struct stm_commit_ctx {
 	struct stm_went *fault;	/* a fetch whose room faulted */
 	u64 rmax;		/* newest version the validation saw */
 	bool absent;		/* it saw a READ entry's key absent */
+	/* For the trace: the conflicting (or busy) key, as the caller saw it */
+	const struct stm_kref *hot;
+	u64 hot_expect;
+	u64 hot_cur;
 };
 
 /* Release every lock the commit holds, dropping placeholders. */
@@ -138,6 +143,7 @@ again:
 		}
 		lv = READ_ONCE(k->lockver);
 		if (lv & STM_LOCKED) {
+			c->hot = &w->kr;
 			if (c->nonblock)
 				return -EBUSY;
 			goto busy;
@@ -175,9 +181,16 @@ static bool stm_went_puts(const struct stm_went *w)
 	return w->op == STMDEV_OP_PUT || w->op == STMDEV_OP_ADD;
 }
 
-static void stm_conflict(struct stm_commit_ctx *c, u32 idx)
+/* Entry @w conflicts: the key's version is @cur. */
+static void stm_conflict(struct stm_commit_ctx *c, const struct stm_went *w,
+			 u64 cur)
 {
-	c->conflict = min(c->conflict, idx);
+	if (w->idx >= c->conflict)
+		return;
+	c->conflict = w->idx;
+	c->hot = &w->kr;
+	c->hot_expect = w->expect;
+	c->hot_cur = cur;
 }
 
 /*
@@ -196,7 +209,7 @@ static int stm_validate(struct stm_commit_ctx *c)
 	for (i = 0; i < c->nw; i++)
 		if (c->w[i].flags & STMDEV_CENT_CHECK &&
 		    stm_held_version(&c->w[i]) != c->w[i].expect)
-			stm_conflict(c, c->w[i].idx);
+			stm_conflict(c, &c->w[i], stm_held_version(&c->w[i]));
 
 	for (i = 0; i < c->nr; i++) {
 		struct stm_went *r = &c->r[i];
@@ -214,6 +227,7 @@ static int stm_validate(struct stm_commit_ctx *c)
 			k = stm_key_lookup(c->s, &r->kr);
 			cur = 0;
 			if (k && !stm_key_snap(k, &snap, false)) {
+				c->hot = &r->kr;
 				if (c->nonblock)
 					return -EBUSY;
 				c->wait = k;
@@ -229,7 +243,7 @@ static int stm_validate(struct stm_commit_ctx *c)
 		if (stm_went_fetches(r) && !(r->flags & STMDEV_CENT_CHECK))
 			continue;	/* a fetch need not validate */
 		if (cur != r->expect)
-			stm_conflict(c, r->idx);
+			stm_conflict(c, r, cur);
 	}
 	return c->conflict == STMDEV_NO_CONFLICT ? 0 : -ESTALE;
 }
@@ -330,7 +344,7 @@ static int stm_charge(struct stm_commit_ctx *c)
 			s64 x = 0;
 
 			if (old && olen != sizeof(u64)) {
-				stm_conflict(c, w->idx);
+				stm_conflict(c, w, stm_held_version(w));
 				continue;
 			}
 			if (old)
@@ -360,10 +374,14 @@ static int stm_charge(struct stm_commit_ctx *c)
 	/* A same-size overwrite, the common case, touches no shared counter. */
 	if (!dkeys && !dbytes && !dmem)
 		return 0;
-	if (!stm_charge_add(&s->nkeys, dkeys, READ_ONCE(stm_max_keys_per_store)))
+	if (!stm_charge_add(&s->nkeys, dkeys, READ_ONCE(stm_max_keys_per_store))) {
+		trace_stm_quota(s->uid, STM_LIMIT_KEYS_STORE, dkeys, err);
 		return -ENOSPC;
-	if (!stm_charge_add(&s->nbytes, dbytes, READ_ONCE(stm_max_bytes_per_store)))
+	}
+	if (!stm_charge_add(&s->nbytes, dbytes, READ_ONCE(stm_max_bytes_per_store))) {
+		trace_stm_quota(s->uid, STM_LIMIT_BYTES_STORE, dbytes, err);
 		goto out_keys;
+	}
 	err = stm_user_charge(s->owner, dkeys, dmem);
 	if (err)
 		goto out_bytes;
@@ -743,6 +761,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stm_went *all;
 	u32 i, n = cm->count;
 	u8 *keys, *cur;
+	u64 t0 = trace_stm_commit_enabled() ? ktime_get_ns() : 0;
 	int err;
 
 	cm->conflict = STMDEV_NO_CONFLICT;
@@ -803,10 +822,12 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	err = stm_commit_retry(&c);
 	if (err == -ESTALE) {
 		cm->conflict = c.conflict;
+		trace_stm_conflict(c.s, c.hot, c.conflict, c.hot_expect, c.hot_cur);
 		stm_stat_inc(c.s, conflicts);
 		if (fam)
 			atomic64_inc(&fam->conflicts);
 	} else if (err == -EBUSY) {
+		trace_stm_busy(c.s, c.hot);
 		stm_stat_inc(c.s, busy);
 		if (fam)
 			atomic64_inc(&fam->busy);
@@ -839,6 +860,7 @@ out_release:
 	for (i = 0; i < n; i++)
 		stm_went_release(c.s, &all[i]);
 out_free:
+	trace_stm_commit(c.s, n, c.nw, cm->family, err, err ? 0 : c.version, t0);
 	stm_scratch_end(&sc);
 	return err;
 }

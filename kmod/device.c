@@ -12,6 +12,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "stm.h"
+#include "stm_trace.h"
 
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
@@ -267,8 +268,10 @@ static int stm_release(struct inode *inode, struct file *file)
 	struct stm_file *f = file->private_data;
 
 	stm_watch_release(f);
-	if (f->store)
+	if (f->store) {
+		trace_stm_detach(f->store);
 		stm_store_put(f->store);
+	}
 	WARN_ON_ONCE(atomic_read(&f->nwaits));
 	stm_user_put(f->user);
 	put_net(f->net);

@@ -318,6 +318,7 @@ struct stm_waitset *stm_waitset_new(struct stm_store *s, u64 uaddr, u32 n);
 void stm_waitset_free(struct stm_waitset *ws);
 int stm_waitset_check(struct stm_waitset *ws, u32 *index);
 struct stm_waitset *stm_wait_start(struct stm_file *f, struct stmdev_wait *wt);
+void stm_wait_trace_end(struct stm_waitset *ws, u32 index, int err);
 
 /* device.c */
 long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
@@ -325,6 +326,20 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 
 /* uring.c */
 int stm_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+
+/* trace.c: the tracepoints are in stm_trace.h */
+#define STM_TRACE_KEY	48	/* a key's room in an event, with the NUL */
+void stm_trace_key(char *dst, const struct stm_kref *kr);
+
+/* The limit a stm_quota event names: a module parameter. */
+#define STM_LIMIT_STORES	1
+#define STM_LIMIT_STORES_USER	2
+#define STM_LIMIT_KEYS_USER	3
+#define STM_LIMIT_MEM_USER	4
+#define STM_LIMIT_KEYS_STORE	5
+#define STM_LIMIT_BYTES_STORE	6
+#define STM_LIMIT_WAITS_FD	7
+#define STM_LIMIT_WAITS_USER	8
 
 /* Are the @len bytes at @p all zero (reserved fields)? */
 static inline bool stm_zero(const void *p, size_t len)

@@ -15,6 +15,7 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include "stm.h"
+#include "stm_trace.h"
 
 /*
  * Stores live in a network namespace: the one of the process that opened
@@ -182,6 +183,7 @@ static int stm_count_store(void)
 {
 	if (atomic_add_unless(&stm_nstores, 1, READ_ONCE(stm_max_stores)))
 		return 0;
+	trace_stm_quota(current_fsuid(), STM_LIMIT_STORES, 1, -ENOSPC);
 	return -ENOSPC;
 }
 
@@ -220,6 +222,7 @@ static int stm_store_attach_locked(struct stm_file *f, struct stm_ns *ns,
 	}
 	f->flags = a->flags & (STMDEV_ATTACH_RDONLY | STMDEV_ATTACH_NONBLOCK);
 	kref_get(&s->ref);
+	trace_stm_attach(s, a->flags);
 	/* Publish flags before the store: pairs with stm_dispatch(). */
 	smp_store_release(&f->store, s);
 	err = 0;
@@ -298,6 +301,7 @@ int stm_store_unlink(struct stm_file *f, struct stmdev_unlink *u)
 	    !ns_capable(f->net->user_ns, CAP_SYS_ADMIN))
 		goto out_unlock;
 	stm_store_unlist(s);
+	trace_stm_unlink(s);
 	err = 0;
 out_unlock:
 	mutex_unlock(&ns->lock);

@@ -134,6 +134,7 @@ static void stm_uwait_tw(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	}
 	uw->done = true;
 	spin_unlock_irq(&uw->lock);
+	stm_wait_trace_end(uw->ws, uw->wt.index, err);
 	stm_uwait_finish(uw, err > 0 ? 0 : err, issue_flags);
 }
 
@@ -177,6 +178,7 @@ static int stm_uring_wait(struct stm_file *f, struct io_uring_cmd *cmd,
 		err = -ETIMEDOUT;
 	if (err) {
 		/* Settled at issue: complete inline, as the ioctl would. */
+		stm_wait_trace_end(uw->ws, uw->wt.index, err);
 		if (put_user(uw->wt.index, &uw->uarg->index))
 			err = -EFAULT;
 		goto out_free;

@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include "stm.h"
+#include "stm_trace.h"
 
 static DEFINE_SPINLOCK(stm_users_lock);
 static DEFINE_HASHTABLE(stm_users, 6);	/* struct stm_user by uid */
@@ -94,6 +95,7 @@ int stm_user_add_store(struct stm_user *u)
 {
 	if (atomic_add_unless(&u->stores, 1, READ_ONCE(stm_max_stores_per_user)))
 		return 0;
+	trace_stm_quota(u->uid, STM_LIMIT_STORES_USER, 1, -EDQUOT);
 	return -EDQUOT;
 }
 
@@ -108,10 +110,13 @@ void stm_user_del_store(struct stm_user *u)
  */
 int stm_user_charge(struct stm_user *u, s64 keys, s64 mem)
 {
-	if (!stm_charge_add(&u->keys, keys, READ_ONCE(stm_max_keys_per_user)))
+	if (!stm_charge_add(&u->keys, keys, READ_ONCE(stm_max_keys_per_user))) {
+		trace_stm_quota(u->uid, STM_LIMIT_KEYS_USER, keys, -EDQUOT);
 		return -EDQUOT;
+	}
 	if (!stm_charge_add(&u->mem, mem, READ_ONCE(stm_max_mem_per_user))) {
 		atomic64_sub(keys, &u->keys);
+		trace_stm_quota(u->uid, STM_LIMIT_MEM_USER, mem, -EDQUOT);
 		return -EDQUOT;
 	}
 	return 0;
@@ -128,11 +133,13 @@ int stm_waits_charge(struct stm_file *f, u32 n)
 
 	if (atomic_add_return(n, &f->nwaits) > per_fd) {
 		atomic_sub(n, &f->nwaits);
+		trace_stm_quota(f->user->uid, STM_LIMIT_WAITS_FD, n, -ENOSPC);
 		return -ENOSPC;
 	}
 	if (atomic_add_return(n, &f->user->waits) > per_user) {
 		atomic_sub(n, &f->user->waits);
 		atomic_sub(n, &f->nwaits);
+		trace_stm_quota(f->user->uid, STM_LIMIT_WAITS_USER, n, -EDQUOT);
 		return -EDQUOT;
 	}
 	return 0;

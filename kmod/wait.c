@@ -19,6 +19,7 @@
 #include <linux/sort.h>
 #include <linux/uaccess.h>
 #include "stm.h"
+#include "stm_trace.h"
 
 void stm_wait_init(struct stm_store *s)
 {
@@ -255,7 +256,21 @@ struct stm_waitset *stm_wait_start(struct stm_file *f, struct stmdev_wait *wt)
 	ws->all = wt->flags & STMDEV_WAIT_ALL;
 	if (fam)
 		atomic64_inc(&fam->waits);
+	trace_stm_wait_start(ws->s, &ws->rs[ws->map[0]].kr, ws->n,
+			     wt->timeout_ns);
 	return ws;
+}
+
+/*
+ * For the trace: a WAIT ends with @err, the result of stm_waitset_check()
+ * (> 0: entry @index changed) or -ETIMEDOUT.
+ */
+void stm_wait_trace_end(struct stm_waitset *ws, u32 index, int err)
+{
+	if (err > 0 && index < ws->n)
+		trace_stm_wait_wake(ws->s, &ws->rs[ws->map[index]].kr, index);
+	else if (err == -ETIMEDOUT)
+		trace_stm_wait_timeout(ws->s, ws->n);
 }
 
 int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
@@ -303,6 +318,7 @@ int stm_wait(struct stm_file *f, struct stmdev_wait *wt)
 			schedule();
 		__set_current_state(TASK_RUNNING);
 	}
+	stm_wait_trace_end(ws, wt->index, err);
 	stm_waitset_free(ws);
 	return err > 0 ? 0 : err;
 }

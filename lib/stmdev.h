@@ -680,7 +680,7 @@ struct stm_txn_opts {
  *        >= 0 to commit (that value is stm_atomic's result), STM_RETRY to
  *        block until something it read changes and run again, or a
  *        negative errno to roll back and return that error.  It should
- *        return any error a stm_ call on @tx gives it.
+ *        return any error a call on @tx (stm_get(), stm_put()...) gives it.
  * @arg:  passed to @fn.
  * @opts: options, or NULL.
  *

@@ -8,11 +8,13 @@
 static const struct opt stats_opts[] = {
 	{ "json",     'j', 0, NULL, "print a JSON object" },
 	{ "families", 'f', 0, NULL, "the counters of each transaction family" },
+	{ "prometheus", 'p', 0, NULL,
+	  "every store's (or NAME's) counters, Prometheus text format" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
 const struct usage stats_usage = {
-	"NAME [--families] [--json]",
+	"NAME [--families] [--json] | [NAME] --prometheus",
 	"commits: successful commits; conflicts: commits (and pinned reads) that\n"
 	"found a version changed; busy: non-blocking commits that found a key\n"
 	"locked; reads: snapshot read calls; keys, bytes: the store's size now;\n"
@@ -21,7 +23,13 @@ const struct usage stats_usage = {
 	"--families: one line per transaction family (stm_atomic's opts.family,\n"
 	"from any process): attempts (commits sent), commits, conflicts, busy,\n"
 	"retries (commits of a rerun, after a conflict or a wait), waits\n"
-	"(blocking retries).  A read-only transaction sends no commit.\n",
+	"(blocking retries).  A read-only transaction sends no commit.\n"
+	"\n"
+	"--prometheus: the counters of NAME, or of every store you may read, and\n"
+	"of their families, in the Prometheus text exposition format (metrics\n"
+	"stm_*_total, stm_keys, stm_bytes, stm_family_*_total, labelled by store\n"
+	"and family), e.g. for node_exporter's textfile collector:\n"
+	"  stmctl stats --prometheus > DIR/stm.prom.$$ && mv DIR/stm.prom.$$ DIR/stm.prom\n",
 	stats_opts,
 };
 
@@ -81,9 +89,16 @@ int cmd_stats(int argc, char **argv)
 	struct args a;
 	int ret;
 
-	ret = parse_args("stats", argc, argv, &a, 1, 1);
+	ret = parse_args("stats", argc, argv, &a, 0, 1);
 	if (ret)
 		return ret < 0 ? EX_OK : ret;
+	if (has_opt(&a, "prometheus")) {
+		if (has_opt(&a, "json") || has_opt(&a, "families"))
+			return usage_error("stats", "--prometheus takes no --json or --families");
+		return stats_prometheus(a.npos ? a.pos[0] : NULL);
+	}
+	if (!a.npos)
+		return usage_error("stats", "a store NAME is needed");
 	ret = open_store(a.pos[0], STM_RDONLY, &s);
 	if (ret)
 		return ret;

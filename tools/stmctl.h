@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "stmdev.h"
 
@@ -126,5 +127,35 @@ void json_entry(FILE *f, const void *key, size_t klen, bool present,
 int64_t le64(const void *p);
 int collect_keys(struct stm_store *s, struct key_rows *r);	/* count or -errno */
 void free_keys(struct key_rows *r);
+
+/* metrics.c: counters of stores, for top and stats --prometheus */
+#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+
+struct fam_sample {
+	char name[STM_FAMILY_NAME_MAX + 1];
+	uint64_t attempts, commits, conflicts, busy, waits, retries;
+};
+
+struct store_sample {
+	char name[STM_NAME_MAX + 1];
+	struct stm_stats st;
+	struct fam_sample *fam;
+	size_t nfam, fcap;
+};
+
+struct samples {
+	struct timespec when;		/* CLOCK_MONOTONIC */
+	struct store_sample *v;		/* sorted by name */
+	size_t n, cap;
+};
+
+int samples_take(const char *only, struct samples *sm);
+void samples_free(struct samples *sm);
+void samples_prometheus(FILE *f, const struct samples *sm);
+int stats_prometheus(const char *only);
+
+/* top.c */
+int cmd_top(int argc, char **argv);
+extern const struct usage top_usage;
 
 #endif /* STMCTL_H */

@@ -72,4 +72,14 @@ static inline void stm_uring_mark_cancelable(struct io_uring_cmd *cmd,
 }
 #endif
 
+/*
+ * 6.10 dropped __assign_str()'s source argument: TRACE_EVENT's
+ * __string(dst, src) already names it.
+ */
+#if KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE
+#define stm_assign_str(dst, src)	__assign_str(dst)
+#else
+#define stm_assign_str(dst, src)	__assign_str(dst, src)
+#endif
+
 #endif /* _STM_COMPAT_H */

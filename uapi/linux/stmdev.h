@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
-/*
+/**
+ * DOC: stm.ko user/kernel contract
+ *
  * stmdev.h - the user/kernel contract of stm.ko, a shared, versioned,
  * transactional key-value store for processes on one host.
  *
