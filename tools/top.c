@@ -272,7 +272,7 @@ static void report_json(const struct view *v, const struct samples *a,
 		printf("%s{\"store\":", i ? "," : "");
 		json_name(stdout, t->hot[i].store, sizeof(t->hot[i].store));
 		printf(",\"key\":");
-		json_string(stdout, t->hot[i].key, strlen(t->hot[i].key));
+		json_strout(stdout, t->hot[i].key, strlen(t->hot[i].key));
 		printf(",\"conflicts\":%" PRIu64 "}", t->hot[i].n);
 	}
 	printf("]}\n");
