@@ -177,6 +177,27 @@ size_t *stm_key_lens(const char *const *keys, size_t n, size_t *stack,
 void stm_key_lens_put(size_t *lens, size_t *stack);
 void stm_put_le64(void *p, int64_t x);
 int64_t stm_get_le64(const void *p);
+uint32_t stm_rand32(void);		/* per-thread xorshift, not crypto */
+#define STM_BACKOFF_MAX_US	1000
+/* Pause before resend @n (1, 2...) of a conflicting or busy request:
+ * nothing, then yields, then a random sleep growing to 1 ms. */
+void stm_backoff(unsigned int n);
+#define STM_RD_GROW_ROUNDS	8	/* short reads before growing to the max */
+#define STM_RD_MAX_ROUNDS	64
+/*
+ * The one policy for a short read (-E2BIG, every entry's len filled): grow
+ * each short buffer to the length reported, or from round
+ * STM_RD_GROW_ROUNDS on to max_value_size, so a value growing under the
+ * reader cannot outrun it.  1: grew, 0: nothing was short (too many keys),
+ * -ENOMEM.  Buffers are malloc'ed (or NULL with cap 0).
+ */
+int stm_rd_grow(const struct stm_store *s, struct stm_rd *rd, size_t n,
+		unsigned int round);
+/* s->be->read() with stm_rd_grow() on -E2BIG: 0 with every buffer holding
+ * its value, or the read's -errno (-E2BIG only when @n is over the call's
+ * key limit, or a backend with no max_value_size kept growing a value). */
+int stm_read_grow(struct stm_store *s, struct stm_rd *rd, size_t n,
+		  unsigned int flags, uint64_t *clock, uint32_t *conflict);
 
 /* txn.c */
 int stm_family_id(struct stm_store *s, const char *name, uint32_t *id);

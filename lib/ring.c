@@ -39,8 +39,6 @@
 
 #define RING_MAX_ENTRIES 32768		/* IORING_MAX_ENTRIES */
 #define RD_MIN_CAP	256		/* first guess of a value's size */
-#define RD_GROW_ROUNDS	8		/* E2BIG rounds before growing to the maximum */
-#define RD_MAX_ROUNDS	64
 #define STACK_OPS	16
 #define KEEP_MEM	65536		/* slot memory kept for reuse */
 #define EINTR_ROUNDS	16		/* commits resent after -EINTR */
@@ -432,24 +430,10 @@ static int slot_send(struct stm_ring *r, struct rslot *sl, int64_t now)
 static bool read_grow(struct stm_ring *r, struct rslot *sl)
 {
 	const struct stmdev_read_ent *ents = sl->ents;
-	bool grew = false;
 
-	for (size_t i = 0; i < sl->n; i++) {
-		uint32_t want = ents[i].val_len;
-		void *nb;
-
-		if (want <= sl->rd[i].cap)
-			continue;
-		if (sl->rounds >= RD_GROW_ROUNDS && r->s->lim.max_value_size > want)
-			want = r->s->lim.max_value_size;
-		nb = realloc(sl->rd[i].buf, want);
-		if (!nb)
-			return false;	/* E2BIG goes to the caller */
-		sl->rd[i].buf = nb;
-		sl->rd[i].cap = want;
-		grew = true;
-	}
-	return grew;
+	for (size_t i = 0; i < sl->n; i++)
+		sl->rd[i].len = ents[i].val_len;
+	return stm_rd_grow(r->s, sl->rd, sl->n, sl->rounds - 1) > 0;
 }
 
 static int read_done(struct rslot *sl, struct stm_cqe *cqe)
@@ -513,7 +497,7 @@ static bool slot_complete(struct stm_ring *r, struct rslot *sl, int res,
 	switch (sl->kind) {
 	case K_READ:
 	case K_REFRESH:
-		if (res == -E2BIG && !r->closing && ++sl->rounds < RD_MAX_ROUNDS &&
+		if (res == -E2BIG && !r->closing && ++sl->rounds < STM_RD_MAX_ROUNDS &&
 		    read_grow(r, sl) && slot_send(r, sl, 0) == 0)
 			return false;
 		if (res == 0)

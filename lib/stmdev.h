@@ -513,10 +513,12 @@ int stm_fetch_add_n(struct stm_store *s, const void *key, size_t klen,
  * write replaces (STMDEV_F_FETCH_OLD; a value larger than first guessed
  * costs one more call).  On a backend without that feature the key is read,
  * then written checked against the version read, and read again on a
- * conflict; either way the value handed back is exactly the one replaced.
+ * conflict, backing off, at most 64 times; either way the value handed
+ * back is exactly the one replaced.
  *
  * Return: 0; -STM_EBUSY (non-blocking store); -EBADF read-only store;
- * -E2BIG @len over the limit; -errno.
+ * -E2BIG @len over the limit; -STM_ERETRIES (no FETCH_OLD: the key kept
+ * changing between the read and the write, 64 times); -errno.
  */
 int stm_swap(struct stm_store *s, const char *key, const void *data, size_t len,
 	     struct stm_value **old);
@@ -694,8 +696,11 @@ struct stm_txn_opts {
  * otherwise), stm_add_i64() on keys not read become kernel additions that
  * never conflict.  A transaction that wrote nothing needs no commit: its
  * snapshot was consistent by construction.  A conflict runs the on-abort
- * hooks and reruns @fn; a busy store is retried with the same commit,
- * without rerunning @fn (or, with STM_TXN_NONBLOCK, gives -STM_EBUSY).
+ * hooks and reruns @fn, after a randomized backoff growing to 1 ms.  A
+ * busy store (attached STM_NONBLOCK) is retried with the same commit,
+ * without rerunning @fn, backing off the same way, until @timeout_ms has
+ * passed (-ETIMEDOUT) or, with no timeout, for one second (-STM_EBUSY);
+ * with STM_TXN_NONBLOCK a busy commit gives -STM_EBUSY at once.
  *
  * Nesting: stm_atomic() on the same store inside @fn joins the running
  * transaction (its @opts are then ignored); if the inner @fn fails or
@@ -705,10 +710,12 @@ struct stm_txn_opts {
  *
  * Return: @fn's result; @fn's negative errno (nothing written); or
  * -STM_ERETRIES (more conflicts than max_retries), -ETIMEDOUT,
- * -STM_EBUSY (STM_TXN_NONBLOCK), -EINTR (a signal during a blocking retry
+ * -STM_EBUSY (STM_TXN_NONBLOCK, or a store busy for a second with no
+ * timeout), -EINTR (a signal during a blocking retry
  * or commit), -EIDRM (the store was unlinked during a blocking retry),
  * -EDEADLK (STM_RETRY with nothing read: it could never wake), -E2BIG
- * (more keys than one call may carry), -EBADF (a write on a read-only
+ * (the commit, or a blocking retry's wait, needs more keys than one call
+ * carries: see stm_put()), -EBADF (a write on a read-only
  * store), -ENOSPC, -ENOMEM, -EINVAL.  Whenever it fails, nothing of the
  * transaction was written.
  */
@@ -723,6 +730,11 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
  *        in @tx (a rolled-back nested block counts) or the attempt ends.
  *        A present empty value is a non-NULL pointer of length 0.
  * @len:  if not NULL, receives the length.
+ *
+ * A read never fails for its size: a value larger than first guessed is
+ * read again into a larger buffer (at most max_value_size), and a
+ * transaction may read more keys than one call carries (max_keys_per_call;
+ * they are read in several calls at the one snapshot).
  *
  * Return: 0; -ENOENT absent (or deleted by @tx); -STM_ECONFLICT the key
  * changed since the transaction's snapshot (the attempt is over: return
@@ -747,8 +759,12 @@ int stm_get_i64(struct stm_txn *tx, const char *key, int64_t *out);
  * @data: bytes, copied (may be NULL when @len is 0).
  * @len:  length, at most max_value_size.
  *
- * Return: 0; -E2BIG; -EBADF read-only store or transaction; -EINVAL;
- * -ENOMEM; -STM_ECONFLICT the attempt is already over.
+ * Return: 0; -E2BIG @len over max_value_size, or the commit would need
+ * more entries than one call carries (max_keys_per_call: one entry per key
+ * read or written, two for a key read and then added to; a commit is never
+ * split, that would not be atomic: checked here, so @fn sees it at the
+ * write that does not fit); -EBADF read-only store or transaction;
+ * -EINVAL; -ENOMEM; -STM_ECONFLICT the attempt is already over.
  */
 int stm_put(struct stm_txn *tx, const char *key, const void *data, size_t len);
 

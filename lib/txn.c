@@ -31,9 +31,9 @@
 #include "internal.h"
 
 #define RD_MIN_CAP	256	/* first guess of a value's size */
-#define RD_ROUNDS	8	/* E2BIG rounds before giving up */
 #define INDEX_MIN	16	/* entries before a hash index is kept */
 #define STACK_OPS	16
+#define BUSY_MAX_MS	1000	/* busy resends of a commit with no timeout */
 
 enum { TXW_NONE, TXW_PUT, TXW_DEL, TXW_ADD };
 enum { HK_BEFORE, HK_AFTER, HK_ABORT, HK_N };
@@ -122,8 +122,6 @@ static __thread struct {
 	uint8_t  key[STM_KEY_MAX];
 } tls_conflict;
 
-static __thread uint64_t tls_rand;
-
 static const uint8_t empty_data[1];
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -144,27 +142,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint32_t rand32(void)
-{
-	uint64_t x = tls_rand;
-
-	if (!x)
-		x = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)&tls_rand;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	tls_rand = x ? x : 1;
-	return (uint32_t)(x >> 16);
 }
 
 static void note_conflict(const struct stm_store *s, const void *key, size_t klen)
@@ -314,7 +291,6 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 	for (size_t base = 0; base < m; base += chunk) {
 		uint64_t clock = tx->rv;
 		uint32_t conflict = 0;
-		int round;
 
 		chunk = m - base < max ? m - base : max;
 		for (size_t i = 0; i < chunk; i++) {
@@ -330,31 +306,8 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 				goto out_bufs;
 			}
 		}
-		for (round = 0; round < RD_ROUNDS; round++) {
-			bool grew = false;
-
-			clock = tx->rv;
-			ret = s->be->read(s, rd, chunk, tx->have_rv ? STM_RD_AT : 0,
-					  &clock, &conflict);
-			if (ret != -E2BIG)
-				break;
-			for (size_t i = 0; i < chunk; i++) {
-				void *nb;
-
-				if (rd[i].len <= rd[i].cap)
-					continue;
-				nb = realloc(rd[i].buf, rd[i].len);
-				if (!nb) {
-					ret = -ENOMEM;
-					goto out_bufs;
-				}
-				rd[i].buf = nb;
-				rd[i].cap = rd[i].len;
-				grew = true;
-			}
-			if (!grew)
-				break;
-		}
+		ret = stm_read_grow(s, rd, chunk, tx->have_rv ? STM_RD_AT : 0,
+				    &clock, &conflict);
 		if (ret == -ESTALE) {
 			if (conflict < chunk)
 				note_conflict(s, rd[conflict].key, rd[conflict].klen);
@@ -369,10 +322,6 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 		for (size_t i = 0; i < chunk; i++) {
 			struct tx_ent *e = &tx->ents[map[base + i]];
 
-			if (rd[i].present && rd[i].len > rd[i].cap) {
-				ret = -EPROTO;	/* the backend broke its word */
-				goto out_bufs;
-			}
 			e->rd = true;
 			e->rpresent = rd[i].present;
 			e->rver = rd[i].present ? rd[i].version : 0;
@@ -392,6 +341,46 @@ out_free:
 	if (map != map_stack)
 		free(map);
 	return ret;
+}
+
+/*
+ * The entries the attempt's commit sends (tx_commit()): one per key read
+ * or written, two for a key read and then added to blindly; the number of
+ * keys written in *@nw.
+ */
+static size_t commit_size(const struct stm_txn *tx, size_t *nw)
+{
+	size_t need = 0;
+
+	*nw = 0;
+	for (size_t i = 0; i < tx->n; i++) {
+		const struct tx_ent *e = &tx->ents[i];
+
+		if (e->w != TXW_NONE)
+			(*nw)++;
+		need += (e->w != TXW_NONE) + (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD));
+	}
+	return need;
+}
+
+/*
+ * Before a write of @key: -E2BIG if the commit would then need
+ * more entries than one call takes (max_keys_per_call).  The write fails
+ * at once, where the function can see it, not at the commit.
+ */
+static int commit_fits(struct stm_txn *tx, const void *key, size_t klen)
+{
+	size_t max = tx->s->lim.max_keys_per_call, need, nw;
+	uint32_t i;
+
+	/* At most two commit entries per key: count only when it matters. */
+	if (!max || tx->n < max / 2)
+		return 0;
+	need = commit_size(tx, &nw);
+	if (ent_find(tx, key, klen, false, &i) == -ENOENT ||
+	    (!tx->ents[i].rd && tx->ents[i].w == TXW_NONE))
+		need++;
+	return need > max ? -E2BIG : 0;
 }
 
 /* ---- write state and savepoints ------------------------------------------ */
@@ -677,6 +666,9 @@ int stm_put_n(struct stm_txn *tx, const void *key, size_t klen,
 	if (len > UINT32_MAX ||
 	    (tx->s->lim.max_value_size && len > tx->s->lim.max_value_size))
 		return -E2BIG;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
 	ret = ent_find(tx, key, klen, true, &i);
 	if (ret)
 		return ret;
@@ -709,6 +701,9 @@ int stm_del_n(struct stm_txn *tx, const void *key, size_t klen)
 	ret = stm_check_key(tx->s, key, klen);
 	if (ret)
 		return ret;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
 	ret = ent_find(tx, key, klen, true, &i);
 	if (ret)
 		return ret;
@@ -733,6 +728,9 @@ int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delt
 	if (ret)
 		return ret;
 	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	ret = commit_fits(tx, key, klen);
 	if (ret)
 		return ret;
 	ret = ent_find(tx, key, klen, true, &i);
@@ -1025,26 +1023,6 @@ static int deadline_left_ms(int64_t deadline)
 	return left <= 0 ? 0 : (left > INT32_MAX ? INT32_MAX : (int)left);
 }
 
-/* Pause before rerun @n after a conflict: randomized, growing, short. */
-static void conflict_backoff(unsigned n)
-{
-	struct timespec ts;
-	uint32_t max_us;
-
-	if (n < 2)
-		return;
-	if (n < 4) {
-		sched_yield();
-		return;
-	}
-	max_us = n >= 14 ? 1000 : (1u << (n - 4)) * 4;
-	if (max_us > 1000)
-		max_us = 1000;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(rand32() % max_us + 1) * 1000;
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Send the attempt's commit: READ entries for keys only read, writes
  * (checked when the key was read), ADD for blind additions.  0 with nothing
@@ -1054,22 +1032,20 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 {
 	struct stm_store *s = tx->s;
 	struct stm_cop stack[STACK_OPS], *ops = stack;
-	size_t n = 0, nw = 0, need = 0;
+	size_t n = 0, nw = 0, need;
 	uint32_t conflict = UINT32_MAX;
 	unsigned busy = 0;
+	int64_t busy_end;
 	int ret;
 
-	for (size_t i = 0; i < tx->n; i++) {
-		const struct tx_ent *e = &tx->ents[i];
-
-		if (e->w != TXW_NONE)
-			nw++;
-		need += (e->w != TXW_NONE) + (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD));
-	}
+	need = commit_size(tx, &nw);
 	if (!nw)
 		return 0;
 	if (s->flags & STM_RDONLY)
 		return -EBADF;
+	/* One call or none: a split commit would not be atomic. */
+	if (s->lim.max_keys_per_call && need > s->lim.max_keys_per_call)
+		return -E2BIG;
 	if (need > STACK_OPS) {
 		ops = calloc(need, sizeof(*ops));
 		if (!ops)
@@ -1106,6 +1082,12 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 			op.flags = STM_COP_CHECK;
 		ops[n++] = op;
 	}
+	/*
+	 * A store attached non-blocking: resend the same commit, backing
+	 * off, until the deadline (-ETIMEDOUT) or, with none, for
+	 * BUSY_MAX_MS (then -STM_EBUSY).
+	 */
+	busy_end = deadline ? deadline : now_ms() + BUSY_MAX_MS;
 	for (;;) {
 		ret = s->be->commit(s, ops, n,
 				    ((tx->flags & STM_TXN_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
@@ -1113,18 +1095,11 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 				    tx->family, NULL, &conflict);
 		if (ret != -STM_EBUSY || (tx->flags & STM_TXN_NONBLOCK))
 			break;
-		/* A store attached non-blocking: retry the same commit. */
-		if (deadline && deadline_left_ms(deadline) == 0) {
-			ret = -ETIMEDOUT;
+		if (deadline_left_ms(busy_end) == 0) {
+			ret = deadline ? -ETIMEDOUT : -STM_EBUSY;
 			break;
 		}
-		if (++busy < 8) {
-			sched_yield();
-		} else {
-			struct timespec ts = { 0, (long)(rand32() % 200 + 1) * 1000 };
-
-			nanosleep(&ts, NULL);
-		}
+		stm_backoff(++busy + 1);
 	}
 	if (ret == -ESTALE && conflict < n)
 		note_conflict(s, ops[conflict].key, ops[conflict].klen);
@@ -1305,7 +1280,7 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			break;
 		}
 		tx_reset(&tx);
-		conflict_backoff(conflicts);
+		stm_backoff(conflicts);
 	}
 	tx_free(&tx);
 	return ret;

@@ -12,8 +12,7 @@
 
 #define STACK_ENTS	16
 #define MIN_CAP		64	/* first guess of a value's size */
-#define GROW_ROUNDS	8	/* E2BIG rounds before growing to the maximum */
-#define MAX_ROUNDS	64
+#define SWAP_ROUNDS	64	/* read + checked write rounds of stm_swap */
 
 static const uint8_t empty_data[1];
 
@@ -62,8 +61,8 @@ int stm_value_take(struct stm_value *v, struct stm_rd *rd)
 
 /*
  * Read @n values in one snapshot, into fresh buffers so that a failure
- * leaves every value as it was.  A short buffer (E2BIG, which reports every
- * value's length) is grown to the length reported and the read retried.
+ * leaves every value as it was.  A short buffer is grown and the read
+ * retried (stm_read_grow()).
  * On success every value is clean: as read.
  */
 int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
@@ -71,7 +70,7 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 {
 	struct stm_rd stack[STACK_ENTS], *rd = stack;
 	uint64_t clk = 0;
-	int ret = 0, round;
+	int ret = 0;
 
 	if (n == 0)
 		return 0;
@@ -92,41 +91,9 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 			goto out_free;
 		}
 	}
-	for (round = 0; round < MAX_ROUNDS; round++) {
-		bool grew = false;
-
-		ret = s->be->read(s, rd, n, 0, &clk, NULL);
-		if (ret != -E2BIG)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			uint32_t want = rd[i].len;
-			void *nb;
-
-			if (want <= rd[i].cap)
-				continue;
-			if (round >= GROW_ROUNDS && s->lim.max_value_size > want)
-				want = s->lim.max_value_size;
-			nb = realloc(rd[i].buf, want);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out_free;
-			}
-			rd[i].buf = nb;
-			rd[i].cap = want;
-			grew = true;
-		}
-		if (!grew)	/* not a buffer: too many keys */
-			break;
-	}
+	ret = stm_read_grow(s, rd, n, 0, &clk, NULL);
 	if (ret)
 		goto out_free;
-
-	for (size_t i = 0; i < n; i++) {
-		if (rd[i].len > rd[i].cap) {	/* the backend broke its word */
-			ret = -EPROTO;
-			goto out_free;
-		}
-	}
 	for (size_t i = 0; i < n; i++)
 		stm_value_take(vals[i], &rd[i]);
 	if (clock)
@@ -725,15 +692,25 @@ int stm_swap_n(struct stm_store *s, const void *key, size_t klen,
 	if (s->lim.features & STMDEV_F_FETCH_OLD)
 		return swap_fetch(s, &op, v, old);
 
-	/* Read, then write checked against what was read, until it holds. */
+	/*
+	 * Read, then write checked against what was read, until it holds:
+	 * at most SWAP_ROUNDS times, backing off, then -STM_ERETRIES.
+	 */
 	op.flags = STM_COP_CHECK;
-	do {
+	for (unsigned int round = 1;; round++) {
 		ret = stm_read_values(s, &v, 1, NULL);
 		if (ret)
 			break;
 		op.version = v->version;
 		ret = s->be->commit(s, &op, 1, 0, 0, NULL, NULL);
-	} while (ret == -STM_ECONFLICT);
+		if (ret != -STM_ECONFLICT)
+			break;
+		if (round == SWAP_ROUNDS) {
+			ret = -STM_ERETRIES;
+			break;
+		}
+		stm_backoff(round);
+	}
 	if (ret) {
 		stm_value_free(v);
 		return ret;
