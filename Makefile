@@ -126,6 +126,7 @@ check:
 	$(NEED_DEPS)
 	+$(MAKE) module lib tools
 	+$(MAKE) style
+	+$(MAKE) -C lib check
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(VM_RUN)
 

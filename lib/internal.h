@@ -48,6 +48,15 @@ struct stm_cop {
 	void       *fetch;	/* ADD with FETCH: 8 bytes out */
 };
 
+/*
+ * The values of the old flag spellings (stmdev.h keeps the names as
+ * aliases of STM_RDONLY and STM_NONBLOCK since 1.4): programs built
+ * against 1.1-1.3 pass these, and they are still accepted.
+ */
+#define STM_TXN_READONLY_1_1	(1U << 0)
+#define STM_TXN_NONBLOCK_1_1	(1U << 1)
+#define STM_COMMIT_NONBLOCK_1_2	(1U << 0)
+
 /* Read flags */
 #define STM_RD_AT	(1U << 0)	/* fail with -ESTALE past *clock */
 /* Commit flags */
@@ -211,6 +220,14 @@ void stm_value_fini(struct stm_value *v);
 void stm_value_cop(const struct stm_value *v, struct stm_cop *op);
 void stm_value_committed(struct stm_value *v, uint64_t version);
 int stm_value_take(struct stm_value *v, struct stm_rd *rd);
+/*
+ * Check @n public commit entries and turn them into backend entries
+ * (@cops; ADD deltas encoded into @le[i]): 0, -EINVAL, -E2BIG (@n over
+ * max_keys_per_call, a value over max_value_size), -EBADF (a write on a
+ * read-only store).  Results (STM_OP_ADD .result) are the caller's.
+ */
+int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
+		  struct stm_cop *cops, uint8_t (*le)[8]);
 int stm_coll_new(struct stm_store *s, const void *const *keys,
 		 const size_t *lens, size_t n, struct stm_coll **out);
 

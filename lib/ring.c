@@ -299,7 +299,7 @@ static int build_commit(struct rslot *sl, const struct stm_cop *ops, size_t n,
 	memset(&sl->u.cm, 0, sizeof(sl->u.cm));
 	sl->u.cm.entries = uptr(ents);
 	sl->u.cm.count = n;
-	sl->u.cm.flags = (flags & STM_COMMIT_NONBLOCK) ? STMDEV_COMMIT_NONBLOCK : 0;
+	sl->u.cm.flags = (flags & STM_COMMIT_NONBLOCK_1_2) ? STMDEV_COMMIT_NONBLOCK : 0;
 	sl->u.cm.conflict = STMDEV_NO_CONFLICT;
 	return 0;
 }
@@ -856,30 +856,18 @@ int stm_ring_prep_commit_coll(struct stm_ring *r, struct stm_coll *c, uint64_t t
 	return ret;
 }
 
-static bool zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 int stm_ring_prep_commit(struct stm_ring *r, const struct stm_op *ops, size_t n,
 			 unsigned flags, uint64_t tag)
 {
 	struct stm_cop stack[STACK_OPS], *cops = stack;
 	int64_t *sdst[STACK_OPS], **dst = sdst;
 	uint8_t sle[STACK_OPS][8], (*le)[8] = sle;
-	struct stm_store *s;
-	bool writes = false, results = false;
+	bool results = false;
 	int ret;
 
-	if (!r || !ops || !n || (flags & ~STM_COMMIT_NONBLOCK))
+	if (!r || !ops || !n || (flags & ~(STM_NONBLOCK | STM_COMMIT_NONBLOCK_1_2)))
 		return -EINVAL;
-	s = r->s;
-	if (s->lim.max_keys_per_call && n > s->lim.max_keys_per_call)
+	if (r->s->lim.max_keys_per_call && n > r->s->lim.max_keys_per_call)
 		return -E2BIG;
 	if (!r->free)
 		return -ENOBUFS;
@@ -891,48 +879,15 @@ int stm_ring_prep_commit(struct stm_ring *r, const struct stm_op *ops, size_t n,
 		if (!cops || !dst || !le)
 			goto out_free;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct stm_op *op = &ops[i];
-		size_t klen = op->klen;
-
-		ret = -EINVAL;
-		if (op->op > STM_OP_ADD || (op->flags & ~STM_OP_CHECK) ||
-		    op->reserved0 || !zero(op->reserved, sizeof(op->reserved)) ||
-		    (op->result && op->op != STM_OP_ADD) ||
-		    (op->op == STM_OP_PUT && !op->data && op->len))
-			goto out_free;
-		if (!klen && op->key)
-			klen = stm_key_len(op->key);
-		ret = stm_check_key(s, op->key, klen);
-		if (ret)
-			goto out_free;
-		cops[i] = (struct stm_cop){ .key = op->key, .klen = klen, .op = op->op,
-					    .version = op->version };
-		if (op->flags & STM_OP_CHECK)
-			cops[i].flags = STM_COP_CHECK;
-		dst[i] = op->result;
-		results |= op->result != NULL;
-		writes |= op->op != STM_OP_READ;
-		switch (op->op) {
-		case STM_OP_PUT:
-			ret = -E2BIG;
-			if (op->len > UINT32_MAX ||
-			    (s->lim.max_value_size && op->len > s->lim.max_value_size))
-				goto out_free;
-			cops[i].val = op->data ? op->data : empty_data;
-			cops[i].vlen = op->len;
-			break;
-		case STM_OP_ADD:
-			stm_put_le64(le[i], op->delta);
-			cops[i].val = le[i];
-			cops[i].vlen = 8;
-			break;
-		}
-	}
-	ret = -EBADF;
-	if (writes && (s->flags & STM_RDONLY))
+	ret = stm_ops_check(r->s, ops, n, cops, le);
+	if (ret)
 		goto out_free;
-	ret = prep_commit(r, K_COMMIT, cops, n, flags, results ? dst : NULL, tag, NULL);
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = ops[i].result;
+		results |= ops[i].result != NULL;
+	}
+	ret = prep_commit(r, K_COMMIT, cops, n, flags ? STM_COMMIT_NONBLOCK_1_2 : 0,
+			  results ? dst : NULL, tag, NULL);
 out_free:
 	if (cops != stack)
 		free(cops);

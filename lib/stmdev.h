@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define STMDEV_LIB_VERSION_MAJOR 1
-#define STMDEV_LIB_VERSION_MINOR 2
+#define STMDEV_LIB_VERSION_MINOR 4
 
 /* Error codes with an STM meaning (returned negated, like every error). */
 #define STM_ECONFLICT	ESTALE	/* Axon ConcurrentUpdate: redo the transaction */
@@ -49,11 +49,44 @@ extern "C" {
 #define STM_KEY_MAX	255	/* longest key, in bytes */
 #define STM_NAME_MAX	63	/* longest store name, in bytes */
 
-/* stm_open flags */
-#define STM_CREAT	(1 << 0)	/* create the store if it does not exist */
+/*
+ * Flags: one vocabulary.  STM_RDONLY and STM_NONBLOCK mean the same
+ * wherever a flags argument takes them: stm_open() (the attachment),
+ * struct stm_txn_opts (one transaction), stm_commit() and
+ * stm_ring_prep_commit() (one commit).
+ */
+#define STM_CREAT	(1 << 0)	/* stm_open: create the store if it does not exist */
 #define STM_EXCL	(1 << 1)	/* with STM_CREAT: fail with -EEXIST if it exists */
-#define STM_RDONLY	(1 << 2)	/* attach read-only: read, never commit */
+#define STM_RDONLY	(1 << 2)	/* read-only: read, never write (-EBADF) */
 #define STM_NONBLOCK	(1 << 3)	/* commits fail with -STM_EBUSY instead of waiting */
+
+/*
+ * The older spellings (1.1-1.3), aliases now.  A program built with them
+ * against 1.3 passed other values (1, 2; 1): the library still accepts
+ * those.
+ */
+#define STM_TXN_READONLY	STM_RDONLY
+#define STM_TXN_NONBLOCK	STM_NONBLOCK
+#define STM_COMMIT_NONBLOCK	STM_NONBLOCK
+
+/*
+ * Backend feature bits (struct stm_limits.features), the uapi's
+ * STMDEV_F_* values (<linux/stmdev.h> defines the same).
+ */
+#ifndef STMDEV_F_STORE
+#define STMDEV_F_STORE		(1ULL << 0)	/* ATTACH, UNLINK, INFO, LIST_STORES */
+#define STMDEV_F_READ		(1ULL << 1)	/* READ, READ_AT */
+#define STMDEV_F_COMMIT		(1ULL << 2)	/* COMMIT: READ/PUT/DEL/ADD, FETCH */
+#define STMDEV_F_LIST		(1ULL << 3)	/* LIST */
+#define STMDEV_F_STATS		(1ULL << 4)	/* STATS */
+#define STMDEV_F_WAIT		(1ULL << 5)	/* WAIT, WATCH + poll() */
+#define STMDEV_F_FAMILY		(1ULL << 6)	/* FAMILY, FAMILY_STATS */
+#define STMDEV_F_URING		(1ULL << 7)	/* IORING_OP_URING_CMD */
+#define STMDEV_F_URING_CANCEL	(1ULL << 8)	/* async WAIT is unbounded */
+#define STMDEV_F_FETCH_OLD	(1ULL << 9)	/* READ + FETCH in COMMIT */
+/* Stores per network namespace, per-user limits (EDQUOT), `charge` */
+#define STMDEV_F_ISOLATION	(1ULL << 10)
+#endif
 
 struct stm_store;	/* an attached store; thread-safe */
 struct stm_value;	/* a private copy of one key's value and version */
@@ -635,10 +668,6 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
  */
 #define STM_RETRY	(-0x10000)
 
-/* struct stm_txn_opts flags */
-#define STM_TXN_READONLY	(1U << 0)	/* writes fail with -EBADF */
-#define STM_TXN_NONBLOCK	(1U << 1)	/* a busy commit gives -STM_EBUSY */
-
 /* stm_retry_keys() and stm_wait() flags */
 #define STM_WAIT_ANY	0U		/* wake when any key changed */
 #define STM_WAIT_ALL	(1U << 0)	/* wake when every key changed */
@@ -647,7 +676,8 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
 
 /**
  * struct stm_txn_opts - how stm_atomic() runs a transaction.
- * @flags:       STM_TXN_READONLY, STM_TXN_NONBLOCK.
+ * @flags:       STM_RDONLY (writes fail with -EBADF), STM_NONBLOCK (a
+ *               busy commit gives -STM_EBUSY at once).
  * @max_retries: reruns after a conflict before giving up with
  *               -STM_ERETRIES; 0: no limit.  Blocking retries (STM_RETRY)
  *               do not count: @timeout_ms bounds those.
@@ -700,7 +730,7 @@ struct stm_txn_opts {
  * busy store (attached STM_NONBLOCK) is retried with the same commit,
  * without rerunning @fn, backing off the same way, until @timeout_ms has
  * passed (-ETIMEDOUT) or, with no timeout, for one second (-STM_EBUSY);
- * with STM_TXN_NONBLOCK a busy commit gives -STM_EBUSY at once.
+ * with STM_NONBLOCK in @opts a busy commit gives -STM_EBUSY at once.
  *
  * Nesting: stm_atomic() on the same store inside @fn joins the running
  * transaction (its @opts are then ignored); if the inner @fn fails or
@@ -710,7 +740,7 @@ struct stm_txn_opts {
  *
  * Return: @fn's result; @fn's negative errno (nothing written); or
  * -STM_ERETRIES (more conflicts than max_retries), -ETIMEDOUT,
- * -STM_EBUSY (STM_TXN_NONBLOCK, or a store busy for a second with no
+ * -STM_EBUSY (STM_NONBLOCK in @opts, or a store busy for a second with no
  * timeout), -EINTR (a signal during a blocking retry
  * or commit), -EIDRM (the store was unlinked during a blocking retry),
  * -EDEADLK (STM_RETRY with nothing read: it could never wake), -E2BIG
@@ -903,6 +933,64 @@ int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
  */
 int stm_or_else(struct stm_txn *tx, int (*a)(struct stm_txn *, void *), void *aa,
 		int (*b)(struct stm_txn *, void *), void *ba);
+
+/*
+ * Containers over keys (Documentation/containers.rst, stm_queue(3)).
+ * Every operation runs inside a transaction on @tx and composes with the
+ * rest of it.  A blocking operation that cannot go on returns
+ * stm_retry(tx): return it from the transaction function, and the
+ * transaction sleeps until a key it read changes (inside stm_or_else(),
+ * the next alternative runs instead).  The try_ variants return -EAGAIN
+ * there instead.  Data handed out is copied to @buf (@cap bytes; *@len
+ * receives the length; -EMSGSIZE when it does not fit, nothing changed).
+ * Names are keys (at most 236 bytes for a queue).
+ *
+ * Errors besides: those of stm_get() and stm_put() (-STM_ECONFLICT: the
+ * attempt is over, return it), -EINVAL (bad argument, or keys that make
+ * no such container).
+ */
+
+/* stm_queue_init() - make @q bounded at @capacity items (0: unbounded,
+ * the state of a queue never initialised); -EEXIST if it already has
+ * another capacity. */
+int stm_queue_init(struct stm_txn *tx, const char *q, uint64_t capacity);
+/* stm_queue_size() - the number of items in @q, into *@n. */
+int stm_queue_size(struct stm_txn *tx, const char *q, uint64_t *n);
+/* stm_queue_put() - append an item; STM_RETRY while a bounded @q is full. */
+int stm_queue_put(struct stm_txn *tx, const char *q, const void *data, size_t len);
+int stm_queue_try_put(struct stm_txn *tx, const char *q, const void *data,
+		      size_t len);
+/* stm_queue_take() - remove the oldest item into @buf; STM_RETRY while @q
+ * is empty.  stm_queue_peek() - the same, leaving it in @q. */
+int stm_queue_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		   size_t *len);
+int stm_queue_try_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		       size_t *len);
+int stm_queue_peek(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		   size_t *len);
+int stm_queue_try_peek(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		       size_t *len);
+
+/* stm_mvar_put() - fill the MVar @mv (one key); STM_RETRY while it is
+ * full.  stm_mvar_take() - empty it into @buf; STM_RETRY while it is
+ * empty.  stm_mvar_read() - the value, leaving it full. */
+int stm_mvar_put(struct stm_txn *tx, const char *mv, const void *data, size_t len);
+int stm_mvar_try_put(struct stm_txn *tx, const char *mv, const void *data,
+		     size_t len);
+int stm_mvar_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		  size_t *len);
+int stm_mvar_try_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		      size_t *len);
+int stm_mvar_read(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		  size_t *len);
+
+/* stm_sem_acquire() - take @n (>= 1) units of the counting semaphore @sem
+ * (an integer key; absent: 0); STM_RETRY while fewer are there.
+ * stm_sem_release() - give @n back: a commuting addition, it never
+ * conflicts. */
+int stm_sem_acquire(struct stm_txn *tx, const char *sem, uint64_t n);
+int stm_sem_try_acquire(struct stm_txn *tx, const char *sem, uint64_t n);
+int stm_sem_release(struct stm_txn *tx, const char *sem, uint64_t n);
 
 /**
  * stm_before_commit() - call @cb before each commit attempt.
@@ -1098,13 +1186,11 @@ struct stm_ring;	/* an io_uring on one store handle */
 /* struct stm_op.flags */
 #define STM_OP_CHECK	(1U << 0)	/* PUT/DEL/ADD: validate .version too */
 
-/* stm_ring_prep_commit() flags */
-#define STM_COMMIT_NONBLOCK	(1U << 0)	/* -STM_EBUSY instead of waiting for locks */
-
 #define STM_NO_CONFLICT	UINT32_MAX	/* struct stm_cqe.conflict: none */
 
 /**
- * struct stm_op - one entry of a commit (stm_ring_prep_commit()).
+ * struct stm_op - one entry of a commit (stm_commit(),
+ * stm_ring_prep_commit()).
  * @key:      key bytes.
  * @klen:     key length; 0: @key is NUL-terminated.
  * @op:       STM_OP_READ, STM_OP_PUT, STM_OP_DEL or STM_OP_ADD.
@@ -1136,6 +1222,31 @@ struct stm_op {
 	int64_t    *result;
 	uint64_t    reserved[2];
 };
+
+/**
+ * stm_commit() - the general commit, synchronously: @n entries, all or
+ * nothing.
+ * @s:        store handle.
+ * @ops:      the entries (struct stm_op): reads to validate, checked or
+ *            blind writes, additions (with @result: the value after the
+ *            addition, written before stm_commit() returns).
+ * @n:        number of entries, 1..max_keys_per_call.
+ * @flags:    STM_NONBLOCK (-STM_EBUSY instead of waiting for locks), or 0
+ *            (then the store's STM_NONBLOCK decides).
+ * @version:  if not NULL, receives the version given to the writes (for a
+ *            commit that only validated, the clock it validated at).
+ * @conflict: if not NULL, receives on -STM_ECONFLICT the index of the first
+ *            entry whose version differed, else STM_NO_CONFLICT.
+ *
+ * What stm_ring_prep_commit() does, in one system call; every other
+ * commit of the library is one of these.
+ *
+ * Return: 0; -STM_ECONFLICT; -STM_EBUSY; -EINVAL bad op, key, flags or
+ * reserved field; -E2BIG a value over max_value_size, or @n over
+ * max_keys_per_call; -EBADF a write on a read-only store; -ENOMEM; -errno.
+ */
+int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
+	       unsigned int flags, uint64_t *version, uint32_t *conflict);
 
 /**
  * struct stm_cqe - the completion of one ring operation.
@@ -1281,8 +1392,8 @@ int stm_ring_prep_commit_coll(struct stm_ring *r, struct stm_coll *c,
  * @r:     ring.
  * @ops:   the entries (copied now, except the @result pointers).
  * @n:     number of entries, 1..max_keys_per_call.
- * @flags: STM_COMMIT_NONBLOCK, or 0 (then the store's STM_NONBLOCK
- *         decides).
+ * @flags: STM_NONBLOCK (-STM_EBUSY instead of waiting for locks), or 0
+ *         (then the store's STM_NONBLOCK decides).
  * @tag:   reported in the completion.
  *
  * The general form: every other commit is one of these.  Completion:

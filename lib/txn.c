@@ -551,7 +551,7 @@ static int tx_writable(struct stm_txn *tx)
 
 	if (ret)
 		return ret;
-	if ((tx->s->flags & STM_RDONLY) || (tx->flags & STM_TXN_READONLY))
+	if ((tx->s->flags & STM_RDONLY) || (tx->flags & STM_RDONLY))
 		return -EBADF;
 	return 0;
 }
@@ -1090,10 +1090,10 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 	busy_end = deadline ? deadline : now_ms() + BUSY_MAX_MS;
 	for (;;) {
 		ret = s->be->commit(s, ops, n,
-				    ((tx->flags & STM_TXN_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
+				    ((tx->flags & STM_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
 				    (tx->attempt > 1 ? STM_CM_RETRY : 0),
 				    tx->family, NULL, &conflict);
-		if (ret != -STM_EBUSY || (tx->flags & STM_TXN_NONBLOCK))
+		if (ret != -STM_EBUSY || (tx->flags & STM_NONBLOCK))
 			break;
 		if (deadline_left_ms(busy_end) == 0) {
 			ret = deadline ? -ETIMEDOUT : -STM_EBUSY;
@@ -1206,21 +1206,29 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 	struct stm_txn *outer, tx;
 	unsigned conflicts = 0;
 	int64_t deadline = 0;
+	unsigned int flags;
 	int r, ret;
 
 	if (!s || !fn)
 		return -EINVAL;
 	if (!opts)
 		opts = &none;
-	if (opts->flags & ~(STM_TXN_READONLY | STM_TXN_NONBLOCK))
+	flags = opts->flags;
+	if (flags & ~(STM_RDONLY | STM_NONBLOCK | STM_TXN_READONLY_1_1 |
+		      STM_TXN_NONBLOCK_1_1))
 		return -EINVAL;
+	/* The 1.1-1.3 values of the same flags. */
+	if (flags & STM_TXN_READONLY_1_1)
+		flags = (flags & ~STM_TXN_READONLY_1_1) | STM_RDONLY;
+	if (flags & STM_TXN_NONBLOCK_1_1)
+		flags = (flags & ~STM_TXN_NONBLOCK_1_1) | STM_NONBLOCK;
 	outer = active_txn(s);
 	if (outer)
 		return tx_nested(outer, fn, arg);
 
 	memset(&tx, 0, sizeof(tx));
 	tx.s = s;
-	tx.flags = opts->flags;
+	tx.flags = flags;
 	if (opts->family) {
 		ret = stm_family_id(s, opts->family, &tx.family);
 		/* A read-only handle cannot add a family: count nowhere. */

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * containers.c - transactional containers over keys: FIFO queue (bounded
+ * or not), MVar, counting semaphore.  Every operation runs inside a
+ * transaction (stm_atomic()) and composes with everything else in it: a
+ * blocking operation returns stm_retry(tx), so the transaction sleeps
+ * until a key it read changes, and inside stm_or_else() the next
+ * alternative runs instead.
+ *
+ * Key layout (Documentation/containers.rst; other languages and stmctl
+ * read the same keys):
+ *   queue  NAME/h  NAME/t  next index to take / to put (8-byte LE; absent: 0)
+ *          NAME/c  capacity (8-byte LE; absent or 0: unbounded)
+ *          NAME/i/XXXXXXXXXXXXXXXX  the item at index X (16 hex digits)
+ *   mvar   NAME    the value; absent: empty
+ *   sem    NAME    the count (8-byte LE; absent: 0)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define Q_SUFFIX_MAX	19	/* "/i/" + 16 hex digits */
+
+enum { Q_HEAD, Q_TAIL, Q_CAP };
+
+static const char *const q_sfx[] = { "/h", "/t", "/c" };
+
+/* NAME + @sfx into @key (STM_KEY_MAX + 1 bytes); -EINVAL if too long. */
+static int q_key(char *key, const char *q, const char *sfx)
+{
+	size_t n;
+
+	if (!q)
+		return -EINVAL;
+	n = strnlen(q, STM_KEY_MAX + 1);
+	if (!n || n + Q_SUFFIX_MAX > STM_KEY_MAX)
+		return -EINVAL;
+	memcpy(key, q, n);
+	strcpy(key + n, sfx);
+	return 0;
+}
+
+static int q_get(struct stm_txn *tx, const char *q, int which, int64_t *x)
+{
+	char key[STM_KEY_MAX + 1];
+	int ret = q_key(key, q, q_sfx[which]);
+
+	return ret ? ret : stm_get_i64(tx, key, x);
+}
+
+static int q_item_key(char *key, const char *q, int64_t i)
+{
+	char sfx[Q_SUFFIX_MAX + 1];
+
+	snprintf(sfx, sizeof(sfx), "/i/%016llx", (unsigned long long)i);
+	return q_key(key, q, sfx);
+}
+
+int stm_queue_init(struct stm_txn *tx, const char *q, uint64_t capacity)
+{
+	char key[STM_KEY_MAX + 1];
+	int64_t cap;
+	int ret;
+
+	if (capacity > INT64_MAX)
+		return -EINVAL;
+	ret = q_get(tx, q, Q_CAP, &cap);
+	if (ret)
+		return ret;
+	if (cap)
+		return (uint64_t)cap == capacity ? 0 : -EEXIST;
+	if (!capacity)
+		return 0;
+	ret = q_key(key, q, q_sfx[Q_CAP]);
+	return ret ? ret : stm_put_i64(tx, key, (int64_t)capacity);
+}
+
+/* Head, tail and capacity, checked: -EINVAL when they make no queue. */
+static int q_state(struct stm_txn *tx, const char *q, int64_t *h, int64_t *t,
+		   int64_t *cap)
+{
+	int ret;
+
+	ret = q_get(tx, q, Q_HEAD, h);
+	if (!ret)
+		ret = q_get(tx, q, Q_TAIL, t);
+	if (!ret && cap)
+		ret = q_get(tx, q, Q_CAP, cap);
+	if (ret)
+		return ret;
+	if (*h < 0 || *t < *h || (cap && *cap < 0))
+		return -EINVAL;
+	return 0;
+}
+
+int stm_queue_size(struct stm_txn *tx, const char *q, uint64_t *n)
+{
+	int64_t h, t;
+	int ret;
+
+	if (!n)
+		return -EINVAL;
+	ret = q_state(tx, q, &h, &t, NULL);
+	if (!ret)
+		*n = (uint64_t)(t - h);
+	return ret;
+}
+
+static int q_put(struct stm_txn *tx, const char *q, const void *data, size_t len,
+		 bool block)
+{
+	char key[STM_KEY_MAX + 1];
+	int64_t h, t, cap;
+	int ret;
+
+	ret = q_state(tx, q, &h, &t, &cap);
+	if (ret)
+		return ret;
+	if (cap && t - h >= cap)
+		return block ? stm_retry(tx) : -EAGAIN;
+	if (t == INT64_MAX)
+		return -EOVERFLOW;
+	ret = q_item_key(key, q, t);
+	if (!ret)
+		ret = stm_put(tx, key, data, len);
+	if (!ret)
+		ret = q_key(key, q, q_sfx[Q_TAIL]);
+	return ret ? ret : stm_put_i64(tx, key, t + 1);
+}
+
+int stm_queue_put(struct stm_txn *tx, const char *q, const void *data, size_t len)
+{
+	return q_put(tx, q, data, len, true);
+}
+
+int stm_queue_try_put(struct stm_txn *tx, const char *q, const void *data,
+		      size_t len)
+{
+	return q_put(tx, q, data, len, false);
+}
+
+/* Copy @d/@dlen out to @buf/@cap: -EMSGSIZE (with *@len) if it does not fit. */
+static int copy_out(const void *d, size_t dlen, void *buf, size_t cap, size_t *len)
+{
+	if (len)
+		*len = dlen;
+	if (dlen > cap)
+		return -EMSGSIZE;
+	if (dlen)
+		memcpy(buf, d, dlen);
+	return 0;
+}
+
+static int q_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		  size_t *len, bool block, bool remove)
+{
+	char key[STM_KEY_MAX + 1];
+	const void *d;
+	int64_t h, t;
+	size_t dlen;
+	int ret;
+
+	if (!buf && cap)
+		return -EINVAL;
+	ret = q_state(tx, q, &h, &t, NULL);
+	if (ret)
+		return ret;
+	if (h == t)
+		return block ? stm_retry(tx) : -EAGAIN;
+	ret = q_item_key(key, q, h);
+	if (ret)
+		return ret;
+	ret = stm_get(tx, key, &d, &dlen);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;	/* not a queue */
+	ret = copy_out(d, dlen, buf, cap, len);
+	if (ret || !remove)
+		return ret;
+	ret = stm_del(tx, key);
+	if (!ret)
+		ret = q_key(key, q, q_sfx[Q_HEAD]);
+	return ret ? ret : stm_put_i64(tx, key, h + 1);
+}
+
+int stm_queue_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		   size_t *len)
+{
+	return q_take(tx, q, buf, cap, len, true, true);
+}
+
+int stm_queue_try_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		       size_t *len)
+{
+	return q_take(tx, q, buf, cap, len, false, true);
+}
+
+int stm_queue_peek(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		   size_t *len)
+{
+	return q_take(tx, q, buf, cap, len, true, false);
+}
+
+int stm_queue_try_peek(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		       size_t *len)
+{
+	return q_take(tx, q, buf, cap, len, false, false);
+}
+
+/* ---- MVar ------------------------------------------------------------------ */
+
+static int mv_put(struct stm_txn *tx, const char *mv, const void *data, size_t len,
+		  bool block)
+{
+	const void *d;
+	int ret;
+
+	if (!mv)
+		return -EINVAL;
+	ret = stm_get(tx, mv, &d, NULL);
+	if (ret == 0)
+		return block ? stm_retry(tx) : -EAGAIN;
+	if (ret != -ENOENT)
+		return ret;
+	return stm_put(tx, mv, data, len);
+}
+
+int stm_mvar_put(struct stm_txn *tx, const char *mv, const void *data, size_t len)
+{
+	return mv_put(tx, mv, data, len, true);
+}
+
+int stm_mvar_try_put(struct stm_txn *tx, const char *mv, const void *data,
+		     size_t len)
+{
+	return mv_put(tx, mv, data, len, false);
+}
+
+static int mv_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		   size_t *len, bool block, bool remove)
+{
+	const void *d;
+	size_t dlen;
+	int ret;
+
+	if (!mv || (!buf && cap))
+		return -EINVAL;
+	ret = stm_get(tx, mv, &d, &dlen);
+	if (ret == -ENOENT)
+		return block ? stm_retry(tx) : -EAGAIN;
+	if (ret)
+		return ret;
+	ret = copy_out(d, dlen, buf, cap, len);
+	if (ret || !remove)
+		return ret;
+	return stm_del(tx, mv);
+}
+
+int stm_mvar_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		  size_t *len)
+{
+	return mv_take(tx, mv, buf, cap, len, true, true);
+}
+
+int stm_mvar_try_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		      size_t *len)
+{
+	return mv_take(tx, mv, buf, cap, len, false, true);
+}
+
+int stm_mvar_read(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		  size_t *len)
+{
+	return mv_take(tx, mv, buf, cap, len, true, false);
+}
+
+/* ---- counting semaphore --------------------------------------------------- */
+
+static int sem_acquire(struct stm_txn *tx, const char *sem, uint64_t n, bool block)
+{
+	int64_t count;
+	int ret;
+
+	if (!sem || !n || n > INT64_MAX)
+		return -EINVAL;
+	ret = stm_get_i64(tx, sem, &count);	/* absent: 0 */
+	if (ret)
+		return ret;
+	if (count < 0)
+		return -EINVAL;
+	if ((uint64_t)count < n)
+		return block ? stm_retry(tx) : -EAGAIN;
+	return stm_put_i64(tx, sem, count - (int64_t)n);
+}
+
+int stm_sem_acquire(struct stm_txn *tx, const char *sem, uint64_t n)
+{
+	return sem_acquire(tx, sem, n, true);
+}
+
+int stm_sem_try_acquire(struct stm_txn *tx, const char *sem, uint64_t n)
+{
+	return sem_acquire(tx, sem, n, false);
+}
+
+int stm_sem_release(struct stm_txn *tx, const char *sem, uint64_t n)
+{
+	if (!sem || !n || n > INT64_MAX)
+		return -EINVAL;
+	/* Not read: a kernel addition, which never conflicts (commute). */
+	return stm_add_i64(tx, sem, (int64_t)n);
+}
