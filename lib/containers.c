@@ -77,20 +77,17 @@ int stm_queue_init(struct stm_txn *tx, const char *q, uint64_t capacity)
 	return ret ? ret : stm_put_i64(tx, key, (int64_t)capacity);
 }
 
-/* Head, tail and capacity, checked: -EINVAL when they make no queue. */
-static int q_state(struct stm_txn *tx, const char *q, int64_t *h, int64_t *t,
-		   int64_t *cap)
+/* Head and tail, checked: -EINVAL when they make no queue. */
+static int q_state(struct stm_txn *tx, const char *q, int64_t *h, int64_t *t)
 {
 	int ret;
 
 	ret = q_get(tx, q, Q_HEAD, h);
 	if (!ret)
 		ret = q_get(tx, q, Q_TAIL, t);
-	if (!ret && cap)
-		ret = q_get(tx, q, Q_CAP, cap);
 	if (ret)
 		return ret;
-	if (*h < 0 || *t < *h || (cap && *cap < 0))
+	if (*h < 0 || *t < *h)
 		return -EINVAL;
 	return 0;
 }
@@ -102,7 +99,7 @@ int stm_queue_size(struct stm_txn *tx, const char *q, uint64_t *n)
 
 	if (!n)
 		return -EINVAL;
-	ret = q_state(tx, q, &h, &t, NULL);
+	ret = q_state(tx, q, &h, &t);
 	if (!ret)
 		*n = (uint64_t)(t - h);
 	return ret;
@@ -112,14 +109,26 @@ static int q_put(struct stm_txn *tx, const char *q, const void *data, size_t len
 		 bool block)
 {
 	char key[STM_KEY_MAX + 1];
-	int64_t h, t, cap;
+	int64_t h = 0, t, cap;
 	int ret;
 
-	ret = q_state(tx, q, &h, &t, &cap);
+	/* Unbounded: the head is not read, so takes never rerun a put. */
+	ret = q_get(tx, q, Q_CAP, &cap);
+	if (!ret)
+		ret = q_get(tx, q, Q_TAIL, &t);
 	if (ret)
 		return ret;
-	if (cap && t - h >= cap)
-		return block ? stm_retry(tx) : -EAGAIN;
+	if (cap < 0 || t < 0)
+		return -EINVAL;
+	if (cap) {
+		ret = q_get(tx, q, Q_HEAD, &h);
+		if (ret)
+			return ret;
+		if (h < 0 || t < h)
+			return -EINVAL;
+		if (t - h >= cap)
+			return block ? stm_retry(tx) : -EAGAIN;
+	}
 	if (t == INT64_MAX)
 		return -EOVERFLOW;
 	ret = q_item_key(key, q, t);
@@ -164,7 +173,7 @@ static int q_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
 
 	if (!buf && cap)
 		return -EINVAL;
-	ret = q_state(tx, q, &h, &t, NULL);
+	ret = q_state(tx, q, &h, &t);
 	if (ret)
 		return ret;
 	if (h == t)

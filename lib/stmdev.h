@@ -895,6 +895,80 @@ int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delt
  */
 int stm_retry(struct stm_txn *tx);
 
+/*
+ * stm_modify_fn - the transform of stm_modify(): @old/@old_len the value
+ * (@old NULL when absent); return 0 after setting *@new_data and *@new_len to
+ * the new value (copied by stm_modify; *@new_data NULL deletes the key),
+ * > 0 to leave the value as it is, or a negative errno.
+ */
+typedef int (*stm_modify_fn)(const void *old, size_t old_len,
+			     const void **new_data, size_t *new_len, void *arg);
+
+/**
+ * stm_modify() - replace a key's value with a function of it (Scala's
+ * transform, Haskell's modifyTVar), in a transaction.
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ * @fn:  the transform (stm_modify_fn).
+ * @arg: passed to @fn.
+ *
+ * The key is read (so the commit validates it) and written.
+ *
+ * Return: 0; @fn's negative errno; otherwise as stm_get() and stm_put().
+ */
+int stm_modify(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg);
+
+/**
+ * stm_modify_i64() - stm_modify() for an 8-byte integer (absent: 0).
+ * @tx:     transaction.
+ * @key:    NUL-terminated key.
+ * @fn:     returns the new integer from the old one.
+ * @arg:    passed to @fn.
+ * @result: if not NULL, receives the new integer.
+ *
+ * Return: 0; -EINVAL the value is not 8 bytes; as stm_get(), stm_put().
+ */
+int stm_modify_i64(struct stm_txn *tx, const char *key,
+		   int64_t (*fn)(int64_t old, void *arg), void *arg, int64_t *result);
+
+/**
+ * stm_retry_until() - go on only once a predicate holds (stm.io's
+ * (retry [refs] pred)).
+ * @tx:   transaction.
+ * @pred: reads through @tx and returns > 0 when the transaction may go
+ *        on, 0 when not, or a negative errno; it should only read.  It
+ *        runs as a nested level: its reads are the transaction's.
+ * @arg:  passed to @pred.
+ *
+ * Return: 0 (@pred holds: go on); STM_RETRY (it does not: return it, and
+ * the transaction sleeps until a key read, @pred's included, changes, and
+ * runs again); @pred's negative errno; -EINVAL.
+ */
+int stm_retry_until(struct stm_txn *tx, int (*pred)(struct stm_txn *, void *),
+		    void *arg);
+
+/**
+ * stm_deadline_ms() - the CLOCK_MONOTONIC time @ms milliseconds from now,
+ * in ms, for stm_retry_deadline().
+ */
+int64_t stm_deadline_ms(unsigned int ms);
+
+/**
+ * stm_retry_deadline() - a blocking retry that ends at a deadline
+ * (Haskell's registerDelay, Scala's retryFor).
+ * @tx:          transaction.
+ * @deadline_ms: from stm_deadline_ms(), taken before stm_atomic() so that
+ *               it stays the same across reruns.
+ *
+ * Before the deadline: STM_RETRY, and the transaction's sleep ends at the
+ * deadline at the latest (it then runs again), whatever else it waits on.
+ * From the deadline on: -ETIMEDOUT.  It composes: as the second
+ * alternative of stm_or_else(), "take from the queue, or time out".
+ *
+ * Return: STM_RETRY; -ETIMEDOUT; -EINVAL; -STM_ECONFLICT (attempt over).
+ */
+int stm_retry_deadline(struct stm_txn *tx, int64_t deadline_ms);
+
 /**
  * stm_retry_keys() - block until some named keys change, then rerun.
  * @tx:    transaction.

@@ -111,6 +111,7 @@ struct stm_txn {
 	struct tx_hook   *late;		/* on-abort hooks of rolled-back levels */
 	size_t            nlate, late_cap;
 	struct tx_wspec   retry;
+	int64_t           wake_at;	/* ms: a blocking retry ends by then */
 };
 
 static __thread struct stm_txn *tls_txns;
@@ -771,6 +772,45 @@ int stm_add_i64(struct stm_txn *tx, const char *key, int64_t delta)
 	return stm_add_i64_n(tx, key, stm_key_len(key), delta);
 }
 
+int stm_modify(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg)
+{
+	const void *old, *nd = NULL;
+	size_t olen = 0, nlen = 0;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	ret = stm_get(tx, key, &old, &olen);
+	if (ret == -ENOENT)
+		old = NULL;
+	else if (ret)
+		return ret;
+	ret = fn(old, olen, &nd, &nlen, arg);
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	if (!nd)
+		return stm_del(tx, key);
+	return stm_put(tx, key, nd, nlen);
+}
+
+int stm_modify_i64(struct stm_txn *tx, const char *key,
+		   int64_t (*fn)(int64_t old, void *arg), void *arg, int64_t *result)
+{
+	int64_t x;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	ret = stm_get_i64(tx, key, &x);
+	if (ret)
+		return ret;
+	x = fn(x, arg);
+	ret = stm_put_i64(tx, key, x);
+	if (!ret && result)
+		*result = x;
+	return ret;
+}
+
 int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
 		   unsigned flags)
 {
@@ -846,6 +886,46 @@ int stm_retry(struct stm_txn *tx)
 	int ret = tx_check(tx);
 
 	return ret ? ret : STM_RETRY;
+}
+
+static int run_level(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *),
+		     void *arg, struct tx_wspec *spec);
+
+int64_t stm_deadline_ms(unsigned int ms)
+{
+	return now_ms() + ms;
+}
+
+int stm_retry_deadline(struct stm_txn *tx, int64_t deadline_ms)
+{
+	int ret = tx_check(tx);
+
+	if (ret)
+		return ret;
+	if (deadline_ms <= 0)
+		return -EINVAL;
+	if (now_ms() >= deadline_ms)
+		return -ETIMEDOUT;
+	if (!tx->wake_at || deadline_ms < tx->wake_at)
+		tx->wake_at = deadline_ms;
+	return STM_RETRY;
+}
+
+int stm_retry_until(struct stm_txn *tx, int (*pred)(struct stm_txn *, void *),
+		    void *arg)
+{
+	int r = tx_check(tx);
+
+	if (r)
+		return r;
+	if (!pred)
+		return -EINVAL;
+	/* A level of its own: its reads join the transaction's (and the
+	 * wait set), anything it writes is rolled back when it fails. */
+	r = run_level(tx, pred, arg, NULL);
+	if (r < 0)
+		return r == STM_RETRY ? stm_retry(tx) : r;
+	return r > 0 ? 0 : stm_retry(tx);
 }
 
 unsigned stm_txn_attempt(const struct stm_txn *tx)
@@ -997,6 +1077,7 @@ static void tx_reset(struct stm_txn *tx)
 		tx->nhooks[k] = 0;
 	tx->nlate = 0;
 	wspec_free(&tx->retry);
+	tx->wake_at = 0;
 	tx->have_rv = false;
 	tx->rv = 0;
 	tx->doomed = 0;
@@ -1143,7 +1224,7 @@ static int tx_wait(struct stm_txn *tx, int64_t deadline)
 		}
 	}
 	ret = -EDEADLK;		/* nothing read: nothing could wake it */
-	if (!n)
+	if (!n && !tx->wake_at)
 		goto out_free;
 	if (deadline) {
 		int left = deadline_left_ms(deadline);
@@ -1152,6 +1233,23 @@ static int tx_wait(struct stm_txn *tx, int64_t deadline)
 		if (!left)
 			goto out_free;
 		timeout_ns = (int64_t)left * 1000000;
+	}
+	/* A stm_retry_deadline() in the attempt: wake by then, and rerun. */
+	if (tx->wake_at && (!deadline || tx->wake_at < deadline)) {
+		int64_t left = tx->wake_at - now_ms();
+
+		timeout_ns = left > 0 ? left * 1000000 : 0;
+		if (!n) {
+			struct timespec ts = { timeout_ns / 1000000000,
+					       timeout_ns % 1000000000 };
+
+			ret = nanosleep(&ts, NULL) ? -errno : 0;
+			goto out_free;
+		}
+		ret = tx->s->be->wait(tx->s, k, n, flags, timeout_ns, tx->family, NULL);
+		if (ret == -ETIMEDOUT)
+			ret = 0;
+		goto out_free;
 	}
 	ret = tx->s->be->wait(tx->s, k, n, flags, timeout_ns, tx->family, NULL);
 out_free:
