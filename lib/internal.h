@@ -209,6 +209,7 @@ int stm_read_grow(struct stm_store *s, struct stm_rd *rd, size_t n,
 		  unsigned int flags, uint64_t *clock, uint32_t *conflict);
 
 /* txn.c */
+struct stm_store *stm_txn_store(const struct stm_txn *tx);
 int stm_family_id(struct stm_store *s, const char *name, uint32_t *id);
 
 /* value.c */

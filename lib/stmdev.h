@@ -1066,6 +1066,47 @@ int stm_sem_acquire(struct stm_txn *tx, const char *sem, uint64_t n);
 int stm_sem_try_acquire(struct stm_txn *tx, const char *sem, uint64_t n);
 int stm_sem_release(struct stm_txn *tx, const char *sem, uint64_t n);
 
+/*
+ * Map over the key prefix @m (binary keys of at most 252 bytes minus the
+ * name): stm_map_get() -ENOENT when absent; stm_map_put() 1 when it added
+ * the key, 0 when it replaced it; stm_map_del() -ENOENT when absent;
+ * stm_map_contains() 1 or 0; stm_map_size() the number of entries (a
+ * counter key, exact at the snapshot); stm_map_iterate() calls @cb for
+ * every entry at the transaction's snapshot (a non-zero @cb result stops
+ * and is returned).  Iteration reads the counter: an entry added or removed
+ * by another process before the commit makes it conflict (no phantoms for
+ * transactions that write; a read-only one sees one snapshot).  It walks
+ * the whole store's key list to find the prefix (O(store)).
+ * A set is a map with empty values.
+ */
+int stm_map_get(struct stm_txn *tx, const char *m, const void *key, size_t klen,
+		void *buf, size_t cap, size_t *len);
+int stm_map_put(struct stm_txn *tx, const char *m, const void *key, size_t klen,
+		const void *data, size_t len);
+int stm_map_del(struct stm_txn *tx, const char *m, const void *key, size_t klen);
+int stm_map_contains(struct stm_txn *tx, const char *m, const void *key, size_t klen);
+int stm_map_size(struct stm_txn *tx, const char *m, uint64_t *size);
+int stm_map_iterate(struct stm_txn *tx, const char *m,
+		    int (*cb)(struct stm_txn *tx, const void *key, size_t klen,
+			      const void *val, size_t vlen, void *arg),
+		    void *arg);
+#define stm_set_contains	stm_map_contains
+#define stm_set_size		stm_map_size
+int stm_set_add(struct stm_txn *tx, const char *set, const void *key, size_t klen);
+int stm_set_remove(struct stm_txn *tx, const char *set, const void *key, size_t klen);
+
+/*
+ * Fixed-size array @a of @n elements (each a byte string, empty until
+ * set): stm_array_init() -EEXIST if it has another size; get/set -ERANGE
+ * past the end, -ENOENT for an array never initialised.
+ */
+int stm_array_init(struct stm_txn *tx, const char *a, uint64_t n);
+int stm_array_size(struct stm_txn *tx, const char *a, uint64_t *n);
+int stm_array_get(struct stm_txn *tx, const char *a, uint64_t i, void *buf,
+		  size_t cap, size_t *len);
+int stm_array_set(struct stm_txn *tx, const char *a, uint64_t i, const void *data,
+		  size_t len);
+
 /**
  * stm_before_commit() - call @cb before each commit attempt.
  * @tx:  transaction.

@@ -928,6 +928,11 @@ int stm_retry_until(struct stm_txn *tx, int (*pred)(struct stm_txn *, void *),
 	return r > 0 ? 0 : stm_retry(tx);
 }
 
+struct stm_store *stm_txn_store(const struct stm_txn *tx)
+{
+	return tx->s;
+}
+
 unsigned stm_txn_attempt(const struct stm_txn *tx)
 {
 	return tx ? tx->attempt : 0;
