@@ -932,6 +932,30 @@ int stm_modify_i64(struct stm_txn *tx, const char *key,
 		   int64_t (*fn)(int64_t old, void *arg), void *arg, int64_t *result);
 
 /**
+ * stm_commute() - apply a function to a key's value at commit (Clojure's
+ * commute), in a transaction.
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ * @fn:  the function (stm_modify_fn), which must be pure: it may run
+ *       several times, at each commit attempt, on the latest value.
+ * @arg: passed to @fn.
+ *
+ * The key is not read: at commit the library reads its latest value,
+ * applies every function commuted on it in order, and writes the result
+ * checked against the version it just read; if only that key moved
+ * meanwhile, it reads and applies again and resends the same commit (at
+ * most 64 times), without rerunning the transaction.  So commutes on a
+ * hot key do not make transactions rerun.  If the transaction reads the
+ * key afterwards (stm_get), the functions are applied to the value at its
+ * snapshot and the key becomes an ordinary read and write; on a key the
+ * transaction already read or wrote, stm_commute() is stm_modify().
+ *
+ * Return: 0; -E2BIG; -EBADF; -EINVAL; -ENOMEM; -STM_ECONFLICT (attempt
+ * over); as stm_modify() when it applies at once.
+ */
+int stm_commute(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg);
+
+/**
  * stm_retry_until() - go on only once a predicate holds (stm.io's
  * (retry [refs] pred)).
  * @tx:   transaction.

@@ -34,8 +34,15 @@
 #define INDEX_MIN	16	/* entries before a hash index is kept */
 #define STACK_OPS	16
 #define BUSY_MAX_MS	1000	/* busy resends of a commit with no timeout */
+#define COMMUTE_ROUNDS	64	/* resends of a commit whose commuted key moved */
 
-enum { TXW_NONE, TXW_PUT, TXW_DEL, TXW_ADD };
+enum { TXW_NONE, TXW_PUT, TXW_DEL, TXW_ADD, TXW_COMMUTE };
+
+/* A TXW_COMMUTE entry's functions, in its wbuf (wlen bytes), in order. */
+struct tx_cfn {
+	stm_modify_fn fn;
+	void *arg;
+};
 enum { HK_BEFORE, HK_AFTER, HK_ABORT, HK_N };
 
 /* One key the transaction touched. */
@@ -50,7 +57,7 @@ struct tx_ent {
 	uint64_t  rver;		/* version read (0: absent) */
 	uint8_t  *rbuf;		/* value read */
 	uint32_t  rlen;
-	uint8_t  *wbuf;		/* TXW_PUT data */
+	uint8_t  *wbuf;		/* TXW_PUT data; TXW_COMMUTE: struct tx_cfn[] */
 	uint32_t  wlen;
 	uint32_t  wcap;
 	int64_t   delta;	/* TXW_ADD */
@@ -576,6 +583,87 @@ static int fold_add(struct stm_txn *tx, uint32_t i)
 	return set_put_i64(tx, i, (int64_t)((uint64_t)base + (uint64_t)e->delta));
 }
 
+/*
+ * Apply @n commute functions to the value @d/@len (@d NULL: absent): the
+ * result in *@out (malloc'ed; NULL: absent) and *@olen.
+ */
+static int apply_cfns(const struct tx_cfn *f, size_t n, const void *d, size_t len,
+		      uint8_t **out, size_t *olen)
+{
+	uint8_t *cur = NULL;
+	bool present = d != NULL;
+	int ret;
+
+	if (present) {
+		cur = malloc(len ? len : 1);
+		if (!cur)
+			return -ENOMEM;
+		memcpy(cur, d, len);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const void *nd = NULL;
+		size_t nlen = 0;
+		uint8_t *nb;
+
+		ret = f[i].fn(present ? cur : NULL, present ? len : 0, &nd, &nlen, f[i].arg);
+		if (ret < 0)
+			goto out_free;
+		if (ret > 0)
+			continue;
+		nb = NULL;
+		if (nd) {
+			nb = malloc(nlen ? nlen : 1);
+			ret = -ENOMEM;
+			if (!nb)
+				goto out_free;
+			memcpy(nb, nd, nlen);
+		}
+		free(cur);
+		cur = nb;
+		len = nd ? nlen : 0;
+		present = nd != NULL;
+	}
+	*out = cur;
+	*olen = len;
+	return 0;
+
+out_free:
+	free(cur);
+	return ret;
+}
+
+/* A pending commute read in the transaction: applied to the value read. */
+static int fold_commute(struct stm_txn *tx, uint32_t i)
+{
+	struct tx_ent *e = &tx->ents[i];
+	size_t n = e->wlen / sizeof(struct tx_cfn);
+	struct tx_cfn *f;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	f = malloc(e->wlen ? e->wlen : 1);
+	if (!f)
+		return -ENOMEM;
+	memcpy(f, e->wbuf, e->wlen);
+	ret = tx_read(tx, &i, 1);
+	if (ret)
+		goto out_free;
+	e = &tx->ents[i];
+	ret = apply_cfns(f, n, e->rpresent ? (e->rbuf ? e->rbuf : empty_data) : NULL,
+			 e->rlen, &v, &vlen);
+	if (ret)
+		goto out_free;
+	if (!v)
+		ret = set_state(tx, i, TXW_DEL, 0);
+	else
+		ret = set_put(tx, i, v, vlen);
+	free(v);
+out_free:
+	free(f);
+	return ret;
+}
+
 int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
 	      const void **data, size_t *len)
 {
@@ -596,6 +684,10 @@ int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
 		return ret;
 	if (tx->ents[i].w == TXW_ADD) {
 		ret = fold_add(tx, i);
+		if (ret)
+			return ret;
+	} else if (tx->ents[i].w == TXW_COMMUTE) {
+		ret = fold_commute(tx, i);
 		if (ret)
 			return ret;
 	} else if (tx->ents[i].w == TXW_NONE) {
@@ -737,6 +829,11 @@ int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delt
 	ret = ent_find(tx, key, klen, true, &i);
 	if (ret)
 		return ret;
+	if (tx->ents[i].w == TXW_COMMUTE) {
+		ret = fold_commute(tx, i);
+		if (ret)
+			return ret;
+	}
 	e = &tx->ents[i];
 	switch (e->w) {
 	case TXW_PUT:
@@ -809,6 +906,54 @@ int stm_modify_i64(struct stm_txn *tx, const char *key,
 	if (!ret && result)
 		*result = x;
 	return ret;
+}
+
+int stm_commute(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg)
+{
+	size_t klen, old;
+	struct tx_ent *e;
+	uint8_t *nb;
+	uint32_t i;
+	int ret;
+
+	ret = tx_writable(tx);
+	if (ret)
+		return ret;
+	if (!key || !fn)
+		return -EINVAL;
+	klen = stm_key_len(key);
+	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
+	ret = ent_find(tx, key, klen, true, &i);
+	if (ret)
+		return ret;
+	e = &tx->ents[i];
+	/* Read or written already: the value is known, apply it now. */
+	if (e->rd || (e->w != TXW_NONE && e->w != TXW_COMMUTE))
+		return stm_modify(tx, key, fn, arg);
+	old = e->w == TXW_COMMUTE ? e->wlen : 0;
+	nb = malloc(old + sizeof(struct tx_cfn));
+	if (!nb)
+		return -ENOMEM;
+	if (old)
+		memcpy(nb, e->wbuf, old);
+	memcpy(nb + old, &(struct tx_cfn){ fn, arg }, sizeof(struct tx_cfn));
+	ret = tx_log(tx, i);
+	if (ret) {
+		free(nb);
+		return ret;
+	}
+	e = &tx->ents[i];
+	free(e->wbuf);		/* NULL when the undo log took it */
+	e->wbuf = nb;
+	e->wlen = old + sizeof(struct tx_cfn);
+	e->wcap = e->wlen;
+	e->w = TXW_COMMUTE;
+	return 0;
 }
 
 int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
@@ -1109,6 +1254,100 @@ static int deadline_left_ms(int64_t deadline)
 	return left <= 0 ? 0 : (left > INT32_MAX ? INT32_MAX : (int)left);
 }
 
+/* The commuted keys of a commit (TXW_COMMUTE entries). */
+struct tx_commute {
+	size_t    n;
+	unsigned  rounds;
+	uint32_t *ent;		/* entry index */
+	size_t   *op;		/* its commit entry */
+	struct stm_rd *rd;	/* the latest value read */
+	uint8_t **val;		/* the functions' result (NULL: absent) */
+};
+
+static void commute_free(struct tx_commute *cm)
+{
+	for (size_t k = 0; k < cm->n; k++) {
+		free(cm->rd[k].buf);
+		free(cm->val[k]);
+	}
+	free(cm->ent);
+	free(cm->op);
+	free(cm->rd);
+	free(cm->val);
+	memset(cm, 0, sizeof(*cm));
+}
+
+static int commute_prep(struct stm_txn *tx, struct tx_commute *cm)
+{
+	size_t n = 0;
+
+	memset(cm, 0, sizeof(*cm));
+	for (size_t i = 0; i < tx->n; i++)
+		n += tx->ents[i].w == TXW_COMMUTE;
+	if (!n)
+		return 0;
+	cm->ent = calloc(n, sizeof(*cm->ent));
+	cm->op = calloc(n, sizeof(*cm->op));
+	cm->rd = calloc(n, sizeof(*cm->rd));
+	cm->val = calloc(n, sizeof(*cm->val));
+	if (!cm->ent || !cm->op || !cm->rd || !cm->val) {
+		commute_free(cm);
+		return -ENOMEM;
+	}
+	return 0;	/* cm->n counts up as tx_commit() fills ent/op */
+}
+
+/* Read the commuted keys' latest values; apply the functions; fill ops. */
+static int commute_eval(struct stm_txn *tx, struct tx_commute *cm,
+			struct stm_cop *ops)
+{
+	uint64_t clock = 0;
+	int ret;
+
+	if (!cm->n)
+		return 0;
+	for (size_t k = 0; k < cm->n; k++) {
+		const struct tx_ent *e = &tx->ents[cm->ent[k]];
+
+		cm->rd[k].key = e->key;
+		cm->rd[k].klen = e->klen;
+	}
+	ret = stm_read_grow(tx->s, cm->rd, cm->n, 0, &clock, NULL);
+	if (ret)
+		return ret;
+	for (size_t k = 0; k < cm->n; k++) {
+		const struct tx_ent *e = &tx->ents[cm->ent[k]];
+		struct stm_rd *rd = &cm->rd[k];
+		struct stm_cop *op = &ops[cm->op[k]];
+		size_t vlen = 0;
+
+		free(cm->val[k]);
+		cm->val[k] = NULL;
+		ret = apply_cfns((const struct tx_cfn *)e->wbuf,
+				 e->wlen / sizeof(struct tx_cfn),
+				 rd->present ? (rd->buf ? rd->buf : empty_data) : NULL,
+				 rd->present ? rd->len : 0, &cm->val[k], &vlen);
+		if (ret)
+			return ret;
+		if (tx->s->lim.max_value_size && vlen > tx->s->lim.max_value_size)
+			return -E2BIG;
+		*op = (struct stm_cop){ .key = e->key, .klen = e->klen,
+					.op = cm->val[k] ? STM_OP_PUT : STM_OP_DEL,
+					.flags = STM_COP_CHECK,
+					.version = rd->present ? rd->version : 0,
+					.val = cm->val[k], .vlen = vlen };
+	}
+	return 0;
+}
+
+static bool commute_conflict(const struct tx_commute *cm, uint32_t conflict)
+{
+	for (size_t k = 0; k < cm->n; k++)
+		if (cm->op[k] == conflict)
+			return true;
+	return false;
+}
+
 /*
  * Send the attempt's commit: READ entries for keys only read, writes
  * (checked when the key was read), ADD for blind additions.  0 with nothing
@@ -1120,6 +1359,7 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 	struct stm_cop stack[STACK_OPS], *ops = stack;
 	size_t n = 0, nw = 0, need;
 	uint32_t conflict = UINT32_MAX;
+	struct tx_commute cm;
 	unsigned busy = 0;
 	int64_t busy_end;
 	int ret;
@@ -1132,10 +1372,14 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 	/* One call or none: a split commit would not be atomic. */
 	if (s->lim.max_keys_per_call && need > s->lim.max_keys_per_call)
 		return -E2BIG;
+	ret = commute_prep(tx, &cm);
+	if (ret)
+		return ret;
 	if (need > STACK_OPS) {
 		ops = calloc(need, sizeof(*ops));
+		ret = -ENOMEM;
 		if (!ops)
-			return -ENOMEM;
+			goto out_free;
 	}
 	for (size_t i = 0; i < tx->n; i++) {
 		struct tx_ent *e = &tx->ents[i];
@@ -1161,6 +1405,11 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 			op.vlen = 8;
 			op.version = 0;
 			break;
+		case TXW_COMMUTE:
+			/* filled in by commute_eval() at each send */
+			cm.op[cm.n] = n;
+			cm.ent[cm.n++] = i;
+			break;
 		default:
 			continue;
 		}
@@ -1174,6 +1423,10 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 	 * BUSY_MAX_MS (then -STM_EBUSY).
 	 */
 	busy_end = deadline ? deadline : now_ms() + BUSY_MAX_MS;
+resend:
+	ret = commute_eval(tx, &cm, ops);
+	if (ret)
+		goto out_free;
 	for (;;) {
 		ret = s->be->commit(s, ops, n,
 				    ((tx->flags & STM_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
@@ -1187,8 +1440,20 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 		}
 		stm_backoff(++busy + 1);
 	}
+	/*
+	 * A commuted key changed since commute_eval() read it: read it again
+	 * and resend, without rerunning the transaction (Clojure's commute).
+	 */
+	if (ret == -ESTALE && commute_conflict(&cm, conflict) &&
+	    ++cm.rounds < COMMUTE_ROUNDS &&
+	    (!deadline || deadline_left_ms(deadline) > 0)) {
+		stm_backoff(cm.rounds);
+		goto resend;
+	}
 	if (ret == -ESTALE && conflict < n)
 		note_conflict(s, ops[conflict].key, ops[conflict].klen);
+out_free:
+	commute_free(&cm);
 	if (ops != stack)
 		free(ops);
 	return ret;

@@ -296,4 +296,132 @@ TEST_F_TIMEOUT(tl, deadline_composes_inside_or_else, 300)
 	EXPECT_EQ(0, WEXITSTATUS(st));
 }
 
+/* ---- stm_commute --------------------------------------------------------- */
+
+struct cm_arg {
+	const char *name;
+	bool use_modify;
+	char buf[64];
+	unsigned attempts;
+};
+
+static int set_c(struct stm_txn *tx, void *arg)
+{
+	return stm_put(tx, "c", "xy", 2);
+}
+
+/* Append "!" to "c"; on the first run another process writes "c" first. */
+static int bang_c(struct stm_txn *tx, void *arg)
+{
+	struct cm_arg *a = arg;
+	int r, st;
+	pid_t pid;
+
+	a->attempts = stm_txn_attempt(tx);
+	r = a->use_modify ? stm_modify(tx, "c", append_bang, a->buf) :
+			    stm_commute(tx, "c", append_bang, a->buf);
+	if (r)
+		return r;
+	if (a->attempts == 1) {
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (!pid) {
+			struct stm_store *s;
+
+			if (stm_open(a->name, 0, 0, &s) || stm_atomic(s, set_c, NULL, NULL))
+				_exit(1);
+			_exit(0);
+		}
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			return -ECHILD;
+	}
+	return 0;
+}
+
+static int read_c(struct stm_store *s, char *out, size_t cap)
+{
+	struct stm_value *v;
+	const void *d;
+	size_t len;
+	int ret;
+
+	ret = stm_usevar(s, "c", &v);
+	if (ret)
+		return ret;
+	d = stm_value_data(v, &len);
+	snprintf(out, cap, "%.*s", d ? (int)len : 0, d ? (const char *)d : "");
+	stm_value_free(v);
+	return d ? 0 : -ENOENT;
+}
+
+TEST_F(tl, commute_applies_at_commit_without_a_rerun)
+{
+	struct cm_arg a = { .name = self->name };
+	char got[64];
+
+	/* A read + write (stm_modify) conflicts with the other process: rerun. */
+	a.use_modify = true;
+	ASSERT_EQ(0, stm_atomic(self->s, bang_c, &a, NULL));
+	EXPECT_EQ(2U, a.attempts);
+	ASSERT_EQ(0, read_c(self->s, got, sizeof(got)));
+	EXPECT_STREQ("xy!", got);
+
+	/* A commute is applied at commit to the latest value: one run. */
+	a.use_modify = false;
+	ASSERT_EQ(0, stm_atomic(self->s, bang_c, &a, NULL));
+	EXPECT_EQ(1U, a.attempts);
+	ASSERT_EQ(0, read_c(self->s, got, sizeof(got)));
+	EXPECT_STREQ("xy!", got);
+}
+
+static int commute_then_read(struct stm_txn *tx, void *arg)
+{
+	struct mod *m = arg;
+	const void *d;
+	size_t len;
+	int r;
+
+	r = stm_commute(tx, "c", append_bang, m->buf);
+	if (!r)
+		r = stm_commute(tx, "c", append_bang, m->buf + 32);
+	if (!r)
+		r = stm_get(tx, "c", &d, &len);
+	if (r)
+		return r;
+	return (int)len;	/* folded: both applied to the snapshot */
+}
+
+static int commute_rolled_back(struct stm_txn *tx, void *arg)
+{
+	int r = stm_commute(tx, "c", append_bang, arg);
+
+	return r ? r : stm_retry(tx);
+}
+
+static int nothing(struct stm_txn *tx, void *arg)
+{
+	return 0;
+}
+
+static int or_else_commute(struct stm_txn *tx, void *arg)
+{
+	return stm_or_else(tx, commute_rolled_back, arg, nothing, NULL);
+}
+
+TEST_F(tl, commute_folds_on_read_and_rolls_back)
+{
+	struct mod m;
+	char got[64];
+
+	ASSERT_EQ(0, stm_atomic(self->s, set_c, NULL, NULL));
+	EXPECT_EQ(4, stm_atomic(self->s, commute_then_read, &m, NULL));
+	ASSERT_EQ(0, read_c(self->s, got, sizeof(got)));
+	EXPECT_STREQ("xy!!", got);
+	/* A commute in an alternative that retried is undone. */
+	ASSERT_EQ(0, stm_atomic(self->s, or_else_commute, m.buf, NULL));
+	ASSERT_EQ(0, read_c(self->s, got, sizeof(got)));
+	EXPECT_STREQ("xy!!", got);
+}
+
 TEST_HARNESS_MAIN
