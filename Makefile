@@ -144,6 +144,7 @@ check:
 	+$(MAKE) check-host
 	+$(MAKE) style
 	+$(MAKE) htmldocs
+	+$(MAKE) -C lib check
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(MAKE) check-etcd
 	+$(VM_RUN)

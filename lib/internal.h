@@ -48,6 +48,15 @@ struct stm_cop {
 	void       *fetch;	/* ADD with FETCH: 8 bytes out */
 };
 
+/*
+ * The values of the old flag spellings (stmdev.h keeps the names as
+ * aliases of STM_RDONLY and STM_NONBLOCK since 1.4): programs built
+ * against 1.1-1.3 pass these, and they are still accepted.
+ */
+#define STM_TXN_READONLY_1_1	(1U << 0)
+#define STM_TXN_NONBLOCK_1_1	(1U << 1)
+#define STM_COMMIT_NONBLOCK_1_2	(1U << 0)
+
 /* Read flags */
 #define STM_RD_AT	(1U << 0)	/* fail with -ESTALE past *clock */
 /* Commit flags */
@@ -189,8 +198,30 @@ size_t *stm_key_lens(const char *const *keys, size_t n, size_t *stack,
 void stm_key_lens_put(size_t *lens, size_t *stack);
 void stm_put_le64(void *p, int64_t x);
 int64_t stm_get_le64(const void *p);
+uint32_t stm_rand32(void);		/* per-thread xorshift, not crypto */
+#define STM_BACKOFF_MAX_US	1000
+/* Pause before resend @n (1, 2...) of a conflicting or busy request:
+ * nothing, then yields, then a random sleep growing to 1 ms. */
+void stm_backoff(unsigned int n);
+#define STM_RD_GROW_ROUNDS	8	/* short reads before growing to the max */
+#define STM_RD_MAX_ROUNDS	64
+/*
+ * The one policy for a short read (-E2BIG, every entry's len filled): grow
+ * each short buffer to the length reported, or from round
+ * STM_RD_GROW_ROUNDS on to max_value_size, so a value growing under the
+ * reader cannot outrun it.  1: grew, 0: nothing was short (too many keys),
+ * -ENOMEM.  Buffers are malloc'ed (or NULL with cap 0).
+ */
+int stm_rd_grow(const struct stm_store *s, struct stm_rd *rd, size_t n,
+		unsigned int round);
+/* s->be->read() with stm_rd_grow() on -E2BIG: 0 with every buffer holding
+ * its value, or the read's -errno (-E2BIG only when @n is over the call's
+ * key limit, or a backend with no max_value_size kept growing a value). */
+int stm_read_grow(struct stm_store *s, struct stm_rd *rd, size_t n,
+		  unsigned int flags, uint64_t *clock, uint32_t *conflict);
 
 /* txn.c */
+struct stm_store *stm_txn_store(const struct stm_txn *tx);
 int stm_family_id(struct stm_store *s, const char *name, uint32_t *id);
 
 /* value.c */
@@ -202,6 +233,14 @@ void stm_value_fini(struct stm_value *v);
 void stm_value_cop(const struct stm_value *v, struct stm_cop *op);
 void stm_value_committed(struct stm_value *v, uint64_t version);
 int stm_value_take(struct stm_value *v, struct stm_rd *rd);
+/*
+ * Check @n public commit entries and turn them into backend entries
+ * (@cops; ADD deltas encoded into @le[i]): 0, -EINVAL, -E2BIG (@n over
+ * max_keys_per_call, a value over max_value_size), -EBADF (a write on a
+ * read-only store).  Results (STM_OP_ADD .result) are the caller's.
+ */
+int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
+		  struct stm_cop *cops, uint8_t (*le)[8]);
 int stm_coll_new(struct stm_store *s, const void *const *keys,
 		 const size_t *lens, size_t n, struct stm_coll **out);
 

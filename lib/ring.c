@@ -38,8 +38,6 @@
 
 #define RING_MAX_ENTRIES 32768		/* IORING_MAX_ENTRIES */
 #define RD_MIN_CAP	256		/* first guess of a value's size */
-#define RD_GROW_ROUNDS	8		/* E2BIG rounds before growing to the maximum */
-#define RD_MAX_ROUNDS	64
 #define STACK_OPS	16
 #define KEEP_MEM	65536		/* slot memory kept for reuse */
 #define EINTR_ROUNDS	16		/* commits resent after -EINTR */
@@ -284,7 +282,7 @@ static int build_commit(struct rslot *sl, const struct stm_cop *ops, size_t n,
 	memset(&sl->u.cm, 0, sizeof(sl->u.cm));
 	sl->u.cm.entries = uptr(ents);
 	sl->u.cm.count = n;
-	sl->u.cm.flags = stm_enc_commit_flags((flags & STM_COMMIT_NONBLOCK) ?
+	sl->u.cm.flags = stm_enc_commit_flags((flags & STM_COMMIT_NONBLOCK_1_2) ?
 					      STM_CM_NONBLOCK : 0);
 	sl->u.cm.conflict = STMDEV_NO_CONFLICT;
 	return 0;
@@ -410,24 +408,10 @@ static int slot_send(struct stm_ring *r, struct rslot *sl, int64_t now)
 static bool read_grow(struct stm_ring *r, struct rslot *sl)
 {
 	const struct stmdev_read_ent *ents = sl->ents;
-	bool grew = false;
 
-	for (size_t i = 0; i < sl->n; i++) {
-		uint32_t want = ents[i].val_len;
-		void *nb;
-
-		if (want <= sl->rd[i].cap)
-			continue;
-		if (sl->rounds >= RD_GROW_ROUNDS && r->s->lim.max_value_size > want)
-			want = r->s->lim.max_value_size;
-		nb = realloc(sl->rd[i].buf, want);
-		if (!nb)
-			return false;	/* E2BIG goes to the caller */
-		sl->rd[i].buf = nb;
-		sl->rd[i].cap = want;
-		grew = true;
-	}
-	return grew;
+	for (size_t i = 0; i < sl->n; i++)
+		sl->rd[i].len = ents[i].val_len;
+	return stm_rd_grow(r->s, sl->rd, sl->n, sl->rounds - 1) > 0;
 }
 
 static int read_done(struct rslot *sl, struct stm_cqe *cqe)
@@ -488,7 +472,7 @@ static bool slot_complete(struct stm_ring *r, struct rslot *sl, int res,
 	switch (sl->kind) {
 	case K_READ:
 	case K_REFRESH:
-		if (res == -E2BIG && !r->closing && ++sl->rounds < RD_MAX_ROUNDS &&
+		if (res == -E2BIG && !r->closing && ++sl->rounds < STM_RD_MAX_ROUNDS &&
 		    read_grow(r, sl) && slot_send(r, sl, 0) == 0)
 			return false;
 		if (res == 0)
@@ -851,30 +835,18 @@ int stm_ring_prep_commit_coll(struct stm_ring *r, struct stm_coll *c, uint64_t t
 	return ret;
 }
 
-static bool zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 int stm_ring_prep_commit(struct stm_ring *r, const struct stm_op *ops, size_t n,
 			 unsigned flags, uint64_t tag)
 {
 	struct stm_cop stack[STACK_OPS], *cops = stack;
 	int64_t *sdst[STACK_OPS], **dst = sdst;
 	uint8_t sle[STACK_OPS][8], (*le)[8] = sle;
-	struct stm_store *s;
-	bool writes = false, results = false;
+	bool results = false;
 	int ret;
 
-	if (!r || !ops || !n || (flags & ~STM_COMMIT_NONBLOCK))
+	if (!r || !ops || !n || (flags & ~(STM_NONBLOCK | STM_COMMIT_NONBLOCK_1_2)))
 		return -EINVAL;
-	s = r->s;
-	if (s->lim.max_keys_per_call && n > s->lim.max_keys_per_call)
+	if (r->s->lim.max_keys_per_call && n > r->s->lim.max_keys_per_call)
 		return -E2BIG;
 	if (!r->free)
 		return -ENOBUFS;
@@ -886,48 +858,15 @@ int stm_ring_prep_commit(struct stm_ring *r, const struct stm_op *ops, size_t n,
 		if (!cops || !dst || !le)
 			goto out_free;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct stm_op *op = &ops[i];
-		size_t klen = op->klen;
-
-		ret = -EINVAL;
-		if (op->op > STM_OP_ADD || (op->flags & ~STM_OP_CHECK) ||
-		    op->reserved0 || !zero(op->reserved, sizeof(op->reserved)) ||
-		    (op->result && op->op != STM_OP_ADD) ||
-		    (op->op == STM_OP_PUT && !op->data && op->len))
-			goto out_free;
-		if (!klen && op->key)
-			klen = stm_key_len(op->key);
-		ret = stm_check_key(s, op->key, klen);
-		if (ret)
-			goto out_free;
-		cops[i] = (struct stm_cop){ .key = op->key, .klen = klen, .op = op->op,
-					    .version = op->version };
-		if (op->flags & STM_OP_CHECK)
-			cops[i].flags = STM_COP_CHECK;
-		dst[i] = op->result;
-		results |= op->result != NULL;
-		writes |= op->op != STM_OP_READ;
-		switch (op->op) {
-		case STM_OP_PUT:
-			ret = -E2BIG;
-			if (op->len > UINT32_MAX ||
-			    (s->lim.max_value_size && op->len > s->lim.max_value_size))
-				goto out_free;
-			cops[i].val = op->data ? op->data : empty_data;
-			cops[i].vlen = op->len;
-			break;
-		case STM_OP_ADD:
-			stm_put_le64(le[i], op->delta);
-			cops[i].val = le[i];
-			cops[i].vlen = 8;
-			break;
-		}
-	}
-	ret = -EBADF;
-	if (writes && (s->flags & STM_RDONLY))
+	ret = stm_ops_check(r->s, ops, n, cops, le);
+	if (ret)
 		goto out_free;
-	ret = prep_commit(r, K_COMMIT, cops, n, flags, results ? dst : NULL, tag, NULL);
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = ops[i].result;
+		results |= ops[i].result != NULL;
+	}
+	ret = prep_commit(r, K_COMMIT, cops, n, flags ? STM_COMMIT_NONBLOCK_1_2 : 0,
+			  results ? dst : NULL, tag, NULL);
 out_free:
 	if (cops != stack)
 		free(cops);

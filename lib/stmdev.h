@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define STMDEV_LIB_VERSION_MAJOR 1
-#define STMDEV_LIB_VERSION_MINOR 2
+#define STMDEV_LIB_VERSION_MINOR 4
 
 /* Error codes with an STM meaning (returned negated, like every error). */
 #define STM_ECONFLICT	ESTALE	/* Axon ConcurrentUpdate: redo the transaction */
@@ -51,11 +51,44 @@ extern "C" {
 #define STM_KEY_MAX	255	/* longest key, in bytes */
 #define STM_NAME_MAX	63	/* longest store name, in bytes */
 
-/* stm_open flags */
-#define STM_CREAT	(1 << 0)	/* create the store if it does not exist */
+/*
+ * Flags: one vocabulary.  STM_RDONLY and STM_NONBLOCK mean the same
+ * wherever a flags argument takes them: stm_open() (the attachment),
+ * struct stm_txn_opts (one transaction), stm_commit() and
+ * stm_ring_prep_commit() (one commit).
+ */
+#define STM_CREAT	(1 << 0)	/* stm_open: create the store if it does not exist */
 #define STM_EXCL	(1 << 1)	/* with STM_CREAT: fail with -EEXIST if it exists */
-#define STM_RDONLY	(1 << 2)	/* attach read-only: read, never commit */
+#define STM_RDONLY	(1 << 2)	/* read-only: read, never write (-EBADF) */
 #define STM_NONBLOCK	(1 << 3)	/* commits fail with -STM_EBUSY instead of waiting */
+
+/*
+ * The older spellings (1.1-1.3), aliases now.  A program built with them
+ * against 1.3 passed other values (1, 2; 1): the library still accepts
+ * those.
+ */
+#define STM_TXN_READONLY	STM_RDONLY
+#define STM_TXN_NONBLOCK	STM_NONBLOCK
+#define STM_COMMIT_NONBLOCK	STM_NONBLOCK
+
+/*
+ * Backend feature bits (struct stm_limits.features), the uapi's
+ * STMDEV_F_* values (<linux/stmdev.h> defines the same).
+ */
+#ifndef STMDEV_F_STORE
+#define STMDEV_F_STORE		(1ULL << 0)	/* ATTACH, UNLINK, INFO, LIST_STORES */
+#define STMDEV_F_READ		(1ULL << 1)	/* READ, READ_AT */
+#define STMDEV_F_COMMIT		(1ULL << 2)	/* COMMIT: READ/PUT/DEL/ADD, FETCH */
+#define STMDEV_F_LIST		(1ULL << 3)	/* LIST */
+#define STMDEV_F_STATS		(1ULL << 4)	/* STATS */
+#define STMDEV_F_WAIT		(1ULL << 5)	/* WAIT, WATCH + poll() */
+#define STMDEV_F_FAMILY		(1ULL << 6)	/* FAMILY, FAMILY_STATS */
+#define STMDEV_F_URING		(1ULL << 7)	/* IORING_OP_URING_CMD */
+#define STMDEV_F_URING_CANCEL	(1ULL << 8)	/* async WAIT is unbounded */
+#define STMDEV_F_FETCH_OLD	(1ULL << 9)	/* READ + FETCH in COMMIT */
+/* Stores per network namespace, per-user limits (EDQUOT), `charge` */
+#define STMDEV_F_ISOLATION	(1ULL << 10)
+#endif
 
 struct stm_store;	/* an attached store; thread-safe */
 struct stm_value;	/* a private copy of one key's value and version */
@@ -515,10 +548,12 @@ int stm_fetch_add_n(struct stm_store *s, const void *key, size_t klen,
  * write replaces (STMDEV_F_FETCH_OLD; a value larger than first guessed
  * costs one more call).  On a backend without that feature the key is read,
  * then written checked against the version read, and read again on a
- * conflict; either way the value handed back is exactly the one replaced.
+ * conflict, backing off, at most 64 times; either way the value handed
+ * back is exactly the one replaced.
  *
  * Return: 0; -STM_EBUSY (non-blocking store); -EBADF read-only store;
- * -E2BIG @len over the limit; -errno.
+ * -E2BIG @len over the limit; -STM_ERETRIES (no FETCH_OLD: the key kept
+ * changing between the read and the write, 64 times); -errno.
  */
 int stm_swap(struct stm_store *s, const char *key, const void *data, size_t len,
 	     struct stm_value **old);
@@ -635,10 +670,6 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
  */
 #define STM_RETRY	(-0x10000)
 
-/* struct stm_txn_opts flags */
-#define STM_TXN_READONLY	(1U << 0)	/* writes fail with -EBADF */
-#define STM_TXN_NONBLOCK	(1U << 1)	/* a busy commit gives -STM_EBUSY */
-
 /* stm_retry_keys() and stm_wait() flags */
 #define STM_WAIT_ANY	0U		/* wake when any key changed */
 #define STM_WAIT_ALL	(1U << 0)	/* wake when every key changed */
@@ -647,7 +678,8 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
 
 /**
  * struct stm_txn_opts - how stm_atomic() runs a transaction.
- * @flags:       STM_TXN_READONLY, STM_TXN_NONBLOCK.
+ * @flags:       STM_RDONLY (writes fail with -EBADF), STM_NONBLOCK (a
+ *               busy commit gives -STM_EBUSY at once).
  * @max_retries: reruns after a conflict before giving up with
  *               -STM_ERETRIES; 0: no limit.  Blocking retries (STM_RETRY)
  *               do not count: @timeout_ms bounds those.
@@ -696,8 +728,11 @@ struct stm_txn_opts {
  * otherwise), stm_add_i64() on keys not read become kernel additions that
  * never conflict.  A transaction that wrote nothing needs no commit: its
  * snapshot was consistent by construction.  A conflict runs the on-abort
- * hooks and reruns @fn; a busy store is retried with the same commit,
- * without rerunning @fn (or, with STM_TXN_NONBLOCK, gives -STM_EBUSY).
+ * hooks and reruns @fn, after a randomized backoff growing to 1 ms.  A
+ * busy store (attached STM_NONBLOCK) is retried with the same commit,
+ * without rerunning @fn, backing off the same way, until @timeout_ms has
+ * passed (-ETIMEDOUT) or, with no timeout, for one second (-STM_EBUSY);
+ * with STM_NONBLOCK in @opts a busy commit gives -STM_EBUSY at once.
  *
  * Nesting: stm_atomic() on the same store inside @fn joins the running
  * transaction (its @opts are then ignored); if the inner @fn fails or
@@ -707,10 +742,12 @@ struct stm_txn_opts {
  *
  * Return: @fn's result; @fn's negative errno (nothing written); or
  * -STM_ERETRIES (more conflicts than max_retries), -ETIMEDOUT,
- * -STM_EBUSY (STM_TXN_NONBLOCK), -EINTR (a signal during a blocking retry
+ * -STM_EBUSY (STM_NONBLOCK in @opts, or a store busy for a second with no
+ * timeout), -EINTR (a signal during a blocking retry
  * or commit), -EIDRM (the store was unlinked during a blocking retry),
  * -EDEADLK (STM_RETRY with nothing read: it could never wake), -E2BIG
- * (more keys than one call may carry), -EBADF (a write on a read-only
+ * (the commit, or a blocking retry's wait, needs more keys than one call
+ * carries: see stm_put()), -EBADF (a write on a read-only
  * store), -ENOSPC, -ENOMEM, -EINVAL.  Whenever it fails, nothing of the
  * transaction was written.
  */
@@ -725,6 +762,11 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
  *        in @tx (a rolled-back nested block counts) or the attempt ends.
  *        A present empty value is a non-NULL pointer of length 0.
  * @len:  if not NULL, receives the length.
+ *
+ * A read never fails for its size: a value larger than first guessed is
+ * read again into a larger buffer (at most max_value_size), and a
+ * transaction may read more keys than one call carries (max_keys_per_call;
+ * they are read in several calls at the one snapshot).
  *
  * Return: 0; -ENOENT absent (or deleted by @tx); -STM_ECONFLICT the key
  * changed since the transaction's snapshot (the attempt is over: return
@@ -749,8 +791,12 @@ int stm_get_i64(struct stm_txn *tx, const char *key, int64_t *out);
  * @data: bytes, copied (may be NULL when @len is 0).
  * @len:  length, at most max_value_size.
  *
- * Return: 0; -E2BIG; -EBADF read-only store or transaction; -EINVAL;
- * -ENOMEM; -STM_ECONFLICT the attempt is already over.
+ * Return: 0; -E2BIG @len over max_value_size, or the commit would need
+ * more entries than one call carries (max_keys_per_call: one entry per key
+ * read or written, two for a key read and then added to; a commit is never
+ * split, that would not be atomic: checked here, so @fn sees it at the
+ * write that does not fit); -EBADF read-only store or transaction;
+ * -EINVAL; -ENOMEM; -STM_ECONFLICT the attempt is already over.
  */
 int stm_put(struct stm_txn *tx, const char *key, const void *data, size_t len);
 
@@ -851,6 +897,104 @@ int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delt
  */
 int stm_retry(struct stm_txn *tx);
 
+/*
+ * stm_modify_fn - the transform of stm_modify(): @old/@old_len the value
+ * (@old NULL when absent); return 0 after setting *@new_data and *@new_len to
+ * the new value (copied by stm_modify; *@new_data NULL deletes the key),
+ * > 0 to leave the value as it is, or a negative errno.
+ */
+typedef int (*stm_modify_fn)(const void *old, size_t old_len,
+			     const void **new_data, size_t *new_len, void *arg);
+
+/**
+ * stm_modify() - replace a key's value with a function of it (Scala's
+ * transform, Haskell's modifyTVar), in a transaction.
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ * @fn:  the transform (stm_modify_fn).
+ * @arg: passed to @fn.
+ *
+ * The key is read (so the commit validates it) and written.
+ *
+ * Return: 0; @fn's negative errno; otherwise as stm_get() and stm_put().
+ */
+int stm_modify(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg);
+
+/**
+ * stm_modify_i64() - stm_modify() for an 8-byte integer (absent: 0).
+ * @tx:     transaction.
+ * @key:    NUL-terminated key.
+ * @fn:     returns the new integer from the old one.
+ * @arg:    passed to @fn.
+ * @result: if not NULL, receives the new integer.
+ *
+ * Return: 0; -EINVAL the value is not 8 bytes; as stm_get(), stm_put().
+ */
+int stm_modify_i64(struct stm_txn *tx, const char *key,
+		   int64_t (*fn)(int64_t old, void *arg), void *arg, int64_t *result);
+
+/**
+ * stm_commute() - apply a function to a key's value at commit (Clojure's
+ * commute), in a transaction.
+ * @tx:  transaction.
+ * @key: NUL-terminated key.
+ * @fn:  the function (stm_modify_fn), which must be pure: it may run
+ *       several times, at each commit attempt, on the latest value.
+ * @arg: passed to @fn.
+ *
+ * The key is not read: at commit the library reads its latest value,
+ * applies every function commuted on it in order, and writes the result
+ * checked against the version it just read; if only that key moved
+ * meanwhile, it reads and applies again and resends the same commit (at
+ * most 64 times), without rerunning the transaction.  So commutes on a
+ * hot key do not make transactions rerun.  If the transaction reads the
+ * key afterwards (stm_get), the functions are applied to the value at its
+ * snapshot and the key becomes an ordinary read and write; on a key the
+ * transaction already read or wrote, stm_commute() is stm_modify().
+ *
+ * Return: 0; -E2BIG; -EBADF; -EINVAL; -ENOMEM; -STM_ECONFLICT (attempt
+ * over); as stm_modify() when it applies at once.
+ */
+int stm_commute(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg);
+
+/**
+ * stm_retry_until() - go on only once a predicate holds (stm.io's
+ * (retry [refs] pred)).
+ * @tx:   transaction.
+ * @pred: reads through @tx and returns > 0 when the transaction may go
+ *        on, 0 when not, or a negative errno; it should only read.  It
+ *        runs as a nested level: its reads are the transaction's.
+ * @arg:  passed to @pred.
+ *
+ * Return: 0 (@pred holds: go on); STM_RETRY (it does not: return it, and
+ * the transaction sleeps until a key read, @pred's included, changes, and
+ * runs again); @pred's negative errno; -EINVAL.
+ */
+int stm_retry_until(struct stm_txn *tx, int (*pred)(struct stm_txn *, void *),
+		    void *arg);
+
+/**
+ * stm_deadline_ms() - the CLOCK_MONOTONIC time @ms milliseconds from now,
+ * in ms, for stm_retry_deadline().
+ */
+int64_t stm_deadline_ms(unsigned int ms);
+
+/**
+ * stm_retry_deadline() - a blocking retry that ends at a deadline
+ * (Haskell's registerDelay, Scala's retryFor).
+ * @tx:          transaction.
+ * @deadline_ms: from stm_deadline_ms(), taken before stm_atomic() so that
+ *               it stays the same across reruns.
+ *
+ * Before the deadline: STM_RETRY, and the transaction's sleep ends at the
+ * deadline at the latest (it then runs again), whatever else it waits on.
+ * From the deadline on: -ETIMEDOUT.  It composes: as the second
+ * alternative of stm_or_else(), "take from the queue, or time out".
+ *
+ * Return: STM_RETRY; -ETIMEDOUT; -EINVAL; -STM_ECONFLICT (attempt over).
+ */
+int stm_retry_deadline(struct stm_txn *tx, int64_t deadline_ms);
+
 /**
  * stm_retry_keys() - block until some named keys change, then rerun.
  * @tx:    transaction.
@@ -889,6 +1033,105 @@ int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
  */
 int stm_or_else(struct stm_txn *tx, int (*a)(struct stm_txn *, void *), void *aa,
 		int (*b)(struct stm_txn *, void *), void *ba);
+
+/*
+ * Containers over keys (Documentation/containers.rst, stm_queue(3)).
+ * Every operation runs inside a transaction on @tx and composes with the
+ * rest of it.  A blocking operation that cannot go on returns
+ * stm_retry(tx): return it from the transaction function, and the
+ * transaction sleeps until a key it read changes (inside stm_or_else(),
+ * the next alternative runs instead).  The try_ variants return -EAGAIN
+ * there instead.  Data handed out is copied to @buf (@cap bytes; *@len
+ * receives the length; -EMSGSIZE when it does not fit, nothing changed).
+ * Names are keys (at most 236 bytes for a queue).
+ *
+ * Errors besides: those of stm_get() and stm_put() (-STM_ECONFLICT: the
+ * attempt is over, return it), -EINVAL (bad argument, or keys that make
+ * no such container).
+ */
+
+/* stm_queue_init() - make @q bounded at @capacity items (0: unbounded,
+ * the state of a queue never initialised); -EEXIST if it already has
+ * another capacity. */
+int stm_queue_init(struct stm_txn *tx, const char *q, uint64_t capacity);
+/* stm_queue_size() - the number of items in @q, into *@n. */
+int stm_queue_size(struct stm_txn *tx, const char *q, uint64_t *n);
+/* stm_queue_put() - append an item; STM_RETRY while a bounded @q is full. */
+int stm_queue_put(struct stm_txn *tx, const char *q, const void *data, size_t len);
+int stm_queue_try_put(struct stm_txn *tx, const char *q, const void *data,
+		      size_t len);
+/* stm_queue_take() - remove the oldest item into @buf; STM_RETRY while @q
+ * is empty.  stm_queue_peek() - the same, leaving it in @q. */
+int stm_queue_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		   size_t *len);
+int stm_queue_try_take(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		       size_t *len);
+int stm_queue_peek(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		   size_t *len);
+int stm_queue_try_peek(struct stm_txn *tx, const char *q, void *buf, size_t cap,
+		       size_t *len);
+
+/* stm_mvar_put() - fill the MVar @mv (one key); STM_RETRY while it is
+ * full.  stm_mvar_take() - empty it into @buf; STM_RETRY while it is
+ * empty.  stm_mvar_read() - the value, leaving it full. */
+int stm_mvar_put(struct stm_txn *tx, const char *mv, const void *data, size_t len);
+int stm_mvar_try_put(struct stm_txn *tx, const char *mv, const void *data,
+		     size_t len);
+int stm_mvar_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		  size_t *len);
+int stm_mvar_try_take(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		      size_t *len);
+int stm_mvar_read(struct stm_txn *tx, const char *mv, void *buf, size_t cap,
+		  size_t *len);
+
+/* stm_sem_acquire() - take @n (>= 1) units of the counting semaphore @sem
+ * (an integer key; absent: 0); STM_RETRY while fewer are there.
+ * stm_sem_release() - give @n back: a commuting addition, it never
+ * conflicts. */
+int stm_sem_acquire(struct stm_txn *tx, const char *sem, uint64_t n);
+int stm_sem_try_acquire(struct stm_txn *tx, const char *sem, uint64_t n);
+int stm_sem_release(struct stm_txn *tx, const char *sem, uint64_t n);
+
+/*
+ * Map over the key prefix @m (binary keys of at most 252 bytes minus the
+ * name): stm_map_get() -ENOENT when absent; stm_map_put() 1 when it added
+ * the key, 0 when it replaced it; stm_map_del() -ENOENT when absent;
+ * stm_map_contains() 1 or 0; stm_map_size() the number of entries (a
+ * counter key, exact at the snapshot); stm_map_iterate() calls @cb for
+ * every entry at the transaction's snapshot (a non-zero @cb result stops
+ * and is returned).  Iteration reads the counter: an entry added or removed
+ * by another process before the commit makes it conflict (no phantoms for
+ * transactions that write; a read-only one sees one snapshot).  It walks
+ * the whole store's key list to find the prefix (O(store)).
+ * A set is a map with empty values.
+ */
+int stm_map_get(struct stm_txn *tx, const char *m, const void *key, size_t klen,
+		void *buf, size_t cap, size_t *len);
+int stm_map_put(struct stm_txn *tx, const char *m, const void *key, size_t klen,
+		const void *data, size_t len);
+int stm_map_del(struct stm_txn *tx, const char *m, const void *key, size_t klen);
+int stm_map_contains(struct stm_txn *tx, const char *m, const void *key, size_t klen);
+int stm_map_size(struct stm_txn *tx, const char *m, uint64_t *size);
+int stm_map_iterate(struct stm_txn *tx, const char *m,
+		    int (*cb)(struct stm_txn *tx, const void *key, size_t klen,
+			      const void *val, size_t vlen, void *arg),
+		    void *arg);
+#define stm_set_contains	stm_map_contains
+#define stm_set_size		stm_map_size
+int stm_set_add(struct stm_txn *tx, const char *set, const void *key, size_t klen);
+int stm_set_remove(struct stm_txn *tx, const char *set, const void *key, size_t klen);
+
+/*
+ * Fixed-size array @a of @n elements (each a byte string, empty until
+ * set): stm_array_init() -EEXIST if it has another size; get/set -ERANGE
+ * past the end, -ENOENT for an array never initialised.
+ */
+int stm_array_init(struct stm_txn *tx, const char *a, uint64_t n);
+int stm_array_size(struct stm_txn *tx, const char *a, uint64_t *n);
+int stm_array_get(struct stm_txn *tx, const char *a, uint64_t i, void *buf,
+		  size_t cap, size_t *len);
+int stm_array_set(struct stm_txn *tx, const char *a, uint64_t i, const void *data,
+		  size_t len);
 
 /**
  * stm_before_commit() - call @cb before each commit attempt.
@@ -1084,13 +1327,11 @@ struct stm_ring;	/* an io_uring on one store handle */
 /* struct stm_op.flags */
 #define STM_OP_CHECK	(1U << 0)	/* PUT/DEL/ADD: validate .version too */
 
-/* stm_ring_prep_commit() flags */
-#define STM_COMMIT_NONBLOCK	(1U << 0)	/* -STM_EBUSY instead of waiting for locks */
-
 #define STM_NO_CONFLICT	UINT32_MAX	/* struct stm_cqe.conflict: none */
 
 /**
- * struct stm_op - one entry of a commit (stm_ring_prep_commit()).
+ * struct stm_op - one entry of a commit (stm_commit(),
+ * stm_ring_prep_commit()).
  * @key:      key bytes.
  * @klen:     key length; 0: @key is NUL-terminated.
  * @op:       STM_OP_READ, STM_OP_PUT, STM_OP_DEL or STM_OP_ADD.
@@ -1122,6 +1363,31 @@ struct stm_op {
 	int64_t    *result;
 	uint64_t    reserved[2];
 };
+
+/**
+ * stm_commit() - the general commit, synchronously: @n entries, all or
+ * nothing.
+ * @s:        store handle.
+ * @ops:      the entries (struct stm_op): reads to validate, checked or
+ *            blind writes, additions (with @result: the value after the
+ *            addition, written before stm_commit() returns).
+ * @n:        number of entries, 1..max_keys_per_call.
+ * @flags:    STM_NONBLOCK (-STM_EBUSY instead of waiting for locks), or 0
+ *            (then the store's STM_NONBLOCK decides).
+ * @version:  if not NULL, receives the version given to the writes (for a
+ *            commit that only validated, the clock it validated at).
+ * @conflict: if not NULL, receives on -STM_ECONFLICT the index of the first
+ *            entry whose version differed, else STM_NO_CONFLICT.
+ *
+ * What stm_ring_prep_commit() does, in one system call; every other
+ * commit of the library is one of these.
+ *
+ * Return: 0; -STM_ECONFLICT; -STM_EBUSY; -EINVAL bad op, key, flags or
+ * reserved field; -E2BIG a value over max_value_size, or @n over
+ * max_keys_per_call; -EBADF a write on a read-only store; -ENOMEM; -errno.
+ */
+int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
+	       unsigned int flags, uint64_t *version, uint32_t *conflict);
 
 /**
  * struct stm_cqe - the completion of one ring operation.
@@ -1267,8 +1533,8 @@ int stm_ring_prep_commit_coll(struct stm_ring *r, struct stm_coll *c,
  * @r:     ring.
  * @ops:   the entries (copied now, except the @result pointers).
  * @n:     number of entries, 1..max_keys_per_call.
- * @flags: STM_COMMIT_NONBLOCK, or 0 (then the store's STM_NONBLOCK
- *         decides).
+ * @flags: STM_NONBLOCK (-STM_EBUSY instead of waiting for locks), or 0
+ *         (then the store's STM_NONBLOCK decides).
  * @tag:   reported in the completion.
  *
  * The general form: every other commit is one of these.  Completion:

@@ -31,11 +31,18 @@
 #include "internal.h"
 
 #define RD_MIN_CAP	256	/* first guess of a value's size */
-#define RD_ROUNDS	8	/* E2BIG rounds before giving up */
 #define INDEX_MIN	16	/* entries before a hash index is kept */
 #define STACK_OPS	16
+#define BUSY_MAX_MS	1000	/* busy resends of a commit with no timeout */
+#define COMMUTE_ROUNDS	64	/* resends of a commit whose commuted key moved */
 
-enum { TXW_NONE, TXW_PUT, TXW_DEL, TXW_ADD };
+enum { TXW_NONE, TXW_PUT, TXW_DEL, TXW_ADD, TXW_COMMUTE };
+
+/* A TXW_COMMUTE entry's functions, in its wbuf (wlen bytes), in order. */
+struct tx_cfn {
+	stm_modify_fn fn;
+	void *arg;
+};
 enum { HK_BEFORE, HK_AFTER, HK_ABORT, HK_N };
 
 /* One key the transaction touched. */
@@ -50,7 +57,7 @@ struct tx_ent {
 	uint64_t  rver;		/* version read (0: absent) */
 	uint8_t  *rbuf;		/* value read */
 	uint32_t  rlen;
-	uint8_t  *wbuf;		/* TXW_PUT data */
+	uint8_t  *wbuf;		/* TXW_PUT data; TXW_COMMUTE: struct tx_cfn[] */
 	uint32_t  wlen;
 	uint32_t  wcap;
 	int64_t   delta;	/* TXW_ADD */
@@ -111,6 +118,7 @@ struct stm_txn {
 	struct tx_hook   *late;		/* on-abort hooks of rolled-back levels */
 	size_t            nlate, late_cap;
 	struct tx_wspec   retry;
+	int64_t           wake_at;	/* ms: a blocking retry ends by then */
 };
 
 static __thread struct stm_txn *tls_txns;
@@ -121,8 +129,6 @@ static __thread struct {
 	uint32_t len;
 	uint8_t  key[STM_KEY_MAX];
 } tls_conflict;
-
-static __thread uint64_t tls_rand;
 
 static const uint8_t empty_data[1];
 
@@ -144,27 +150,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint32_t rand32(void)
-{
-	uint64_t x = tls_rand;
-
-	if (!x)
-		x = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)&tls_rand;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	tls_rand = x ? x : 1;
-	return (uint32_t)(x >> 16);
 }
 
 static void note_conflict(const struct stm_store *s, const void *key, size_t klen)
@@ -314,7 +299,6 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 	for (size_t base = 0; base < m; base += chunk) {
 		uint64_t clock = tx->rv;
 		uint32_t conflict = 0;
-		int round;
 
 		chunk = m - base < max ? m - base : max;
 		for (size_t i = 0; i < chunk; i++) {
@@ -330,31 +314,8 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 				goto out_bufs;
 			}
 		}
-		for (round = 0; round < RD_ROUNDS; round++) {
-			bool grew = false;
-
-			clock = tx->rv;
-			ret = s->be->read(s, rd, chunk, tx->have_rv ? STM_RD_AT : 0,
-					  &clock, &conflict);
-			if (ret != -E2BIG)
-				break;
-			for (size_t i = 0; i < chunk; i++) {
-				void *nb;
-
-				if (rd[i].len <= rd[i].cap)
-					continue;
-				nb = realloc(rd[i].buf, rd[i].len);
-				if (!nb) {
-					ret = -ENOMEM;
-					goto out_bufs;
-				}
-				rd[i].buf = nb;
-				rd[i].cap = rd[i].len;
-				grew = true;
-			}
-			if (!grew)
-				break;
-		}
+		ret = stm_read_grow(s, rd, chunk, tx->have_rv ? STM_RD_AT : 0,
+				    &clock, &conflict);
 		if (ret == -ESTALE) {
 			if (conflict < chunk)
 				note_conflict(s, rd[conflict].key, rd[conflict].klen);
@@ -369,10 +330,6 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 		for (size_t i = 0; i < chunk; i++) {
 			struct tx_ent *e = &tx->ents[map[base + i]];
 
-			if (rd[i].present && rd[i].len > rd[i].cap) {
-				ret = -EPROTO;	/* the backend broke its word */
-				goto out_bufs;
-			}
 			e->rd = true;
 			e->rpresent = rd[i].present;
 			e->rver = rd[i].present ? rd[i].version : 0;
@@ -392,6 +349,46 @@ out_free:
 	if (map != map_stack)
 		free(map);
 	return ret;
+}
+
+/*
+ * The entries the attempt's commit sends (tx_commit()): one per key read
+ * or written, two for a key read and then added to blindly; the number of
+ * keys written in *@nw.
+ */
+static size_t commit_size(const struct stm_txn *tx, size_t *nw)
+{
+	size_t need = 0;
+
+	*nw = 0;
+	for (size_t i = 0; i < tx->n; i++) {
+		const struct tx_ent *e = &tx->ents[i];
+
+		if (e->w != TXW_NONE)
+			(*nw)++;
+		need += (e->w != TXW_NONE) + (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD));
+	}
+	return need;
+}
+
+/*
+ * Before a write of @key: -E2BIG if the commit would then need
+ * more entries than one call takes (max_keys_per_call).  The write fails
+ * at once, where the function can see it, not at the commit.
+ */
+static int commit_fits(struct stm_txn *tx, const void *key, size_t klen)
+{
+	size_t max = tx->s->lim.max_keys_per_call, need, nw;
+	uint32_t i;
+
+	/* At most two commit entries per key: count only when it matters. */
+	if (!max || tx->n < max / 2)
+		return 0;
+	need = commit_size(tx, &nw);
+	if (ent_find(tx, key, klen, false, &i) == -ENOENT ||
+	    (!tx->ents[i].rd && tx->ents[i].w == TXW_NONE))
+		need++;
+	return need > max ? -E2BIG : 0;
 }
 
 /* ---- write state and savepoints ------------------------------------------ */
@@ -562,7 +559,7 @@ static int tx_writable(struct stm_txn *tx)
 
 	if (ret)
 		return ret;
-	if ((tx->s->flags & STM_RDONLY) || (tx->flags & STM_TXN_READONLY))
+	if ((tx->s->flags & STM_RDONLY) || (tx->flags & STM_RDONLY))
 		return -EBADF;
 	return 0;
 }
@@ -586,6 +583,87 @@ static int fold_add(struct stm_txn *tx, uint32_t i)
 	return set_put_i64(tx, i, (int64_t)((uint64_t)base + (uint64_t)e->delta));
 }
 
+/*
+ * Apply @n commute functions to the value @d/@len (@d NULL: absent): the
+ * result in *@out (malloc'ed; NULL: absent) and *@olen.
+ */
+static int apply_cfns(const struct tx_cfn *f, size_t n, const void *d, size_t len,
+		      uint8_t **out, size_t *olen)
+{
+	uint8_t *cur = NULL;
+	bool present = d != NULL;
+	int ret;
+
+	if (present) {
+		cur = malloc(len ? len : 1);
+		if (!cur)
+			return -ENOMEM;
+		memcpy(cur, d, len);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const void *nd = NULL;
+		size_t nlen = 0;
+		uint8_t *nb;
+
+		ret = f[i].fn(present ? cur : NULL, present ? len : 0, &nd, &nlen, f[i].arg);
+		if (ret < 0)
+			goto out_free;
+		if (ret > 0)
+			continue;
+		nb = NULL;
+		if (nd) {
+			nb = malloc(nlen ? nlen : 1);
+			ret = -ENOMEM;
+			if (!nb)
+				goto out_free;
+			memcpy(nb, nd, nlen);
+		}
+		free(cur);
+		cur = nb;
+		len = nd ? nlen : 0;
+		present = nd != NULL;
+	}
+	*out = cur;
+	*olen = len;
+	return 0;
+
+out_free:
+	free(cur);
+	return ret;
+}
+
+/* A pending commute read in the transaction: applied to the value read. */
+static int fold_commute(struct stm_txn *tx, uint32_t i)
+{
+	struct tx_ent *e = &tx->ents[i];
+	size_t n = e->wlen / sizeof(struct tx_cfn);
+	struct tx_cfn *f;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	f = malloc(e->wlen ? e->wlen : 1);
+	if (!f)
+		return -ENOMEM;
+	memcpy(f, e->wbuf, e->wlen);
+	ret = tx_read(tx, &i, 1);
+	if (ret)
+		goto out_free;
+	e = &tx->ents[i];
+	ret = apply_cfns(f, n, e->rpresent ? (e->rbuf ? e->rbuf : empty_data) : NULL,
+			 e->rlen, &v, &vlen);
+	if (ret)
+		goto out_free;
+	if (!v)
+		ret = set_state(tx, i, TXW_DEL, 0);
+	else
+		ret = set_put(tx, i, v, vlen);
+	free(v);
+out_free:
+	free(f);
+	return ret;
+}
+
 int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
 	      const void **data, size_t *len)
 {
@@ -606,6 +684,10 @@ int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
 		return ret;
 	if (tx->ents[i].w == TXW_ADD) {
 		ret = fold_add(tx, i);
+		if (ret)
+			return ret;
+	} else if (tx->ents[i].w == TXW_COMMUTE) {
+		ret = fold_commute(tx, i);
 		if (ret)
 			return ret;
 	} else if (tx->ents[i].w == TXW_NONE) {
@@ -677,6 +759,9 @@ int stm_put_n(struct stm_txn *tx, const void *key, size_t klen,
 	if (len > UINT32_MAX ||
 	    (tx->s->lim.max_value_size && len > tx->s->lim.max_value_size))
 		return -E2BIG;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
 	ret = ent_find(tx, key, klen, true, &i);
 	if (ret)
 		return ret;
@@ -709,6 +794,9 @@ int stm_del_n(struct stm_txn *tx, const void *key, size_t klen)
 	ret = stm_check_key(tx->s, key, klen);
 	if (ret)
 		return ret;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
 	ret = ent_find(tx, key, klen, true, &i);
 	if (ret)
 		return ret;
@@ -735,9 +823,17 @@ int stm_add_i64_n(struct stm_txn *tx, const void *key, size_t klen, int64_t delt
 	ret = stm_check_key(tx->s, key, klen);
 	if (ret)
 		return ret;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
 	ret = ent_find(tx, key, klen, true, &i);
 	if (ret)
 		return ret;
+	if (tx->ents[i].w == TXW_COMMUTE) {
+		ret = fold_commute(tx, i);
+		if (ret)
+			return ret;
+	}
 	e = &tx->ents[i];
 	switch (e->w) {
 	case TXW_PUT:
@@ -771,6 +867,93 @@ int stm_add_i64(struct stm_txn *tx, const char *key, int64_t delta)
 	if (!key)
 		return -EINVAL;
 	return stm_add_i64_n(tx, key, stm_key_len(key), delta);
+}
+
+int stm_modify(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg)
+{
+	const void *old, *nd = NULL;
+	size_t olen = 0, nlen = 0;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	ret = stm_get(tx, key, &old, &olen);
+	if (ret == -ENOENT)
+		old = NULL;
+	else if (ret)
+		return ret;
+	ret = fn(old, olen, &nd, &nlen, arg);
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	if (!nd)
+		return stm_del(tx, key);
+	return stm_put(tx, key, nd, nlen);
+}
+
+int stm_modify_i64(struct stm_txn *tx, const char *key,
+		   int64_t (*fn)(int64_t old, void *arg), void *arg, int64_t *result)
+{
+	int64_t x;
+	int ret;
+
+	if (!fn)
+		return -EINVAL;
+	ret = stm_get_i64(tx, key, &x);
+	if (ret)
+		return ret;
+	x = fn(x, arg);
+	ret = stm_put_i64(tx, key, x);
+	if (!ret && result)
+		*result = x;
+	return ret;
+}
+
+int stm_commute(struct stm_txn *tx, const char *key, stm_modify_fn fn, void *arg)
+{
+	size_t klen, old;
+	struct tx_ent *e;
+	uint8_t *nb;
+	uint32_t i;
+	int ret;
+
+	ret = tx_writable(tx);
+	if (ret)
+		return ret;
+	if (!key || !fn)
+		return -EINVAL;
+	klen = stm_key_len(key);
+	ret = stm_check_key(tx->s, key, klen);
+	if (ret)
+		return ret;
+	ret = commit_fits(tx, key, klen);
+	if (ret)
+		return ret;
+	ret = ent_find(tx, key, klen, true, &i);
+	if (ret)
+		return ret;
+	e = &tx->ents[i];
+	/* Read or written already: the value is known, apply it now. */
+	if (e->rd || (e->w != TXW_NONE && e->w != TXW_COMMUTE))
+		return stm_modify(tx, key, fn, arg);
+	old = e->w == TXW_COMMUTE ? e->wlen : 0;
+	nb = malloc(old + sizeof(struct tx_cfn));
+	if (!nb)
+		return -ENOMEM;
+	if (old)
+		memcpy(nb, e->wbuf, old);
+	memcpy(nb + old, &(struct tx_cfn){ fn, arg }, sizeof(struct tx_cfn));
+	ret = tx_log(tx, i);
+	if (ret) {
+		free(nb);
+		return ret;
+	}
+	e = &tx->ents[i];
+	free(e->wbuf);		/* NULL when the undo log took it */
+	e->wbuf = nb;
+	e->wlen = old + sizeof(struct tx_cfn);
+	e->wcap = e->wlen;
+	e->w = TXW_COMMUTE;
+	return 0;
 }
 
 int stm_retry_keys(struct stm_txn *tx, const char *const *keys, size_t n,
@@ -848,6 +1031,51 @@ int stm_retry(struct stm_txn *tx)
 	int ret = tx_check(tx);
 
 	return ret ? ret : STM_RETRY;
+}
+
+static int run_level(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *),
+		     void *arg, struct tx_wspec *spec);
+
+int64_t stm_deadline_ms(unsigned int ms)
+{
+	return now_ms() + ms;
+}
+
+int stm_retry_deadline(struct stm_txn *tx, int64_t deadline_ms)
+{
+	int ret = tx_check(tx);
+
+	if (ret)
+		return ret;
+	if (deadline_ms <= 0)
+		return -EINVAL;
+	if (now_ms() >= deadline_ms)
+		return -ETIMEDOUT;
+	if (!tx->wake_at || deadline_ms < tx->wake_at)
+		tx->wake_at = deadline_ms;
+	return STM_RETRY;
+}
+
+int stm_retry_until(struct stm_txn *tx, int (*pred)(struct stm_txn *, void *),
+		    void *arg)
+{
+	int r = tx_check(tx);
+
+	if (r)
+		return r;
+	if (!pred)
+		return -EINVAL;
+	/* A level of its own: its reads join the transaction's (and the
+	 * wait set), anything it writes is rolled back when it fails. */
+	r = run_level(tx, pred, arg, NULL);
+	if (r < 0)
+		return r == STM_RETRY ? stm_retry(tx) : r;
+	return r > 0 ? 0 : stm_retry(tx);
+}
+
+struct stm_store *stm_txn_store(const struct stm_txn *tx)
+{
+	return tx->s;
 }
 
 unsigned stm_txn_attempt(const struct stm_txn *tx)
@@ -999,6 +1227,7 @@ static void tx_reset(struct stm_txn *tx)
 		tx->nhooks[k] = 0;
 	tx->nlate = 0;
 	wspec_free(&tx->retry);
+	tx->wake_at = 0;
 	tx->have_rv = false;
 	tx->rv = 0;
 	tx->doomed = 0;
@@ -1025,24 +1254,98 @@ static int deadline_left_ms(int64_t deadline)
 	return left <= 0 ? 0 : (left > INT32_MAX ? INT32_MAX : (int)left);
 }
 
-/* Pause before rerun @n after a conflict: randomized, growing, short. */
-static void conflict_backoff(unsigned n)
-{
-	struct timespec ts;
-	uint32_t max_us;
+/* The commuted keys of a commit (TXW_COMMUTE entries). */
+struct tx_commute {
+	size_t    n;
+	unsigned  rounds;
+	uint32_t *ent;		/* entry index */
+	size_t   *op;		/* its commit entry */
+	struct stm_rd *rd;	/* the latest value read */
+	uint8_t **val;		/* the functions' result (NULL: absent) */
+};
 
-	if (n < 2)
-		return;
-	if (n < 4) {
-		sched_yield();
-		return;
+static void commute_free(struct tx_commute *cm)
+{
+	for (size_t k = 0; k < cm->n; k++) {
+		free(cm->rd[k].buf);
+		free(cm->val[k]);
 	}
-	max_us = n >= 14 ? 1000 : (1u << (n - 4)) * 4;
-	if (max_us > 1000)
-		max_us = 1000;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(rand32() % max_us + 1) * 1000;
-	nanosleep(&ts, NULL);
+	free(cm->ent);
+	free(cm->op);
+	free(cm->rd);
+	free(cm->val);
+	memset(cm, 0, sizeof(*cm));
+}
+
+static int commute_prep(struct stm_txn *tx, struct tx_commute *cm)
+{
+	size_t n = 0;
+
+	memset(cm, 0, sizeof(*cm));
+	for (size_t i = 0; i < tx->n; i++)
+		n += tx->ents[i].w == TXW_COMMUTE;
+	if (!n)
+		return 0;
+	cm->ent = calloc(n, sizeof(*cm->ent));
+	cm->op = calloc(n, sizeof(*cm->op));
+	cm->rd = calloc(n, sizeof(*cm->rd));
+	cm->val = calloc(n, sizeof(*cm->val));
+	if (!cm->ent || !cm->op || !cm->rd || !cm->val) {
+		commute_free(cm);
+		return -ENOMEM;
+	}
+	return 0;	/* cm->n counts up as tx_commit() fills ent/op */
+}
+
+/* Read the commuted keys' latest values; apply the functions; fill ops. */
+static int commute_eval(struct stm_txn *tx, struct tx_commute *cm,
+			struct stm_cop *ops)
+{
+	uint64_t clock = 0;
+	int ret;
+
+	if (!cm->n)
+		return 0;
+	for (size_t k = 0; k < cm->n; k++) {
+		const struct tx_ent *e = &tx->ents[cm->ent[k]];
+
+		cm->rd[k].key = e->key;
+		cm->rd[k].klen = e->klen;
+	}
+	ret = stm_read_grow(tx->s, cm->rd, cm->n, 0, &clock, NULL);
+	if (ret)
+		return ret;
+	for (size_t k = 0; k < cm->n; k++) {
+		const struct tx_ent *e = &tx->ents[cm->ent[k]];
+		struct stm_rd *rd = &cm->rd[k];
+		struct stm_cop *op = &ops[cm->op[k]];
+		size_t vlen = 0;
+
+		free(cm->val[k]);
+		cm->val[k] = NULL;
+		ret = apply_cfns((const struct tx_cfn *)e->wbuf,
+				 e->wlen / sizeof(struct tx_cfn),
+				 rd->present ? (rd->buf ? rd->buf : empty_data) : NULL,
+				 rd->present ? rd->len : 0, &cm->val[k], &vlen);
+		if (ret)
+			return ret;
+		if (tx->s->lim.max_value_size && vlen > tx->s->lim.max_value_size)
+			return -E2BIG;
+		*op = (struct stm_cop){ .key = e->key, .klen = e->klen,
+					.op = cm->val[k] ? STM_OP_PUT : STM_OP_DEL,
+					.flags = STM_COP_CHECK,
+					.version = rd->present ? rd->version : 0,
+					.val = cm->val[k], .vlen = vlen };
+	}
+	return 0;
+}
+
+static bool commute_conflict(const struct tx_commute *cm, uint32_t conflict)
+{
+	for (size_t k = 0; k < cm->n; k++)
+		if (cm->op[k] == conflict)
+			return true;
+	return false;
 }
 
 /*
@@ -1054,26 +1357,29 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 {
 	struct stm_store *s = tx->s;
 	struct stm_cop stack[STACK_OPS], *ops = stack;
-	size_t n = 0, nw = 0, need = 0;
+	size_t n = 0, nw = 0, need;
 	uint32_t conflict = UINT32_MAX;
+	struct tx_commute cm;
 	unsigned busy = 0;
+	int64_t busy_end;
 	int ret;
 
-	for (size_t i = 0; i < tx->n; i++) {
-		const struct tx_ent *e = &tx->ents[i];
-
-		if (e->w != TXW_NONE)
-			nw++;
-		need += (e->w != TXW_NONE) + (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD));
-	}
+	need = commit_size(tx, &nw);
 	if (!nw)
 		return 0;
 	if (s->flags & STM_RDONLY)
 		return -EBADF;
+	/* One call or none: a split commit would not be atomic. */
+	if (s->lim.max_keys_per_call && need > s->lim.max_keys_per_call)
+		return -E2BIG;
+	ret = commute_prep(tx, &cm);
+	if (ret)
+		return ret;
 	if (need > STACK_OPS) {
 		ops = calloc(need, sizeof(*ops));
+		ret = -ENOMEM;
 		if (!ops)
-			return -ENOMEM;
+			goto out_free;
 	}
 	for (size_t i = 0; i < tx->n; i++) {
 		struct tx_ent *e = &tx->ents[i];
@@ -1099,6 +1405,11 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 			op.vlen = 8;
 			op.version = 0;
 			break;
+		case TXW_COMMUTE:
+			/* filled in by commute_eval() at each send */
+			cm.op[cm.n] = n;
+			cm.ent[cm.n++] = i;
+			break;
 		default:
 			continue;
 		}
@@ -1106,28 +1417,43 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 			op.flags = STM_COP_CHECK;
 		ops[n++] = op;
 	}
+	/*
+	 * A store attached non-blocking: resend the same commit, backing
+	 * off, until the deadline (-ETIMEDOUT) or, with none, for
+	 * BUSY_MAX_MS (then -STM_EBUSY).
+	 */
+	busy_end = deadline ? deadline : now_ms() + BUSY_MAX_MS;
+resend:
+	ret = commute_eval(tx, &cm, ops);
+	if (ret)
+		goto out_free;
 	for (;;) {
 		ret = s->be->commit(s, ops, n,
-				    ((tx->flags & STM_TXN_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
+				    ((tx->flags & STM_NONBLOCK) ? STM_CM_NONBLOCK : 0) |
 				    (tx->attempt > 1 ? STM_CM_RETRY : 0),
 				    tx->family, NULL, &conflict);
-		if (ret != -STM_EBUSY || (tx->flags & STM_TXN_NONBLOCK))
+		if (ret != -STM_EBUSY || (tx->flags & STM_NONBLOCK))
 			break;
-		/* A store attached non-blocking: retry the same commit. */
-		if (deadline && deadline_left_ms(deadline) == 0) {
-			ret = -ETIMEDOUT;
+		if (deadline_left_ms(busy_end) == 0) {
+			ret = deadline ? -ETIMEDOUT : -STM_EBUSY;
 			break;
 		}
-		if (++busy < 8) {
-			sched_yield();
-		} else {
-			struct timespec ts = { 0, (long)(rand32() % 200 + 1) * 1000 };
-
-			nanosleep(&ts, NULL);
-		}
+		stm_backoff(++busy + 1);
+	}
+	/*
+	 * A commuted key changed since commute_eval() read it: read it again
+	 * and resend, without rerunning the transaction (Clojure's commute).
+	 */
+	if (ret == -ESTALE && commute_conflict(&cm, conflict) &&
+	    ++cm.rounds < COMMUTE_ROUNDS &&
+	    (!deadline || deadline_left_ms(deadline) > 0)) {
+		stm_backoff(cm.rounds);
+		goto resend;
 	}
 	if (ret == -ESTALE && conflict < n)
 		note_conflict(s, ops[conflict].key, ops[conflict].klen);
+out_free:
+	commute_free(&cm);
 	if (ops != stack)
 		free(ops);
 	return ret;
@@ -1168,7 +1494,7 @@ static int tx_wait(struct stm_txn *tx, int64_t deadline)
 		}
 	}
 	ret = -EDEADLK;		/* nothing read: nothing could wake it */
-	if (!n)
+	if (!n && !tx->wake_at)
 		goto out_free;
 	if (deadline) {
 		int left = deadline_left_ms(deadline);
@@ -1177,6 +1503,23 @@ static int tx_wait(struct stm_txn *tx, int64_t deadline)
 		if (!left)
 			goto out_free;
 		timeout_ns = (int64_t)left * 1000000;
+	}
+	/* A stm_retry_deadline() in the attempt: wake by then, and rerun. */
+	if (tx->wake_at && (!deadline || tx->wake_at < deadline)) {
+		int64_t left = tx->wake_at - now_ms();
+
+		timeout_ns = left > 0 ? left * 1000000 : 0;
+		if (!n) {
+			struct timespec ts = { timeout_ns / 1000000000,
+					       timeout_ns % 1000000000 };
+
+			ret = nanosleep(&ts, NULL) ? -errno : 0;
+			goto out_free;
+		}
+		ret = tx->s->be->wait(tx->s, k, n, flags, timeout_ns, tx->family, NULL);
+		if (ret == -ETIMEDOUT)
+			ret = 0;
+		goto out_free;
 	}
 	ret = tx->s->be->wait(tx->s, k, n, flags, timeout_ns, tx->family, NULL);
 out_free:
@@ -1231,21 +1574,29 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 	struct stm_txn *outer, tx;
 	unsigned conflicts = 0;
 	int64_t deadline = 0;
+	unsigned int flags;
 	int r, ret;
 
 	if (!s || !fn)
 		return -EINVAL;
 	if (!opts)
 		opts = &none;
-	if (opts->flags & ~(STM_TXN_READONLY | STM_TXN_NONBLOCK))
+	flags = opts->flags;
+	if (flags & ~(STM_RDONLY | STM_NONBLOCK | STM_TXN_READONLY_1_1 |
+		      STM_TXN_NONBLOCK_1_1))
 		return -EINVAL;
+	/* The 1.1-1.3 values of the same flags. */
+	if (flags & STM_TXN_READONLY_1_1)
+		flags = (flags & ~STM_TXN_READONLY_1_1) | STM_RDONLY;
+	if (flags & STM_TXN_NONBLOCK_1_1)
+		flags = (flags & ~STM_TXN_NONBLOCK_1_1) | STM_NONBLOCK;
 	outer = active_txn(s);
 	if (outer)
 		return tx_nested(outer, fn, arg);
 
 	memset(&tx, 0, sizeof(tx));
 	tx.s = s;
-	tx.flags = opts->flags;
+	tx.flags = flags;
 	if (opts->family) {
 		ret = stm_family_id(s, opts->family, &tx.family);
 		/* A read-only handle cannot add a family: count nowhere. */
@@ -1305,7 +1656,7 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			break;
 		}
 		tx_reset(&tx);
-		conflict_backoff(conflicts);
+		stm_backoff(conflicts);
 	}
 	tx_free(&tx);
 	return ret;

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * util.c - argument checks and encodings shared by the library.
+ * util.c - argument checks, encodings and retry policies shared by the
+ * library.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -82,4 +86,99 @@ int64_t stm_get_le64(const void *p)
 	for (int i = 0; i < 8; i++)
 		u |= (uint64_t)b[i] << (8 * i);
 	return (int64_t)u;
+}
+
+/* ---- shared policies: backoff, reads that grow their buffers ------------ */
+
+static __thread uint64_t tls_rand;
+
+uint32_t stm_rand32(void)
+{
+	uint64_t x = tls_rand;
+
+	if (!x) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		    ((uint64_t)getpid() << 32) ^ (uintptr_t)&tls_rand;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	tls_rand = x ? x : 1;
+	return (uint32_t)(x >> 16);
+}
+
+void stm_backoff(unsigned int n)
+{
+	struct timespec ts;
+	uint32_t max_us;
+
+	if (n < 2)
+		return;
+	if (n < 4) {
+		sched_yield();
+		return;
+	}
+	max_us = n >= 12 ? STM_BACKOFF_MAX_US : (1u << (n - 4)) * 4;
+	if (max_us > STM_BACKOFF_MAX_US)
+		max_us = STM_BACKOFF_MAX_US;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(stm_rand32() % max_us + 1) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+int stm_rd_grow(const struct stm_store *s, struct stm_rd *rd, size_t n,
+		unsigned int round)
+{
+	uint32_t max = s->lim.max_value_size;
+	int grew = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t want = rd[i].len;
+		void *nb;
+
+		if (want <= rd[i].cap)
+			continue;
+		/* A value growing under the reader: take the most it can be. */
+		if (round + 1 >= STM_RD_GROW_ROUNDS && max > want)
+			want = max;
+		nb = realloc(rd[i].buf, want);
+		if (!nb)
+			return -ENOMEM;
+		rd[i].buf = nb;
+		rd[i].cap = want;
+		grew = 1;
+	}
+	return grew;
+}
+
+int stm_read_grow(struct stm_store *s, struct stm_rd *rd, size_t n,
+		  unsigned int flags, uint64_t *clock, uint32_t *conflict)
+{
+	uint64_t at = clock ? *clock : 0, clk;
+	int ret = -E2BIG;
+
+	for (unsigned int round = 0; round < STM_RD_MAX_ROUNDS; round++) {
+		int grew;
+
+		clk = at;
+		ret = s->be->read(s, rd, n, flags, &clk, conflict);
+		if (ret != -E2BIG)
+			break;
+		grew = stm_rd_grow(s, rd, n, round);
+		if (grew < 0)
+			return grew;
+		if (!grew)	/* not a buffer: more keys than one call takes */
+			break;
+	}
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		if (rd[i].present && rd[i].len > rd[i].cap)
+			return -EPROTO;	/* the backend broke its word */
+	if (clock)
+		*clock = clk;
+	return 0;
 }

@@ -12,8 +12,7 @@
 
 #define STACK_ENTS	16
 #define MIN_CAP		64	/* first guess of a value's size */
-#define GROW_ROUNDS	8	/* E2BIG rounds before growing to the maximum */
-#define MAX_ROUNDS	64
+#define SWAP_ROUNDS	64	/* read + checked write rounds of stm_swap */
 
 static const uint8_t empty_data[1];
 
@@ -62,8 +61,8 @@ int stm_value_take(struct stm_value *v, struct stm_rd *rd)
 
 /*
  * Read @n values in one snapshot, into fresh buffers so that a failure
- * leaves every value as it was.  A short buffer (E2BIG, which reports every
- * value's length) is grown to the length reported and the read retried.
+ * leaves every value as it was.  A short buffer is grown and the read
+ * retried (stm_read_grow()).
  * On success every value is clean: as read.
  */
 int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
@@ -71,7 +70,7 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 {
 	struct stm_rd stack[STACK_ENTS], *rd = stack;
 	uint64_t clk = 0;
-	int ret = 0, round;
+	int ret = 0;
 
 	if (n == 0)
 		return 0;
@@ -92,41 +91,9 @@ int stm_read_values(struct stm_store *s, struct stm_value *const *vals,
 			goto out_free;
 		}
 	}
-	for (round = 0; round < MAX_ROUNDS; round++) {
-		bool grew = false;
-
-		ret = s->be->read(s, rd, n, 0, &clk, NULL);
-		if (ret != -E2BIG)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			uint32_t want = rd[i].len;
-			void *nb;
-
-			if (want <= rd[i].cap)
-				continue;
-			if (round >= GROW_ROUNDS && s->lim.max_value_size > want)
-				want = s->lim.max_value_size;
-			nb = realloc(rd[i].buf, want);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out_free;
-			}
-			rd[i].buf = nb;
-			rd[i].cap = want;
-			grew = true;
-		}
-		if (!grew)	/* not a buffer: too many keys */
-			break;
-	}
+	ret = stm_read_grow(s, rd, n, 0, &clk, NULL);
 	if (ret)
 		goto out_free;
-
-	for (size_t i = 0; i < n; i++) {
-		if (rd[i].len > rd[i].cap) {	/* the backend broke its word */
-			ret = -EPROTO;
-			goto out_free;
-		}
-	}
 	for (size_t i = 0; i < n; i++)
 		stm_value_take(vals[i], &rd[i]);
 	if (clock)
@@ -582,6 +549,111 @@ void stm_coll_free(struct stm_coll *c)
 	free(c);
 }
 
+/* ---- the general commit ------------------------------------------------ */
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
+		  struct stm_cop *cops, uint8_t (*le)[8])
+{
+	bool writes = false;
+	int ret;
+
+	if (s->lim.max_keys_per_call && n > s->lim.max_keys_per_call)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		const struct stm_op *op = &ops[i];
+		size_t klen = op->klen;
+
+		if (op->op > STM_OP_ADD || (op->flags & ~STM_OP_CHECK) ||
+		    op->reserved0 || !all_zero(op->reserved, sizeof(op->reserved)) ||
+		    (op->result && op->op != STM_OP_ADD) ||
+		    (op->op == STM_OP_PUT && !op->data && op->len))
+			return -EINVAL;
+		if (!klen && op->key)
+			klen = stm_key_len(op->key);
+		ret = stm_check_key(s, op->key, klen);
+		if (ret)
+			return ret;
+		cops[i] = (struct stm_cop){ .key = op->key, .klen = klen, .op = op->op,
+					    .version = op->version };
+		if (op->flags & STM_OP_CHECK)
+			cops[i].flags = STM_COP_CHECK;
+		writes |= op->op != STM_OP_READ;
+		switch (op->op) {
+		case STM_OP_PUT:
+			if (op->len > UINT32_MAX ||
+			    (s->lim.max_value_size && op->len > s->lim.max_value_size))
+				return -E2BIG;
+			cops[i].val = op->data ? op->data : empty_data;
+			cops[i].vlen = op->len;
+			break;
+		case STM_OP_ADD:
+			stm_put_le64(le[i], op->delta);
+			cops[i].val = le[i];
+			cops[i].vlen = 8;
+			break;
+		}
+	}
+	if (writes && (s->flags & STM_RDONLY))
+		return -EBADF;
+	return 0;
+}
+
+int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
+	       unsigned int flags, uint64_t *version, uint32_t *conflict)
+{
+	struct stm_cop stack[STACK_ENTS], *cops = stack;
+	uint8_t sle[STACK_ENTS][8], (*le)[8] = sle;
+	uint8_t sres[STACK_ENTS][8], (*res)[8] = sres;
+	uint32_t c = UINT32_MAX;
+	int ret;
+
+	if (conflict)
+		*conflict = STM_NO_CONFLICT;
+	if (!s || !ops || !n || (flags & ~(STM_NONBLOCK | STM_COMMIT_NONBLOCK_1_2)))
+		return -EINVAL;
+	if (n > STACK_ENTS) {
+		cops = calloc(n, sizeof(*cops));
+		le = calloc(n, sizeof(*le));
+		res = calloc(n, sizeof(*res));
+		ret = -ENOMEM;
+		if (!cops || !le || !res)
+			goto out_free;
+	}
+	ret = stm_ops_check(s, ops, n, cops, le);
+	if (ret)
+		goto out_free;
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].result) {
+			cops[i].flags |= STM_COP_FETCH;
+			cops[i].fetch = res[i];
+		}
+	}
+	ret = s->be->commit(s, cops, n, flags ? STM_CM_NONBLOCK : 0, 0, version, &c);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (ops[i].result)
+			*ops[i].result = stm_get_le64(res[i]);
+	if (ret == -STM_ECONFLICT && conflict && c < n)
+		*conflict = c;
+out_free:
+	if (cops != stack)
+		free(cops);
+	if (le != sle)
+		free(le);
+	if (res != sres)
+		free(res);
+	return ret;
+}
+
 /* ---- single operations ------------------------------------------------- */
 
 int stm_cas_n(struct stm_store *s, const void *key, size_t klen,
@@ -725,15 +797,25 @@ int stm_swap_n(struct stm_store *s, const void *key, size_t klen,
 	if (s->lim.features & STMDEV_F_FETCH_OLD)
 		return swap_fetch(s, &op, v, old);
 
-	/* Read, then write checked against what was read, until it holds. */
+	/*
+	 * Read, then write checked against what was read, until it holds:
+	 * at most SWAP_ROUNDS times, backing off, then -STM_ERETRIES.
+	 */
 	op.flags = STM_COP_CHECK;
-	do {
+	for (unsigned int round = 1;; round++) {
 		ret = stm_read_values(s, &v, 1, NULL);
 		if (ret)
 			break;
 		op.version = v->version;
 		ret = s->be->commit(s, &op, 1, 0, 0, NULL, NULL);
-	} while (ret == -STM_ECONFLICT);
+		if (ret != -STM_ECONFLICT)
+			break;
+		if (round == SWAP_ROUNDS) {
+			ret = -STM_ERETRIES;
+			break;
+		}
+		stm_backoff(round);
+	}
 	if (ret) {
 		stm_value_free(v);
 		return ret;
