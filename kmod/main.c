@@ -100,9 +100,12 @@ static int __init stm_init(void)
 	int err;
 
 	stm_scratch_init();
-	err = stm_stores_init();
+	err = stm_keys_init();
 	if (err)
 		goto out_scratch;
+	err = stm_stores_init();
+	if (err)
+		goto out_keys;
 	err = misc_register(&stm_misc);
 	if (err)
 		goto out_stores;
@@ -111,6 +114,8 @@ static int __init stm_init(void)
 
 out_stores:
 	stm_stores_exit();
+out_keys:
+	stm_keys_exit();
 out_scratch:
 	stm_scratch_exit();
 	return err;
@@ -120,7 +125,8 @@ static void __exit stm_exit(void)
 {
 	misc_deregister(&stm_misc);
 	stm_stores_exit();
-	rcu_barrier();
+	rcu_barrier();		/* keys freed by call_rcu() */
+	stm_keys_exit();
 	stm_scratch_exit();
 }
 

@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Userspace twins of the two kernel tables table.c uses, with the same
- * calls and contracts (ucore.c implements them):
+ * The userspace twin of the kernel table table.c uses, with the same calls
+ * and contracts (ucore.c implements it):
  *
  * rhashtable: lookups lock-free under RCU, inserts and removals under one
  * mutex, intrusive singly linked chains published with release stores.
  * It does not resize: the bucket array is fixed at UCORE_RHT_SIZE, which
  * is plenty for the small key sets a stress run uses (table.c only reads
  * tbl->size, for the memory charge).  The kernel's resize machinery is
- * therefore not under test here.
- *
- * xarray: only the allocating id map (xa_alloc_cyclic, xa_load, xa_find,
- * xa_erase, xa_destroy): a sorted array under one mutex.  Entries are
- * still freed after RCU by their owners, so xa_find() under
- * rcu_read_lock() hands out an object that stays valid, as in the kernel.
+ * therefore not under test here.  LIST walks its chains through the
+ * kernel's read-side bucket helpers (rht_bucket(), rht_ptr_rcu()), which
+ * have twins below.
  */
 #ifndef _UCORE_URHASH_H
 #define _UCORE_URHASH_H
@@ -51,8 +48,19 @@ struct rhashtable_params {
 
 struct bucket_table {
 	unsigned int size;
+	struct bucket_table __rcu *future_tbl;	/* never: no resizes */
 	struct rhash_head __rcu *buckets[];
 };
+
+/*
+ * The chain walk LIST does (table.c): the twin's chains end in NULL, which
+ * is every bucket's "nulls marker", and its buckets carry no lock bit.
+ */
+#define rhash_lock_head			rhash_head
+#define RHT_NULLS_MARKER(bkt)		((struct rhash_head *)NULL)
+#define rht_is_a_nulls(he)		(!(he))
+#define rht_ptr_rcu(bkt)		rcu_dereference(*(bkt))
+#define rht_bucket(tbl, idx)		(&(tbl)->buckets[idx])
 
 struct rhashtable {
 	struct bucket_table __rcu *tbl;
@@ -79,34 +87,5 @@ int ucore_rht_remove(struct rhashtable *ht, struct rhash_head *obj,
 #define rhashtable_lookup_get_insert_key(ht, key, obj, params) \
 	ucore_rht_insert((ht), (key), (obj), &(params))
 #define rhashtable_remove_fast(ht, obj, params)	ucore_rht_remove((ht), (obj), &(params))
-
-/* ---- xarray: the id map ---- */
-struct xa_limit { u32 min, max; };
-#define XA_LIMIT(lo, hi)	((struct xa_limit){ .min = (lo), .max = (hi) })
-#define xa_limit_32b		XA_LIMIT(0, UINT_MAX)
-#define XA_FLAGS_ALLOC1		1u
-#define XA_FLAGS_ACCOUNT	2u
-#define XA_CHUNK_SIZE		64
-struct xa_node { unsigned char opaque[576]; };	/* the kernel's size on x86-64 */
-
-struct ucore_xent;
-
-struct xarray {
-	pthread_mutex_t lock;
-	unsigned int flags;
-	u32 count, cap;
-	struct ucore_xent *ents;	/* sorted by id */
-};
-
-#define XA_PRESENT	0
-
-void xa_init_flags(struct xarray *xa, unsigned int flags);
-int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry,
-		    struct xa_limit limit, u32 *next, gfp_t gfp);
-void *xa_load(struct xarray *xa, unsigned long index);
-void *xa_erase(struct xarray *xa, unsigned long index);
-void *xa_find(struct xarray *xa, unsigned long *index, unsigned long max,
-	      unsigned int filter);
-void xa_destroy(struct xarray *xa);
 
 #endif /* _UCORE_URHASH_H */
