@@ -22,8 +22,9 @@
  *   SQLite   WAL on tmpfs, synchronous=OFF, BEGIN IMMEDIATE per transfer
  *            (SQLITE_BUSY: retried, counted).
  *   Redis    redis-server started here on a Unix socket, persistence off;
- *            WATCH, MGET, MULTI, SET, SET, EXEC per transfer (a nil EXEC:
- *            redo, counted); the auditor's MGET of all accounts is atomic.
+ *            WATCH + MGET, then MULTI, SET, SET, EXEC, each group pipelined
+ *            in one write (a nil EXEC: redo, counted); the auditor's MGET of
+ *            all accounts is atomic.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -650,8 +651,10 @@ static pid_t redis_pid;
 
 struct redis_h {
 	int fd;
-	char buf[8192];
+	char buf[8192];		/* replies read, from off to len */
 	size_t len, off;
+	char out[4096];		/* commands queued, up to olen */
+	size_t olen;
 };
 
 static int redis_connect(void)
@@ -671,20 +674,30 @@ static int redis_connect(void)
 	return fd;
 }
 
-/* Send one command of @n arguments. */
+/* Queue one command of @n arguments (redis_flush() sends the queue). */
 static int redis_send(struct redis_h *h, int n, const char **argv)
 {
-	char out[2048];
-	size_t used = 0;
+	size_t cap = sizeof(h->out) - 64;
 	int i;
 
-	used += snprintf(out, sizeof(out), "*%d\r\n", n);
-	for (i = 0; i < n && used < sizeof(out) - 64; i++)
-		used += snprintf(out + used, sizeof(out) - used, "$%zu\r\n%s\r\n",
-				 strlen(argv[i]), argv[i]);
-	if (used >= sizeof(out) - 64)
+	h->olen += snprintf(h->out + h->olen, sizeof(h->out) - h->olen, "*%d\r\n", n);
+	for (i = 0; i < n && h->olen < cap; i++)
+		h->olen += snprintf(h->out + h->olen, sizeof(h->out) - h->olen,
+				    "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+	if (h->olen >= cap)
 		return -E2BIG;
-	return write(h->fd, out, used) == (ssize_t)used ? 0 : -EIO;
+	return 0;
+}
+
+/* Send what is queued, in one write: the commands pipelined. */
+static int redis_flush(struct redis_h *h)
+{
+	ssize_t r = write(h->fd, h->out, h->olen);
+
+	if (r != (ssize_t)h->olen)
+		return -EIO;
+	h->olen = 0;
+	return 0;
 }
 
 /* One line of the reply stream, without its CRLF. */
@@ -775,6 +788,7 @@ static int redis_cmd(struct redis_h *h, int n, const char **argv, int64_t *vals,
 {
 	int err = redis_send(h, n, argv);
 
+	err = err ?: redis_flush(h);
 	return err ?: redis_reply(h, vals, max);
 }
 
@@ -885,8 +899,9 @@ static int redis_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 	snprintf(ka, sizeof(ka), "acct%d", a);
 	snprintf(kb, sizeof(kb), "acct%d", b);
 	for (;;) {
-		if (redis_cmd(h, 3, watch, NULL, 0) < 0 ||
-		    redis_cmd(h, 3, mget, bal, 2) != 2)
+		/* WATCH and MGET pipelined; replies in order. */
+		if (redis_send(h, 3, watch) || redis_send(h, 3, mget) || redis_flush(h) ||
+		    redis_reply(h, NULL, 0) < 0 || redis_reply(h, bal, 2) != 2)
 			return -EIO;
 		if (bal[0] < amt) {
 			c->declined++;
@@ -896,7 +911,7 @@ static int redis_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 		snprintf(vb, sizeof(vb), "%lld", (long long)(bal[1] + amt));
 		/* MULTI, the two SETs and EXEC in one write; replies in order. */
 		if (redis_send(h, 1, multi) || redis_send(h, 3, seta) ||
-		    redis_send(h, 3, setb) || redis_send(h, 1, exec))
+		    redis_send(h, 3, setb) || redis_send(h, 1, exec) || redis_flush(h))
 			return -EIO;
 		if (redis_reply(h, NULL, 0) < 0 || redis_reply(h, NULL, 0) < 0 ||
 		    redis_reply(h, NULL, 0) < 0)

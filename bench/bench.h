@@ -109,6 +109,8 @@ struct mem_result {
 	double insert_ns;	/* ns per key inserted */
 	double commit_ns;	/* timed: 1-key commit on the full store */
 	double read8_ns;	/* timed: 8-key READ on the full store */
+	double commit_hot_ns;	/* the same on 1024 keys spread over the store */
+	double read8_hot_ns;
 	int64_t in_caches;	/* slab growth seen in /proc/slabinfo caches */
 	char caches[1024];	/* JSON object: bytes per key by slab cache */
 	char why[128];

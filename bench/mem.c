@@ -161,12 +161,23 @@ static uint64_t xorshift(uint64_t *x)
 	return *x;
 }
 
+/* A random key of @nkeys; with @hot, one of HOT_KEYS spread over them. */
+#define HOT_KEYS	1024
+static int pick_key(uint64_t *x, int nkeys, int hot)
+{
+	if (hot && nkeys > HOT_KEYS)
+		return (int)(xorshift(x) % HOT_KEYS) * (nkeys / HOT_KEYS);
+	return (int)(xorshift(x) % nkeys);
+}
+
 /*
  * The flat-cost curve: 1-key commits (a PUT of an existing key) and 8-key
- * READs of keys drawn at random from all @nkeys, each timed as the fastest
- * of cfg.sub batches of cfg.batch_ms; ns per operation.
+ * READs of keys drawn at random from all @nkeys (with @hot, from 1024 of
+ * them spread over the store: a working set that stays the same size as
+ * the store grows), each timed as the fastest of cfg.sub batches of
+ * cfg.batch_ms; ns per operation.
  */
-static int time_ops(int fd, const uint64_t *keys, int nkeys, double *commit_ns,
+static int time_ops(int fd, const uint64_t *keys, int nkeys, int hot, double *commit_ns,
 		    double *read8_ns)
 {
 	struct stmdev_commit_ent e = { .key_len = sizeof(uint64_t), .op = STMDEV_OP_PUT };
@@ -191,13 +202,13 @@ static int time_ops(int fd, const uint64_t *keys, int nkeys, double *commit_ns,
 		t0 = now_ns();
 		do {
 			if (!op) {
-				e.key_addr = (uintptr_t)&keys[xorshift(&x) % nkeys];
+				e.key_addr = (uintptr_t)&keys[pick_key(&x, nkeys, hot)];
 				val = n;
 				if (ioctl(fd, STMDEV_IOC_COMMIT, &c))
 					return -errno;
 			} else {
 				for (j = 0; j < 8; j++)
-					re[j].key_addr = (uintptr_t)&keys[xorshift(&x) % nkeys];
+					re[j].key_addr = (uintptr_t)&keys[pick_key(&x, nkeys, hot)];
 				if (ioctl(fd, STMDEV_IOC_READ, &rd))
 					return -errno;
 				if (!(re[7].flags & STMDEV_RENT_PRESENT))
@@ -308,7 +319,8 @@ int mem_probe(int nkeys, int timed, struct mem_result *r)
 		err = -EIO;
 	}
 	if (!err && timed) {
-		err = time_ops(fd, keys, nkeys, &r->commit_ns, &r->read8_ns);
+		err = time_ops(fd, keys, nkeys, 0, &r->commit_ns, &r->read8_ns);
+		err = err ?: time_ops(fd, keys, nkeys, 1, &r->commit_hot_ns, &r->read8_hot_ns);
 		if (err)
 			snprintf(r->why, sizeof(r->why), "timing: %s", strerror(-err));
 	}

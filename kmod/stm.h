@@ -19,7 +19,7 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
-#include <linux/rhashtable.h>
+#include <linux/spinlock.h>
 #include <linux/refcount.h>
 #include <linux/string.h>
 #include <linux/uidgid.h>
@@ -89,7 +89,7 @@ enum {
  * their room.
  */
 struct stm_key {
-	struct rhash_head node;		/* store->table */
+	struct stm_key __rcu *next;	/* the store's table: its bucket chain */
 	u64 lockver;			/* version << 1 | STM_LOCKED */
 	struct stm_val __rcu *val;	/* STM_HEAP: the value */
 	u32 hash;
@@ -136,6 +136,8 @@ struct stm_pcpu_stats {
 
 #define stm_stat_inc(s, field)	this_cpu_inc((s)->stats->field)
 
+struct stm_tbl;
+
 struct stm_store {
 	struct kref ref;		/* the registry's, and each fd's */
 	struct list_head link;		/* stm_ns.stores, under its lock */
@@ -150,7 +152,10 @@ struct stm_store {
 	atomic64_t mem;			/* kernel bytes charged to the owner */
 	atomic64_t tbl_mem;		/* of which the key table's buckets */
 
-	struct rhashtable table;	/* struct stm_key by bytes */
+	struct stm_tbl __rcu *tbl;	/* struct stm_key by hash (table.c) */
+	spinlock_t tbl_lock;		/* inserts, removals, a resize's moves */
+	struct mutex resize_lock;	/* one resize at a time */
+	u32 tbl_n;			/* keys in the table, under tbl_lock */
 
 	atomic64_t clock;		/* commit clock */
 	atomic64_t del_clock;		/* clock of the newest delete */
@@ -262,6 +267,7 @@ struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr);
 struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k);
 void stm_key_remove(struct stm_store *s, struct stm_key *k);
 void stm_key_free(struct stm_store *s, struct stm_key *k);
+void stm_table_resize(struct stm_store *s);
 /* Keys sharing one position in LIST's order: at most this many. */
 #define STM_GROUP_MAX	16
 /* LIST's order ends here (positions are 32 bits). */

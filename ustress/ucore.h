@@ -252,6 +252,8 @@ struct mutex { pthread_mutex_t m; };
 #define mutex_init(l)		pthread_mutex_init(&(l)->m, NULL)
 #define mutex_lock(l)		pthread_mutex_lock(&(l)->m)
 #define mutex_unlock(l)		pthread_mutex_unlock(&(l)->m)
+#define mutex_trylock(l)	(!pthread_mutex_trylock(&(l)->m))
+#define lockdep_is_held(l)	((void)(l), 1)
 #define mutex_destroy(l)	pthread_mutex_destroy(&(l)->m)
 
 static inline bool refcount_dec_and_lock(refcount_t *r, spinlock_t *l)
