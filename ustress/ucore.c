@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ucore: the userspace context of the core (see ucore.h).  RCU as a
- * small epoch scheme, the rhashtable twin, allocation and user
+ * small epoch scheme, allocation (slab caches too) and user
  * copies with injection hooks, and the few symbols the core files take from
  * files that are not compiled here (main.c's parameters, store.c's name
  * check, wait.c's wake).
@@ -384,114 +384,6 @@ u32 jhash(const void *key, u32 length, u32 initval)
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return (u32)h;
-}
-
-/* ---- rhashtable twin ---- */
-
-int rhashtable_init(struct rhashtable *ht, const struct rhashtable_params *p)
-{
-	struct bucket_table *tbl;
-
-	tbl = calloc(1, sizeof(*tbl) + UCORE_RHT_SIZE * sizeof(tbl->buckets[0]));
-	if (!tbl)
-		return -ENOMEM;
-	tbl->size = UCORE_RHT_SIZE;
-	ht->p = *p;
-	pthread_mutex_init(&ht->lock, NULL);
-	atomic_set(&ht->nelems, 0);
-	rcu_assign_pointer(ht->tbl, tbl);
-	return 0;
-}
-
-static void *ucore_rht_obj(struct rhash_head *h, const struct rhashtable_params *p)
-{
-	return (char *)h - p->head_offset;
-}
-
-static struct rhash_head **ucore_rht_bucket(struct rhashtable *ht,
-					    const void *key,
-					    const struct rhashtable_params *p)
-{
-	struct bucket_table *tbl = rcu_dereference(ht->tbl);
-	u32 hash = p->hashfn(key, p->key_len, 0);
-
-	return &tbl->buckets[hash & (tbl->size - 1)];
-}
-
-void *ucore_rht_lookup(struct rhashtable *ht, const void *key,
-		       const struct rhashtable_params *p)
-{
-	struct rhashtable_compare_arg arg = { .ht = ht, .key = key };
-	struct rhash_head *h;
-
-	for (h = rcu_dereference(*ucore_rht_bucket(ht, key, p)); h;
-	     h = rcu_dereference(h->next))
-		if (!p->obj_cmpfn(&arg, ucore_rht_obj(h, p)))
-			return ucore_rht_obj(h, p);
-	return NULL;
-}
-
-void *ucore_rht_insert(struct rhashtable *ht, const void *key,
-		       struct rhash_head *obj, const struct rhashtable_params *p)
-{
-	struct rhash_head **b;
-	void *old;
-
-	if (ucore_inject(ucore_hooks.fail_alloc)) {
-		ucore_hooks.injected++;
-		return ERR_PTR(-ENOMEM);	/* as a bucket-table alloc fails */
-	}
-	pthread_mutex_lock(&ht->lock);
-	old = ucore_rht_lookup(ht, key, p);
-	if (!old) {
-		b = ucore_rht_bucket(ht, key, p);
-		RCU_INIT_POINTER(obj->next, rcu_dereference_protected(*b, 1));
-		rcu_assign_pointer(*b, obj);
-		atomic_inc(&ht->nelems);
-	}
-	pthread_mutex_unlock(&ht->lock);
-	return old;
-}
-
-int ucore_rht_remove(struct rhashtable *ht, struct rhash_head *obj,
-		     const struct rhashtable_params *p)
-{
-	struct bucket_table *tbl = rcu_dereference_protected(ht->tbl, 1);
-	u32 hash = p->obj_hashfn(ucore_rht_obj(obj, p), p->key_len, 0);
-	struct rhash_head **pp, *h;
-	int err = -ENOENT;
-
-	pthread_mutex_lock(&ht->lock);
-	for (pp = &tbl->buckets[hash & (tbl->size - 1)];
-	     (h = rcu_dereference_protected(*pp, 1)); pp = &h->next) {
-		if (h == obj) {
-			rcu_assign_pointer(*pp, rcu_dereference_protected(h->next, 1));
-			atomic_dec(&ht->nelems);
-			err = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ht->lock);
-	return err;
-}
-
-void rhashtable_free_and_destroy(struct rhashtable *ht,
-				 void (*free_fn)(void *ptr, void *arg),
-				 void *arg)
-{
-	struct bucket_table *tbl = rcu_dereference_protected(ht->tbl, 1);
-	struct rhash_head *h, *next;
-	unsigned int i;
-
-	for (i = 0; i < tbl->size; i++) {
-		for (h = tbl->buckets[i]; h; h = next) {
-			next = h->next;
-			free_fn(ucore_rht_obj(h, &ht->p), arg);
-		}
-	}
-	free(tbl);
-	ht->tbl = NULL;
-	pthread_mutex_destroy(&ht->lock);
 }
 
 /* ---- what the core takes from files not built here ---- */

@@ -12,8 +12,8 @@
  *     orderings the kernel code asks for (a plain access stays plain);
  *   - RCU is a small epoch scheme (ucore.c) built on the same builtins, so
  *     TSan follows the grace periods too (liburcu is uninstrumented);
- *   - the rhashtable has a userspace twin (ucore.c): a fixed-size RCU
- *     hash of intrusive chains;
+ *   - the key table is table.c's own (no twin): its resizes run here
+ *     after every commit (STM_TBL_CHURN, see ustress/Makefile);
  *   - allocation is malloc with an injection hook (slab caches too), user copies are memcpy
  *     through a validity/fault hook, signals never arrive unless the
  *     harness says so, preemption is a no-op, cond_resched() yields.
@@ -441,7 +441,5 @@ size_t fault_in_writeable(char *p, size_t n);
 	__typeof__(*(ptr)) _v;						\
 	int _e = copy_from_user(&_v, (ptr), sizeof(_v)) ? -EFAULT : 0;	\
 	(x) = _e ? 0 : _v; _e; })
-
-#include "urhash.h"
 
 #endif /* _UCORE_H */
