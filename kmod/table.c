@@ -42,7 +42,7 @@
 #ifndef STM_TBL_MIN
 #define STM_TBL_MIN	64
 #endif
-#define STM_TBL_MAX	(1U << 28)
+#define STM_TBL_MAX	(1U << 27)	/* a 1 GiB array: kvmalloc() takes < 2 GiB */
 #define STM_TBL_LOAD	2
 
 struct stm_tbl {
