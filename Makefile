@@ -197,7 +197,15 @@ BENCH_CMD ?= stm-bench --out /out
 BENCH_ARGS ?=
 BENCH_OUT ?= $(TOP)/.build/bench
 BENCH_DEPS_OK := command -v gnuplot >/dev/null && command -v python3 >/dev/null && \
-	test -f /usr/lib/x86_64-linux-gnu/liblmdb.a
+	test -f /usr/lib/x86_64-linux-gnu/liblmdb.a && \
+	test -f /usr/lib/x86_64-linux-gnu/libsqlite3.a && test -x /usr/bin/redis-server
+# The bank's Redis peer: Debian's redis-server and every shared library it
+# loads, at the same paths in the guest (its binary is redis-check-rdb,
+# which serves as the server when called redis-server).
+BENCH_REDIS = $(shell f=/usr/bin/redis-server; [ -x $$f ] || exit 0; \
+	echo "-a $$(readlink -f $$f):/usr/bin/redis-server"; \
+	ldd $$f | sed -n 's|.*=> \(/[^ ]*\) .*|\1|p; s|^[[:space:]]*\(/[^ ]*\) .*|\1|p' | \
+	while read -r l; do echo "-a $$(readlink -f $$l):$$l"; done)
 bench:
 	$(NEED_DEPS)
 	@if ! ( $(BENCH_DEPS_OK) ); then bash $(TOP)/scripts/deps; fi
@@ -206,7 +214,8 @@ bench:
 	for k in $(or $(STM_KERNELS),$(BENCH_KERNELS)); do \
 		rm -rf "$(BENCH_OUT)/vm/$$k"; \
 		STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" \
-			-a $(TOP)/bench/stm-bench -c '$(BENCH_CMD) $(BENCH_ARGS)' || rc=1; \
+			-a $(TOP)/bench/stm-bench $(BENCH_REDIS) \
+			-c '$(BENCH_CMD) $(BENCH_ARGS)' || rc=1; \
 		if [ -f "$(BENCH_OUT)/vm/$$k/bench.json" ]; then \
 			runs="$$runs $$k=$(BENCH_OUT)/vm/$$k/bench.json"; \
 		else echo "make bench: kernel $$k wrote no bench.json" >&2; rc=1; fi; \

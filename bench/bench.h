@@ -54,6 +54,9 @@ struct config {
 	int scale_ms;		/* scaling run: sub * scale_ms */
 	int mem_keys;
 	int mem_rounds;
+	const char *curve;	/* store sizes, comma-separated */
+	int bank_ms;		/* one bank run; 0: no bank */
+	int bank_rounds;	/* runs per system and process count, the best counts */
 	int verbose;
 	const char *out;	/* directory for bench.json */
 	const char *lmdb_dir;
@@ -104,11 +107,33 @@ struct mem_result {
 	int64_t residual_vmalloc;
 	int returned;		/* residual within tolerance */
 	double insert_ns;	/* ns per key inserted */
+	double commit_ns;	/* timed: 1-key commit on the full store */
+	double read8_ns;	/* timed: 8-key READ on the full store */
+	double commit_hot_ns;	/* the same on 1024 keys spread over the store */
+	double read8_hot_ns;
 	int64_t in_caches;	/* slab growth seen in /proc/slabinfo caches */
 	char caches[1024];	/* JSON object: bytes per key by slab cache */
 	char why[128];
 };
-int mem_probe(int nkeys, struct mem_result *r);
+int mem_probe(int nkeys, int timed, struct mem_result *r);
+
+/* bank.c: the bank workload on stm and its peers */
+#define BANK_SYSTEMS	5
+#define BANK_PROCS	3	/* 1, 2, 4 workers */
+struct bank_result {
+	double per_s;		/* transfers per second, all workers */
+	uint64_t transfers, declined, conflicts, audits, bad_audits;
+	int final_ok;		/* the total checked at the end */
+	int err;
+	char why[128];
+};
+struct bank_table {
+	int nsys;
+	const char *sys[BANK_SYSTEMS];
+	int procs[BANK_PROCS];
+	struct bank_result r[BANK_SYSTEMS][BANK_PROCS];
+};
+int bank_bench(struct bank_table *t);
 
 /* Helpers shared by the files. */
 double median(const double *v, int n);

@@ -153,7 +153,84 @@ static int64_t caches_json(const struct slabinfo *a, const struct slabinfo *b,
 	return all;
 }
 
-int mem_probe(int nkeys, struct mem_result *r)
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* A random key of @nkeys; with @hot, one of HOT_KEYS spread over them. */
+#define HOT_KEYS	1024
+static int pick_key(uint64_t *x, int nkeys, int hot)
+{
+	if (hot && nkeys > HOT_KEYS)
+		return (int)(xorshift(x) % HOT_KEYS) * (nkeys / HOT_KEYS);
+	return (int)(xorshift(x) % nkeys);
+}
+
+/*
+ * The flat-cost curve: 1-key commits (a PUT of an existing key) and 8-key
+ * READs of keys drawn at random from all @nkeys (with @hot, from 1024 of
+ * them spread over the store: a working set that stays the same size as
+ * the store grows), each timed as the fastest of cfg.sub batches of
+ * cfg.batch_ms; ns per operation.
+ */
+static int time_ops(int fd, const uint64_t *keys, int nkeys, int hot, double *commit_ns,
+		    double *read8_ns)
+{
+	struct stmdev_commit_ent e = { .key_len = sizeof(uint64_t), .op = STMDEV_OP_PUT };
+	struct stmdev_commit c = { .entries = (uintptr_t)&e, .count = 1 };
+	struct stmdev_read_ent re[8];
+	struct stmdev_read rd = { .entries = (uintptr_t)re, .count = 8 };
+	uint64_t val = 0, vals[8], x = 0x9e3779b97f4a7c15ull, t0, t1, n;
+	double best[2] = { 0, 0 }, v;
+	int b, op, j;
+
+	e.val_addr = (uintptr_t)&val;
+	e.val_len = sizeof(val);
+	memset(re, 0, sizeof(re));
+	for (j = 0; j < 8; j++) {
+		re[j].key_len = sizeof(uint64_t);
+		re[j].val_addr = (uintptr_t)&vals[j];
+		re[j].val_len = sizeof(vals[j]);
+	}
+	for (b = 0; b < cfg.sub * 2; b++) {
+		op = b & 1;
+		n = 0;
+		t0 = now_ns();
+		do {
+			if (!op) {
+				e.key_addr = (uintptr_t)&keys[pick_key(&x, nkeys, hot)];
+				val = n;
+				if (ioctl(fd, STMDEV_IOC_COMMIT, &c))
+					return -errno;
+			} else {
+				for (j = 0; j < 8; j++)
+					re[j].key_addr = (uintptr_t)&keys[pick_key(&x, nkeys, hot)];
+				if (ioctl(fd, STMDEV_IOC_READ, &rd))
+					return -errno;
+				if (!(re[7].flags & STMDEV_RENT_PRESENT))
+					return -ENOENT;
+			}
+			n++;
+			t1 = now_ns();
+		} while (t1 - t0 < (uint64_t)cfg.batch_ms * 1000000ull);
+		v = (double)(t1 - t0) / n;
+		if (!best[op] || v < best[op])
+			best[op] = v;
+	}
+	*commit_ns = best[0];
+	*read8_ns = best[1];
+	return 0;
+}
+
+/*
+ * Insert @nkeys keys into a fresh store and measure what the kernel's
+ * memory grew by; with @timed, also time_ops() on the full store.
+ */
+int mem_probe(int nkeys, int timed, struct mem_result *r)
 {
 	static struct slabinfo s0, s1;
 	struct stmdev_attach a = { .flags = STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL,
@@ -240,6 +317,12 @@ int mem_probe(int nkeys, struct mem_result *r)
 		snprintf(r->why, sizeof(r->why), "INFO says %llu keys, %llu bytes",
 			 (unsigned long long)info.keys, (unsigned long long)info.bytes);
 		err = -EIO;
+	}
+	if (!err && timed) {
+		err = time_ops(fd, keys, nkeys, 0, &r->commit_ns, &r->read8_ns);
+		err = err ?: time_ops(fd, keys, nkeys, 1, &r->commit_hot_ns, &r->read8_hot_ns);
+		if (err)
+			snprintf(r->why, sizeof(r->why), "timing: %s", strerror(-err));
 	}
 
 out_unlink:

@@ -27,6 +27,9 @@ struct config cfg = {
 	.scale_ms = 50,
 	.mem_keys = 100000,
 	.mem_rounds = 5,
+	.curve = "1000,10000,100000,1000000",
+	.bank_ms = 1000,
+	.bank_rounds = 3,
 	.out = NULL,
 	.lmdb_dir = "/tmp",
 };
@@ -331,6 +334,202 @@ struct mem_summary {
 	int returned;
 };
 
+/* The flat-cost curve: one store per size, filled, measured, timed. */
+#define CURVE_MAX	8
+#define CURVE_TARGET	1.2	/* largest store's cost / smallest's */
+
+struct curve {
+	int n;
+	struct mem_result r[CURVE_MAX];
+};
+
+static struct curve curve;
+static struct bank_table bank;
+
+/* The best peer's rate at process count index @p (0 when none ran). */
+static double bank_best_peer(int p, int *which)
+{
+	double best = 0;
+	int s;
+
+	for (s = 0; s < bank.nsys; s++) {
+		const struct bank_result *r = &bank.r[s][p];
+
+		if (!strncmp(bank.sys[s], "stm", 3) || r->err || r->per_s <= best)
+			continue;
+		best = r->per_s;
+		*which = s;
+	}
+	return best;
+}
+
+/* stm's best variant at process count index @p. */
+static double bank_stm(int p)
+{
+	double best = 0;
+	int s;
+
+	for (s = 0; s < bank.nsys; s++)
+		if (!strncmp(bank.sys[s], "stm", 3) && !bank.r[s][p].err &&
+		    bank.r[s][p].per_s > best)
+			best = bank.r[s][p].per_s;
+	return best;
+}
+
+static void write_bank_json(FILE *f)
+{
+	int s, p, w = -1;
+
+	fprintf(f, "  \"bank\": {\"label\": \"guarded transfers between 64 accounts, an auditor "
+		"alongside\", \"procs\": [1, 2, 4], \"systems\": {");
+	for (s = 0; s < bank.nsys; s++) {
+		fprintf(f, "%s\"%s\": [", s ? ", " : "", bank.sys[s]);
+		for (p = 0; p < BANK_PROCS; p++) {
+			const struct bank_result *r = &bank.r[s][p];
+
+			fprintf(f, "%s{\"per_s\": ", p ? ", " : "");
+			jnum(f, r->err ? NAN : r->per_s);
+			fprintf(f, ", \"transfers\": %llu, \"conflicts\": %llu, \"declined\": %llu, "
+				"\"audits\": %llu, \"bad_audits\": %llu, \"total_ok\": %s",
+				(unsigned long long)r->transfers, (unsigned long long)r->conflicts,
+				(unsigned long long)r->declined, (unsigned long long)r->audits,
+				(unsigned long long)r->bad_audits, r->final_ok ? "true" : "false");
+			if (r->err)
+				fprintf(f, ", \"error\": \"%s\"", r->why);
+			fprintf(f, "}");
+		}
+		fprintf(f, "]");
+	}
+	fprintf(f, "}, \"ratio_stm_best_peer\": [");
+	for (p = 0; p < BANK_PROCS; p++) {
+		double peer = bank_best_peer(p, &w);
+
+		fprintf(f, "%s", p ? ", " : "");
+		jnum(f, peer > 0 ? bank_stm(p) / peer : NAN);
+	}
+	fprintf(f, "], \"best_peer\": [");
+	for (p = 0; p < BANK_PROCS; p++) {
+		w = -1;
+		bank_best_peer(p, &w);
+		fprintf(f, "%s\"%s\"", p ? ", " : "", w >= 0 ? bank.sys[w] : "");
+	}
+	fprintf(f, "], \"target\": [3, null, 8]},\n");
+}
+
+static void print_bank(void)
+{
+	int s, p, w;
+
+	if (!bank.nsys)
+		return;
+	printf("\n%-28s %12s %12s %12s\n", "bank: transfers/s (guarded)", "1 process",
+	       "2 processes", "4 processes");
+	for (s = 0; s < bank.nsys; s++) {
+		printf("%-28s", bank.sys[s]);
+		for (p = 0; p < BANK_PROCS; p++) {
+			if (bank.r[s][p].err)
+				printf(" %12s", "n/a");
+			else
+				printf(" %12.0f", bank.r[s][p].per_s);
+		}
+		printf("\n");
+	}
+	printf("%-28s", "stm / best peer");
+	for (p = 0; p < BANK_PROCS; p++) {
+		double peer = bank_best_peer(p, &w);
+
+		if (peer > 0)
+			printf(" %11.2fx", bank_stm(p) / peer);
+		else
+			printf(" %12s", "n/a");
+	}
+	printf("   (goal: >= 3x at 1, >= 8x at 4)\n");
+}
+
+/* Largest store / smallest: 0 commit, 1 read, 2 hot commit, 3 hot read. */
+static double curve_ratio(int which)
+{
+	const struct mem_result *a = &curve.r[0], *b = &curve.r[curve.n - 1];
+
+	if (curve.n < 2)
+		return NAN;
+	switch (which) {
+	case 0: return b->commit_ns / a->commit_ns;
+	case 1: return b->read8_ns / a->read8_ns;
+	case 2: return b->commit_hot_ns / a->commit_hot_ns;
+	default: return b->read8_hot_ns / a->read8_hot_ns;
+	}
+}
+
+static void write_curve_json(FILE *f)
+{
+	int i;
+
+	fprintf(f, "  \"curve\": {\"label\": \"cost as the store grows (8-byte keys and "
+		"values; keys at random from the whole store, or from 1024 spread over it)\", "
+		"\"target\": %g, \"commit_ratio\": ", CURVE_TARGET);
+	jnum(f, curve_ratio(0));
+	fprintf(f, ", \"read8_ratio\": ");
+	jnum(f, curve_ratio(1));
+	fprintf(f, ", \"commit_hot_ratio\": ");
+	jnum(f, curve_ratio(2));
+	fprintf(f, ", \"read8_hot_ratio\": ");
+	jnum(f, curve_ratio(3));
+	fprintf(f, ", \"mem_target\": %g, \"sizes\": [", MEM_TARGET);
+	for (i = 0; i < curve.n; i++) {
+		const struct mem_result *m = &curve.r[i];
+
+		fprintf(f, "%s{\"keys\": %llu, \"per_key\": ", i ? ", " : "",
+			(unsigned long long)m->keys);
+		jnum(f, m->per_key);
+		fprintf(f, ", \"commit_ns\": ");
+		jnum(f, m->commit_ns);
+		fprintf(f, ", \"read8_ns\": ");
+		jnum(f, m->read8_ns);
+		fprintf(f, ", \"commit_hot_ns\": ");
+		jnum(f, m->commit_hot_ns);
+		fprintf(f, ", \"read8_hot_ns\": ");
+		jnum(f, m->read8_hot_ns);
+		fprintf(f, ", \"insert_ns_per_key\": ");
+		jnum(f, m->insert_ns);
+		fprintf(f, ", \"slab_caches_bytes_per_key\": %s}",
+			m->caches[0] ? m->caches : "{}");
+	}
+	fprintf(f, "]},\n");
+}
+
+static void print_curve(void)
+{
+	static const char * const what[4] = {
+		"1-key commit, largest store / smallest",
+		"8-key read, largest store / smallest",
+		"  the same, 1024 keys spread over the store",
+		"  the same, 1024 keys spread over the store",
+	};
+	double v;
+	int i;
+
+	if (!curve.n)
+		return;
+	printf("\n%-10s %14s %14s %14s %14s %14s\n", "store keys", "B/key beyond",
+	       "1-key commit", "8-key read", "commit (hot)", "read (hot)");
+	for (i = 0; i < curve.n; i++)
+		printf("%-10llu %12.1f B %11.0f ns %11.0f ns %11.0f ns %11.0f ns\n",
+		       (unsigned long long)curve.r[i].keys, curve.r[i].per_key,
+		       curve.r[i].commit_ns, curve.r[i].read8_ns, curve.r[i].commit_hot_ns,
+		       curve.r[i].read8_hot_ns);
+	if (curve.n < 2)
+		return;
+	for (i = 0; i < 4; i++) {
+		/* commit, its hot variant, read, its hot variant */
+		int w = (i & 1) * 2 + (i >> 1);
+
+		v = curve_ratio(w);
+		printf("%-52s %9.3f %8s  %s\n", what[w], v, "<= 1.2",
+		       isnan(v) ? "n/a" : v <= CURVE_TARGET ? "pass" : "MISS");
+	}
+}
+
 static void write_json(FILE *f, const struct utsname *u, const char *clocksrc,
 		       const struct mem_summary *ms, double secs)
 {
@@ -428,6 +627,11 @@ static void write_json(FILE *f, const struct utsname *u, const char *clocksrc,
 		fprintf(f, ",\n");
 	}
 
+	if (curve.n)
+		write_curve_json(f);
+	if (bank.nsys)
+		write_bank_json(f);
+
 	fprintf(f, "  \"stats\": ");
 	if (store_stats_json(f))
 		fprintf(f, "null");
@@ -499,11 +703,14 @@ static void usage(FILE *f)
 "  --scale-ms N      a multi-process run lasts batches x N ms (%d)\n"
 "  --mem-keys N      keys inserted by the memory probe (%d)\n"
 "  --mem-rounds N    memory probe repetitions, 0 to skip (%d)\n"
+"  --curve N,...     store sizes of the flat-cost curve, \"\" to skip (%s)\n"
+"  --bank-ms N       one run of the bank against the peers, ms; 0 to skip (%d)\n"
+"  --bank-rounds N   runs per system and process count, the best counts (%d)\n"
 "  --lmdb-dir DIR    where LMDB's files go; should be tmpfs (%s)\n"
 "  --only ID,...     measure only these operations (ids as in bench.json)\n"
 "  --quick           a short run to try things out (not for figures)\n",
 		cfg.rounds, cfg.sub, cfg.batch_ms, cfg.scale_ms, cfg.mem_keys, cfg.mem_rounds,
-		cfg.lmdb_dir);
+		cfg.curve, cfg.bank_ms, cfg.bank_rounds, cfg.lmdb_dir);
 }
 
 int main(int argc, char **argv)
@@ -516,6 +723,9 @@ int main(int argc, char **argv)
 		{ "scale-ms", required_argument, NULL, 's' },
 		{ "mem-keys", required_argument, NULL, 'k' },
 		{ "mem-rounds", required_argument, NULL, 'K' },
+		{ "curve", required_argument, NULL, 'C' },
+		{ "bank-ms", required_argument, NULL, 'B' },
+		{ "bank-rounds", required_argument, NULL, 'R' },
 		{ "lmdb-dir", required_argument, NULL, 'l' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "quick", no_argument, NULL, 'q' },
@@ -528,10 +738,12 @@ int main(int argc, char **argv)
 	struct utsname u;
 	char clocksrc[64], path[512];
 	uint64_t t_start = now_ns(), t0;
+	const char *p;
+	char *end;
 	int c, i, r, err;
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "o:r:b:m:s:k:K:l:O:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:r:b:m:s:k:K:C:B:R:l:O:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': cfg.out = optarg; break;
 		case 'r': cfg.rounds = atoi(optarg); break;
@@ -540,6 +752,9 @@ int main(int argc, char **argv)
 		case 's': cfg.scale_ms = atoi(optarg); break;
 		case 'k': cfg.mem_keys = atoi(optarg); break;
 		case 'K': cfg.mem_rounds = atoi(optarg); break;
+		case 'C': cfg.curve = optarg; break;
+		case 'B': cfg.bank_ms = atoi(optarg); break;
+		case 'R': cfg.bank_rounds = atoi(optarg); break;
 		case 'l': cfg.lmdb_dir = optarg; break;
 		case 'O': only = optarg; break;
 		case 'q':
@@ -549,6 +764,9 @@ int main(int argc, char **argv)
 			cfg.scale_ms = 20;
 			cfg.mem_keys = 20000;
 			cfg.mem_rounds = 1;
+			cfg.curve = "1000,10000";
+			cfg.bank_ms = 300;
+			cfg.bank_rounds = 1;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -556,7 +774,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.rounds < 1 || cfg.rounds > MAX_ROUNDS || cfg.batch_ms < 1 || cfg.sub < 1 ||
 	    cfg.scale_ms < 1 || cfg.mem_keys < 1 || cfg.mem_rounds < 0 ||
-	    cfg.mem_rounds > MAX_ROUNDS) {
+	    cfg.mem_rounds > MAX_ROUNDS || cfg.bank_ms < 0 || cfg.bank_rounds < 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -618,7 +836,7 @@ int main(int argc, char **argv)
 	}
 
 	for (r = 0; r < cfg.mem_rounds; r++) {
-		err = mem_probe(cfg.mem_keys, &ms.last);
+		err = mem_probe(cfg.mem_keys, 0, &ms.last);
 		if (err) {
 			note_error("memory probe failed: %s (%s)", strerror(-err), ms.last.why);
 			broken = 1;
@@ -635,8 +853,37 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	for (p = cfg.curve; *p && curve.n < CURVE_MAX; p += strspn(p, ",")) {
+		struct mem_result *m = &curve.r[curve.n];
+		long n = strtol(p, &end, 10);
+
+		if (end == p || n < 1 || n > 1 << 24) {
+			note_error("--curve: bad size at '%s'%s", p, "");
+			broken = 1;
+			break;
+		}
+		p = end;
+		err = mem_probe((int)n, 1, m);
+		if (err) {
+			note_error("curve: a store size failed: %s (%s)", strerror(-err), m->why);
+			broken = 1;
+			break;
+		}
+		curve.n++;
+		printf("stm-bench: curve %ld keys: %.1f B/key beyond key+value, commit %.0f ns, "
+		       "8-key read %.0f ns\n", n, m->per_key, m->commit_ns, m->read8_ns);
+		fflush(stdout);
+	}
+
+	if (cfg.bank_ms && bank_bench(&bank)) {
+		note_error("bank: a run failed%s%s", "", "");
+		broken = 1;
+	}
+
 	compute_figures();
 	print_results(&ms);
+	print_curve();
+	print_bank();
 	if (cfg.out) {
 		mkdir(cfg.out, 0755);
 		snprintf(path, sizeof(path), "%s/bench.json", cfg.out);

@@ -299,8 +299,8 @@ static int stm_fetch(struct stm_commit_ctx *c)
 }
 
 /*
- * Key table buckets follow the key count; rhashtable resizes them on its
- * own, so each commit that changes the count brings the charge up to date
+ * Key table buckets follow the key count (stm_table_resize() after the
+ * commit), so each commit that changes the count brings the charge up to date
  * (including a growth the new count will cause).
  */
 static void stm_charge_table(struct stm_store *s)
@@ -862,6 +862,8 @@ out_release:
 out_free:
 	trace_stm_commit(c.s, n, c.nw, cm->family, err, err ? 0 : c.version, t0);
 	stm_scratch_end(&sc);
+	if (!c.nowait)
+		stm_table_resize(c.s);	/* to the key count, now and then */
 	return err;
 }
 

@@ -119,9 +119,12 @@ static int __init stm_init(void)
 		err = -EINVAL;
 		goto out_scratch;
 	}
-	err = stm_stores_init();
+	err = stm_keys_init();
 	if (err)
 		goto out_scratch;
+	err = stm_stores_init();
+	if (err)
+		goto out_keys;
 	stm_misc.mode = stm_dev_mode;
 	err = misc_register(&stm_misc);
 	if (err == -EBUSY) {
@@ -136,6 +139,8 @@ static int __init stm_init(void)
 
 out_stores:
 	stm_stores_exit();
+out_keys:
+	stm_keys_exit();
 out_scratch:
 	stm_scratch_exit();
 	return err;
@@ -145,7 +150,8 @@ static void __exit stm_exit(void)
 {
 	misc_deregister(&stm_misc);
 	stm_stores_exit();
-	rcu_barrier();
+	rcu_barrier();		/* keys freed by call_rcu() */
+	stm_keys_exit();
 	stm_scratch_exit();
 }
 

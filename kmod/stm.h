@@ -19,8 +19,7 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
-#include <linux/rhashtable.h>
-#include <linux/xarray.h>
+#include <linux/spinlock.h>
 #include <linux/refcount.h>
 #include <linux/string.h>
 #include <linux/uidgid.h>
@@ -81,18 +80,27 @@ enum {
 	STM_HEAP,			/* value in *val */
 };
 
+/*
+ * A key: 48 bytes and its bytes (a 56-byte object for an 8-byte key, from
+ * its own slab cache: table.c).  Once the key is dead (unlinked and
+ * unlocked at a new version) its inline value bytes are no longer read as
+ * a value by anyone: a reader that copied them rechecks the version word
+ * and throws the copy away, so the RCU head that frees the key may share
+ * their room.
+ */
 struct stm_key {
-	struct rhash_head node;		/* store->table */
+	struct stm_key __rcu *next;	/* the store's table: its bucket chain */
 	u64 lockver;			/* version << 1 | STM_LOCKED */
 	struct stm_val __rcu *val;	/* STM_HEAP: the value */
 	u32 hash;
-	u32 id;				/* index in store->ids, for LIST */
-	u16 len;
+	u8 len;				/* 1..STMDEV_KEY_MAX */
 	u8 dead;			/* removed from the table */
 	u8 state;			/* STM_ABSENT, STM_INLINE, STM_HEAP */
 	u8 ilen;
-	u8 inl[STM_INLINE_MAX];
-	struct rcu_head rcu;
+	union {
+		u8 inl[STM_INLINE_MAX];	/* live key: an inline value */
+		struct rcu_head rcu;	/* dead key: its freeing */
+	};
 	u8 key[];
 };
 
@@ -128,6 +136,8 @@ struct stm_pcpu_stats {
 
 #define stm_stat_inc(s, field)	this_cpu_inc((s)->stats->field)
 
+struct stm_tbl;
+
 struct stm_store {
 	struct kref ref;		/* the registry's, and each fd's */
 	struct list_head link;		/* stm_ns.stores, under its lock */
@@ -142,9 +152,10 @@ struct stm_store {
 	atomic64_t mem;			/* kernel bytes charged to the owner */
 	atomic64_t tbl_mem;		/* of which the key table's buckets */
 
-	struct rhashtable table;	/* struct stm_key by bytes */
-	struct xarray ids;		/* struct stm_key by id */
-	u32 next_id;
+	struct stm_tbl __rcu *tbl;	/* struct stm_key by hash (table.c) */
+	spinlock_t tbl_lock;		/* inserts, removals, a resize's moves */
+	struct mutex resize_lock;	/* one resize at a time */
+	u32 tbl_n;			/* keys in the table, under tbl_lock */
 
 	atomic64_t clock;		/* commit clock */
 	atomic64_t del_clock;		/* clock of the newest delete */
@@ -242,6 +253,8 @@ void stm_waits_uncharge(struct stm_file *f, u32 n);
 void stm_waits_recharge(struct stm_file *f, u32 n);
 
 /* table.c */
+int stm_keys_init(void);
+void stm_keys_exit(void);
 size_t stm_kv_cost(size_t size);
 size_t stm_key_cost(u32 klen);
 size_t stm_val_cost(u32 vlen);
@@ -254,6 +267,13 @@ struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr);
 struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k);
 void stm_key_remove(struct stm_store *s, struct stm_key *k);
 void stm_key_free(struct stm_store *s, struct stm_key *k);
+void stm_table_resize(struct stm_store *s);
+/* Keys sharing one position in LIST's order: at most this many. */
+#define STM_GROUP_MAX	16
+/* LIST's order ends here (positions are 32 bits). */
+#define STM_LIST_END	(1ULL << 32)
+int stm_table_group(struct stm_store *s, u64 *pos, struct stm_key **ks,
+		    u32 *n, u32 *visits, u32 budget);
 struct stm_val *stm_val_alloc(u32 len);
 void stm_val_put(struct stm_val *v);
 

@@ -1,45 +1,105 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The key table of a store: an rhashtable of struct stm_key by key bytes
- * for lookups, and an xarray of the same keys by a stable id, so that LIST
- * can walk with a cursor that survives table resizes and concurrent churn.
+ * The key table of a store: a hash table of struct stm_key owned by the
+ * module.  Lookups take no lock (RCU); inserts, removals and a resize's
+ * moves take the store's tbl_lock.  The buckets are one array of pointers
+ * sized to a power of two and allocated exactly (no header in it, so
+ * kvmalloc() does not round it up to the next power of two of pages), at a
+ * load of 1/2 to 2 keys per bucket: 4 to 16 bytes per key.
+ *
+ * A resize (stm_table_resize(), in process context after a commit) makes
+ * a new table, hangs it on the old one as its future, moves the old
+ * buckets one at a time under tbl_lock and then publishes the new table.
+ * Each move is a write section of the old table's sequence count: a
+ * reader that walked a chain while one moved walks it again, and a reader
+ * that does not find a key in a table looks in its future table too.
+ * Inserts and removals during a resize go to the old bucket, or to the new
+ * one once the old has moved.
+ *
+ * LIST walks the table in the order of the keys' hashes with their bits
+ * reversed (see stm_table_group()), so a cursor in that order survives
+ * resizes and concurrent churn without a second index.
+ *
+ * Keys up to STM_KEY_SLABS * 8 bytes come from the module's own slab
+ * caches, sized to the node (56 bytes for an 8-byte key, where kmalloc()
+ * would round to 64); longer ones from kmalloc().
  */
+#include <linux/bitrev.h>
 #include <linux/jhash.h>
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include "stm.h"
 
-static u32 stm_kref_hashfn(const void *data, u32 len, u32 seed)
-{
-	const struct stm_kref *kr = data;
+/*
+ * Buckets: at least, at most, and keys per bucket before growing.  (The
+ * ustress builds define STM_TBL_MIN 4 and STM_TBL_CHURN: the table then
+ * resizes after every commit, between 4 and 64 buckets.)
+ */
+#ifndef STM_TBL_MIN
+#define STM_TBL_MIN	64
+#endif
+#define STM_TBL_MAX	(1U << 27)	/* a 1 GiB array: kvmalloc() takes < 2 GiB */
+#define STM_TBL_LOAD	2
 
-	return kr->hash;
-}
-
-static u32 stm_key_hashfn(const void *data, u32 len, u32 seed)
-{
-	const struct stm_key *k = data;
-
-	return k->hash;
-}
-
-static int stm_key_cmpfn(struct rhashtable_compare_arg *arg, const void *obj)
-{
-	const struct stm_kref *kr = arg->key;
-	const struct stm_key *k = obj;
-
-	return kr->len != k->len || memcmp(kr->p, k->key, k->len);
-}
-
-static const struct rhashtable_params stm_table_params = {
-	.head_offset		= offsetof(struct stm_key, node),
-	.hashfn			= stm_kref_hashfn,
-	.obj_hashfn		= stm_key_hashfn,
-	.obj_cmpfn		= stm_key_cmpfn,
-	.automatic_shrinking	= true,
+struct stm_tbl {
+	u32 size;			/* buckets, a power of two */
+	u32 moved;			/* buckets moved to @future so far */
+	unsigned int seq;		/* odd while a bucket moves */
+	struct stm_tbl __rcu *future;	/* a resize's new table */
+	struct rcu_head rcu;
+	struct stm_key __rcu **b;	/* the buckets */
 };
+
+/* Slab caches for keys of 1..8, 9..16, 17..24 and 25..32 bytes. */
+#define STM_KEY_SLABS	4
+
+static struct kmem_cache *stm_key_slab[STM_KEY_SLABS];
+
+static const char * const stm_key_slab_name[STM_KEY_SLABS] = {
+	"stm_key8", "stm_key16", "stm_key24", "stm_key32",
+};
+
+/* The cache for a key of @klen bytes, or NULL for kmalloc(). */
+static struct kmem_cache *stm_key_cache(u32 klen)
+{
+	u32 i = (klen - 1) / 8;
+
+	return i < STM_KEY_SLABS ? stm_key_slab[i] : NULL;
+}
+
+int stm_keys_init(void)
+{
+	struct stm_key *k;
+	u32 i;
+
+	BUILD_BUG_ON(STMDEV_KEY_MAX > U8_MAX);
+	for (i = 0; i < STM_KEY_SLABS; i++) {
+		stm_key_slab[i] = kmem_cache_create(stm_key_slab_name[i],
+						    struct_size(k, key, (i + 1) * 8),
+						    __alignof__(struct stm_key),
+						    SLAB_ACCOUNT, NULL);
+		if (!stm_key_slab[i]) {
+			stm_keys_exit();
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* After rcu_barrier(): no key is left to free. */
+void stm_keys_exit(void)
+{
+	u32 i;
+
+	for (i = 0; i < STM_KEY_SLABS; i++) {
+		kmem_cache_destroy(stm_key_slab[i]);
+		stm_key_slab[i] = NULL;
+	}
+}
 
 /*
  * What an allocation of @size bytes by kvmalloc() really takes: the slab
@@ -60,16 +120,16 @@ size_t stm_kv_cost(size_t size)
 }
 
 /*
- * The kernel memory one key takes: its node, as kmalloc() rounds it, and
- * its share of the id map (an xarray node holds XA_CHUNK_SIZE ids when the
- * ids are dense, as they are for keys created together).
+ * The kernel memory one key takes: its node, as its slab cache sizes it
+ * (its key length rounded up to 8) or kmalloc() rounds it.
  */
 size_t stm_key_cost(u32 klen)
 {
 	struct stm_key *k;
 
-	return kmalloc_size_roundup(struct_size(k, key, klen)) +
-	       DIV_ROUND_UP(sizeof(struct xa_node), XA_CHUNK_SIZE);
+	if (klen && (klen - 1) / 8 < STM_KEY_SLABS)
+		return struct_size(k, key, ALIGN(klen, 8));
+	return kmalloc_size_roundup(struct_size(k, key, klen));
 }
 
 /* A value's memory beyond its key: nothing when it lives inside the key. */
@@ -80,24 +140,40 @@ size_t stm_val_cost(u32 vlen)
 	return vlen > STM_INLINE_MAX ? stm_kv_cost(struct_size(v, data, vlen)) : 0;
 }
 
+/* The table size stm_table_resize() aims at for @n keys, from @size. */
+static u32 stm_tbl_want(u32 size, u64 n)
+{
+#ifdef STM_TBL_CHURN
+	/* ustress: another size every time, so that resizes never stop */
+	return size < 64 ? size * 2 : STM_TBL_MIN;
+#endif
+	while (n > (u64)size * STM_TBL_LOAD && size < STM_TBL_MAX)
+		size *= 2;
+	while (n < size / 4 && size > STM_TBL_MIN)
+		size /= 2;
+	return size;
+}
+
+static size_t stm_tbl_cost(u32 size)
+{
+	return kmalloc_size_roundup(sizeof(struct stm_tbl)) +
+	       stm_kv_cost(array_size(size, sizeof(struct stm_key *)));
+}
+
 /*
- * The bucket array of the key table for @nkeys keys: the size it has now,
- * or the size it grows to (rhashtable doubles past 75% full), as
- * kvzalloc() rounds it.  rhashtable allocates it with GFP_KERNEL, outside
- * memcg: this charge is what bounds it.
+ * The key table for @nkeys keys: at the size it has now, or the size it
+ * grows to, as kmalloc() and kvmalloc() round it.
  */
 size_t stm_table_cost(struct stm_store *s, u64 nkeys)
 {
-	struct bucket_table *tbl;
-	u64 size;
+	struct stm_tbl *t;
+	u32 size;
 
 	rcu_read_lock();
-	tbl = rcu_dereference(s->table.tbl);
-	size = tbl->size;
+	t = rcu_dereference(s->tbl);
+	size = t ? t->size : STM_TBL_MIN;
 	rcu_read_unlock();
-	while (nkeys > size / 4 * 3 && size < (1ULL << 31))
-		size *= 2;
-	return stm_kv_cost(struct_size(tbl, buckets, size));
+	return stm_tbl_cost(max(size, stm_tbl_want(size, nkeys)));
 }
 
 u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
@@ -105,45 +181,152 @@ u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
 	return jhash(p, len, s->seed);
 }
 
-int stm_table_init(struct stm_store *s)
+static struct stm_tbl *stm_tbl_alloc(u32 size)
 {
-	xa_init_flags(&s->ids, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
-	return rhashtable_init(&s->table, &stm_table_params);
+	struct stm_tbl *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+
+	if (!t)
+		return NULL;
+	t->size = size;
+	t->b = kvmalloc_array(size, sizeof(*t->b), GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!t->b) {
+		kfree(t);
+		return NULL;
+	}
+	return t;
 }
 
-static void stm_table_free_key(void *ptr, void *arg)
+static void stm_tbl_free(struct stm_tbl *t)
 {
-	struct stm_key *k = ptr;
+	kvfree(t->b);
+	kfree(t);
+}
+
+static void stm_tbl_free_rcu(struct rcu_head *head)
+{
+	stm_tbl_free(container_of(head, struct stm_tbl, rcu));
+}
+
+int stm_table_init(struct stm_store *s)
+{
+	struct stm_tbl *t = stm_tbl_alloc(STM_TBL_MIN);
+
+	if (!t)
+		return -ENOMEM;
+	spin_lock_init(&s->tbl_lock);
+	mutex_init(&s->resize_lock);
+	s->tbl_n = 0;
+	RCU_INIT_POINTER(s->tbl, t);
+	return 0;
+}
+
+/* A key's node back to where it came from: no reader can reach it. */
+static void stm_key_release(struct stm_key *k)
+{
+	struct kmem_cache *c = stm_key_cache(k->len);
+
+	if (c)
+		kmem_cache_free(c, k);
+	else
+		kfree(k);
+}
+
+static void stm_key_free_rcu(struct rcu_head *head)
+{
+	stm_key_release(container_of(head, struct stm_key, rcu));
+}
+
+static void stm_table_free_key(struct stm_key *k)
+{
 	struct stm_val *v = rcu_dereference_raw(k->val);
 
 	if (k->state == STM_HEAP && v)
 		stm_val_put(v);
-	kfree(k);
+	stm_key_release(k);
 }
 
-/* No fd and no reader is left: nothing races with this. */
+/*
+ * No fd and no reader is left, and no resize runs (they run inside a
+ * command): nothing races with this.
+ */
 void stm_table_destroy(struct stm_store *s)
 {
-	rhashtable_free_and_destroy(&s->table, stm_table_free_key, NULL);
-	xa_destroy(&s->ids);
+	struct stm_tbl *t = rcu_dereference_protected(s->tbl, 1);
+	struct stm_key *k, *next;
+	u32 i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->size; i++) {
+		for (k = rcu_dereference_protected(t->b[i], 1); k; k = next) {
+			next = rcu_dereference_protected(k->next, 1);
+			stm_table_free_key(k);
+		}
+	}
+	stm_tbl_free(t);
+	RCU_INIT_POINTER(s->tbl, NULL);
+	mutex_destroy(&s->resize_lock);
+}
+
+/* A reader's section of @t: waits out a bucket that is moving. */
+static unsigned int stm_tbl_begin(struct stm_tbl *t)
+{
+	unsigned int seq;
+
+	/* Pairs with the smp_wmb() after a move: the count, then the chains. */
+	while ((seq = smp_load_acquire(&t->seq)) & 1)
+		cpu_relax();
+	return seq;
+}
+
+/* Did a bucket of @t move since stm_tbl_begin() returned @seq? */
+static bool stm_tbl_retry(struct stm_tbl *t, unsigned int seq)
+{
+	smp_rmb();	/* the chain before the count */
+	return READ_ONCE(t->seq) != seq;
+}
+
+static struct stm_key *stm_chain_find(struct stm_tbl *t, const struct stm_kref *kr)
+{
+	struct stm_key *k;
+
+	for (k = rcu_dereference(t->b[kr->hash & (t->size - 1)]); k;
+	     k = rcu_dereference(k->next))
+		if (READ_ONCE(k->hash) == kr->hash && READ_ONCE(k->len) == kr->len &&
+		    !memcmp(k->key, kr->p, kr->len))
+			return k;
+	return NULL;
 }
 
 /* Caller is in an RCU read-side section. */
 struct stm_key *stm_key_lookup(struct stm_store *s, const struct stm_kref *kr)
 {
-	return rhashtable_lookup(&s->table, kr, stm_table_params);
+	struct stm_tbl *t;
+	struct stm_key *k;
+	unsigned int seq;
+
+	for (t = rcu_dereference(s->tbl); t; t = rcu_dereference(t->future)) {
+		do {
+			seq = stm_tbl_begin(t);
+			k = stm_chain_find(t, kr);
+			if (k)
+				return k;
+		} while (stm_tbl_retry(t, seq));
+		smp_rmb();	/* a move's future table before its moves */
+	}
+	return NULL;
 }
 
-/*
- * A new key, locked from birth and absent (no value), registered in the id
- * map so LIST can find it once it holds a value.  May sleep.
- */
+/* A new key, locked from birth and absent (no value).  May sleep. */
 struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr)
 {
+	struct kmem_cache *c = stm_key_cache(kr->len);
 	struct stm_key *k;
-	int err;
 
-	k = kmalloc(struct_size(k, key, kr->len), GFP_KERNEL_ACCOUNT);
+	if (c)
+		k = kmem_cache_alloc(c, GFP_KERNEL_ACCOUNT);
+	else
+		k = kmalloc(struct_size(k, key, kr->len), GFP_KERNEL_ACCOUNT);
 	if (!k)
 		return NULL;
 	k->lockver = STM_LOCKED;
@@ -154,43 +337,257 @@ struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr)
 	k->state = STM_ABSENT;
 	k->ilen = 0;
 	memcpy(k->key, kr->p, kr->len);
-	err = xa_alloc_cyclic(&s->ids, &k->id, k, xa_limit_32b, &s->next_id,
-			      GFP_KERNEL_ACCOUNT);
-	if (err < 0) {
-		kfree(k);
-		return NULL;
-	}
 	return k;
+}
+
+/* The bucket of @hash that inserts and removals use.  Under tbl_lock. */
+static struct stm_key __rcu **stm_tbl_slot(struct stm_store *s, u32 hash)
+{
+	struct stm_tbl *t = rcu_dereference_protected(s->tbl, lockdep_is_held(&s->tbl_lock));
+	struct stm_tbl *f = rcu_dereference_protected(t->future,
+						      lockdep_is_held(&s->tbl_lock));
+
+	if (f && (hash & (t->size - 1)) < t->moved)
+		t = f;
+	return &t->b[hash & (t->size - 1)];
 }
 
 /*
  * Insert @k unless its key is present.  Returns NULL when inserted, the
- * present key otherwise, or an ERR_PTR.  Atomic context allowed.
+ * present key otherwise.  Atomic context allowed.
  */
 struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k)
 {
-	struct stm_kref kr = { .p = k->key, .len = k->len, .hash = k->hash };
+	struct stm_key __rcu **slot;
+	struct stm_key *e;
 
-	return rhashtable_lookup_get_insert_key(&s->table, &kr, &k->node,
-						stm_table_params);
+	spin_lock(&s->tbl_lock);
+	slot = stm_tbl_slot(s, k->hash);
+	for (e = rcu_dereference_protected(*slot, 1); e;
+	     e = rcu_dereference_protected(e->next, 1)) {
+		if (e->hash == k->hash && e->len == k->len &&
+		    !memcmp(e->key, k->key, k->len)) {
+			spin_unlock(&s->tbl_lock);
+			return e;
+		}
+	}
+	RCU_INIT_POINTER(k->next, rcu_dereference_protected(*slot, 1));
+	rcu_assign_pointer(*slot, k);	/* publishes the key's fields */
+	WRITE_ONCE(s->tbl_n, s->tbl_n + 1);
+	spin_unlock(&s->tbl_lock);
+	return NULL;
 }
 
-/* Unlink an inserted key the caller holds locked.  Atomic context allowed. */
+/*
+ * Unlink an inserted key the caller holds locked; its next pointer stays,
+ * for readers on it.  Atomic context allowed.
+ */
 void stm_key_remove(struct stm_store *s, struct stm_key *k)
 {
+	struct stm_key __rcu **pp;
+	struct stm_key *e;
+
 	WRITE_ONCE(k->dead, 1);
-	rhashtable_remove_fast(&s->table, &k->node, stm_table_params);
+	spin_lock(&s->tbl_lock);
+	for (pp = stm_tbl_slot(s, k->hash); (e = rcu_dereference_protected(*pp, 1));
+	     pp = &e->next) {
+		if (e == k) {
+			rcu_assign_pointer(*pp, rcu_dereference_protected(k->next, 1));
+			WRITE_ONCE(s->tbl_n, s->tbl_n - 1);
+			break;
+		}
+	}
+	spin_unlock(&s->tbl_lock);
 }
 
-/* Free a key no longer in the table (or never inserted), after RCU. */
+/* Move bucket @i of @t into @f.  Under tbl_lock. */
+static void stm_tbl_move(struct stm_tbl *t, struct stm_tbl *f, u32 i)
+{
+	struct stm_key *k, *next;
+	struct stm_key __rcu **dst;
+
+	WRITE_ONCE(t->seq, t->seq + 1);
+	smp_wmb();	/* the count before the chains */
+	for (k = rcu_dereference_protected(t->b[i], 1); k; k = next) {
+		next = rcu_dereference_protected(k->next, 1);
+		dst = &f->b[k->hash & (f->size - 1)];
+		RCU_INIT_POINTER(k->next, rcu_dereference_protected(*dst, 1));
+		rcu_assign_pointer(*dst, k);
+		rcu_assign_pointer(t->b[i], next);
+	}
+	t->moved = i + 1;
+	smp_wmb();	/* the chains before the count */
+	WRITE_ONCE(t->seq, t->seq + 1);
+}
+
+/*
+ * Bring the table to the size its key count wants: grow past STM_TBL_LOAD
+ * keys per bucket, shrink below a quarter of one.  Process context, no
+ * lock held; one resize at a time (a caller that finds one running leaves
+ * it to it).  Without memory it stays as it is and tries again next time.
+ */
+void stm_table_resize(struct stm_store *s)
+{
+	struct stm_tbl *t, *f;
+	u32 size, i;
+
+	rcu_read_lock();
+	t = rcu_dereference(s->tbl);
+	size = t->size;
+	rcu_read_unlock();
+	if (stm_tbl_want(size, READ_ONCE(s->tbl_n)) == size ||
+	    !mutex_trylock(&s->resize_lock))
+		return;
+	/* Only a resize, which we now exclude, replaces the table. */
+	t = rcu_dereference_protected(s->tbl, lockdep_is_held(&s->resize_lock));
+	size = stm_tbl_want(t->size, READ_ONCE(s->tbl_n));
+	if (size == t->size)
+		goto out_unlock;
+	f = stm_tbl_alloc(size);
+	if (!f)
+		goto out_unlock;
+	spin_lock(&s->tbl_lock);
+	rcu_assign_pointer(t->future, f);
+	spin_unlock(&s->tbl_lock);
+	for (i = 0; i < t->size; i++) {
+		spin_lock(&s->tbl_lock);
+		stm_tbl_move(t, f, i);
+		spin_unlock(&s->tbl_lock);
+		if (!(i % 64))
+			cond_resched();
+	}
+	spin_lock(&s->tbl_lock);
+	rcu_assign_pointer(s->tbl, f);
+	spin_unlock(&s->tbl_lock);
+	/* Readers still on @t find every key through its future. */
+	call_rcu(&t->rcu, stm_tbl_free_rcu);
+out_unlock:
+	mutex_unlock(&s->resize_lock);
+}
+
+/*
+ * Free a key no longer in the table (or never inserted), after RCU.  It is
+ * dead or was never seen: its inline bytes become the RCU head.
+ */
 void stm_key_free(struct stm_store *s, struct stm_key *k)
 {
 	struct stm_val *v = rcu_dereference_protected(k->val, 1);
 
-	xa_erase(&s->ids, k->id);
 	if (k->state == STM_HEAP && v)
 		stm_val_put(v);
-	kfree_rcu(k, rcu);
+	call_rcu(&k->rcu, stm_key_free_rcu);
+}
+
+/*
+ * LIST's order: a key's position is its hash with the bits reversed.  A
+ * bucket of a table of 2^b buckets holds the keys whose hash ends in the
+ * bucket's b-bit index, that is whose position starts with those bits
+ * reversed: one run of positions, whatever the table's size.
+ */
+static u64 stm_list_pos(const struct stm_key *k)
+{
+	return bitrev32(READ_ONCE(k->hash));
+}
+
+/* Note @k at position @p if it is no later than the best so far. */
+static void stm_group_note(struct stm_key *k, u64 p, u64 *best,
+			   struct stm_key **ks, u32 *n)
+{
+	u32 i;
+
+	if (p > *best)
+		return;
+	if (p < *best) {
+		*best = p;
+		*n = 0;
+	}
+	for (i = 0; i < *n; i++)
+		if (ks[i] == k)
+			return;		/* seen twice while it moved */
+	if (*n < STM_GROUP_MAX)
+		ks[(*n)++] = k;
+}
+
+/*
+ * Scan bucket @idx of @t for keys at positions in [@lo, @hi), again when
+ * the bucket moved meanwhile.  Returns false once @budget visits are spent.
+ */
+static bool stm_chain_scan(struct stm_tbl *t, u32 idx, u64 lo, u64 hi,
+			   u64 *best, struct stm_key **ks, u32 *n, u32 *visits,
+			   u32 budget)
+{
+	struct stm_key *k;
+	unsigned int seq;
+	u64 p;
+
+	do {
+		seq = stm_tbl_begin(t);
+		for (k = rcu_dereference(t->b[idx]); k; k = rcu_dereference(k->next)) {
+			if (++*visits > budget)
+				return false;
+			p = stm_list_pos(k);
+			if (p >= lo && p < hi)
+				stm_group_note(k, p, best, ks, n);
+		}
+	} while (stm_tbl_retry(t, seq));
+	return true;
+}
+
+/*
+ * From position *@pos on, find the first one that holds keys: set *@pos to
+ * it and @ks[0..*@n) to its keys (those present in the table for the whole
+ * scan, and perhaps others), and return 1.  Return 0 at the end of the
+ * order (*@pos is STM_LIST_END), or -EAGAIN once *@visits passes @budget
+ * (*@pos is where to go on).  Each chain entry and bucket is a visit.
+ * Caller is in an RCU read-side section.
+ *
+ * The run of positions is searched in every table of a resize under way
+ * (the table, then each future table), the way a lookup searches: a key
+ * moving between them is found in one or the other.  Keys
+ * sharing one position beyond STM_GROUP_MAX would not all be listed: that
+ * takes that many keys with one 32-bit hash under the store's random seed.
+ */
+int stm_table_group(struct stm_store *s, u64 *pos, struct stm_key **ks,
+		    u32 *n, u32 *visits, u32 budget)
+{
+	struct stm_tbl *tbl, *t;
+	u64 lo = *pos, hi, best, p, w;
+	u32 nt;
+
+	while (lo < STM_LIST_END) {
+		if (++*visits > budget)
+			break;
+		tbl = rcu_dereference(s->tbl);
+		/* The run of lo's bucket in the current table. */
+		w = STM_LIST_END / tbl->size;
+		hi = ALIGN_DOWN(lo, w) + w;
+		best = hi;
+		*n = 0;
+		for (t = tbl, nt = 0; t && nt < 4; nt++) {
+			/* A bigger future table splits the run: each part. */
+			w = STM_LIST_END / t->size;
+			for (p = ALIGN_DOWN(lo, w); p < hi; p += w)
+				if (!stm_chain_scan(t, bitrev32(p) & (t->size - 1),
+						    lo, hi, &best, ks, n,
+						    visits, budget))
+					goto out_budget;
+			smp_rmb();	/* see any new table, as a lookup does */
+			t = rcu_dereference(t->future);
+		}
+		if (t)
+			goto out_budget;	/* more resizes than we follow */
+		if (*n) {
+			*pos = best;
+			return 1;
+		}
+		lo = hi;
+	}
+	*pos = lo;
+	return lo < STM_LIST_END ? -EAGAIN : 0;
+
+out_budget:
+	*pos = lo;
+	return -EAGAIN;
 }
 
 struct stm_val *stm_val_alloc(u32 len)

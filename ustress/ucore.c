@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ucore: the userspace context of the core (see ucore.h).  RCU as a
- * small epoch scheme, the rhashtable and xarray twins, allocation and user
+ * small epoch scheme, allocation (slab caches too) and user
  * copies with injection hooks, and the few symbols the core files take from
  * files that are not compiled here (main.c's parameters, store.c's name
  * check, wait.c's wake).
@@ -243,6 +243,22 @@ void ucore_free(const void *p)
 	free((void *)p);
 }
 
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size,
+				     unsigned int align, unsigned long flags,
+				     void (*ctor)(void *))
+{
+	struct kmem_cache *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->size = ALIGN((size_t)size, align ? align : 8);
+	return c;
+}
+
+void kmem_cache_destroy(struct kmem_cache *c)
+{
+	free(c);
+}
+
 size_t kmalloc_size_roundup(size_t size)
 {
 	size_t r = 8;
@@ -370,251 +386,6 @@ u32 jhash(const void *key, u32 length, u32 initval)
 	return (u32)h;
 }
 
-/* ---- rhashtable twin ---- */
-
-int rhashtable_init(struct rhashtable *ht, const struct rhashtable_params *p)
-{
-	struct bucket_table *tbl;
-
-	tbl = calloc(1, sizeof(*tbl) + UCORE_RHT_SIZE * sizeof(tbl->buckets[0]));
-	if (!tbl)
-		return -ENOMEM;
-	tbl->size = UCORE_RHT_SIZE;
-	ht->p = *p;
-	pthread_mutex_init(&ht->lock, NULL);
-	atomic_set(&ht->nelems, 0);
-	rcu_assign_pointer(ht->tbl, tbl);
-	return 0;
-}
-
-static void *ucore_rht_obj(struct rhash_head *h, const struct rhashtable_params *p)
-{
-	return (char *)h - p->head_offset;
-}
-
-static struct rhash_head **ucore_rht_bucket(struct rhashtable *ht,
-					    const void *key,
-					    const struct rhashtable_params *p)
-{
-	struct bucket_table *tbl = rcu_dereference(ht->tbl);
-	u32 hash = p->hashfn(key, p->key_len, 0);
-
-	return &tbl->buckets[hash & (tbl->size - 1)];
-}
-
-void *ucore_rht_lookup(struct rhashtable *ht, const void *key,
-		       const struct rhashtable_params *p)
-{
-	struct rhashtable_compare_arg arg = { .ht = ht, .key = key };
-	struct rhash_head *h;
-
-	for (h = rcu_dereference(*ucore_rht_bucket(ht, key, p)); h;
-	     h = rcu_dereference(h->next))
-		if (!p->obj_cmpfn(&arg, ucore_rht_obj(h, p)))
-			return ucore_rht_obj(h, p);
-	return NULL;
-}
-
-void *ucore_rht_insert(struct rhashtable *ht, const void *key,
-		       struct rhash_head *obj, const struct rhashtable_params *p)
-{
-	struct rhash_head **b;
-	void *old;
-
-	if (ucore_inject(ucore_hooks.fail_alloc)) {
-		ucore_hooks.injected++;
-		return ERR_PTR(-ENOMEM);	/* as a bucket-table alloc fails */
-	}
-	pthread_mutex_lock(&ht->lock);
-	old = ucore_rht_lookup(ht, key, p);
-	if (!old) {
-		b = ucore_rht_bucket(ht, key, p);
-		RCU_INIT_POINTER(obj->next, rcu_dereference_protected(*b, 1));
-		rcu_assign_pointer(*b, obj);
-		atomic_inc(&ht->nelems);
-	}
-	pthread_mutex_unlock(&ht->lock);
-	return old;
-}
-
-int ucore_rht_remove(struct rhashtable *ht, struct rhash_head *obj,
-		     const struct rhashtable_params *p)
-{
-	struct bucket_table *tbl = rcu_dereference_protected(ht->tbl, 1);
-	u32 hash = p->obj_hashfn(ucore_rht_obj(obj, p), p->key_len, 0);
-	struct rhash_head **pp, *h;
-	int err = -ENOENT;
-
-	pthread_mutex_lock(&ht->lock);
-	for (pp = &tbl->buckets[hash & (tbl->size - 1)];
-	     (h = rcu_dereference_protected(*pp, 1)); pp = &h->next) {
-		if (h == obj) {
-			rcu_assign_pointer(*pp, rcu_dereference_protected(h->next, 1));
-			atomic_dec(&ht->nelems);
-			err = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ht->lock);
-	return err;
-}
-
-void rhashtable_free_and_destroy(struct rhashtable *ht,
-				 void (*free_fn)(void *ptr, void *arg),
-				 void *arg)
-{
-	struct bucket_table *tbl = rcu_dereference_protected(ht->tbl, 1);
-	struct rhash_head *h, *next;
-	unsigned int i;
-
-	for (i = 0; i < tbl->size; i++) {
-		for (h = tbl->buckets[i]; h; h = next) {
-			next = h->next;
-			free_fn(ucore_rht_obj(h, &ht->p), arg);
-		}
-	}
-	free(tbl);
-	ht->tbl = NULL;
-	pthread_mutex_destroy(&ht->lock);
-}
-
-/* ---- xarray twin: a sorted id map under one mutex ---- */
-
-struct ucore_xent {
-	u32 id;
-	void *entry;
-};
-
-void xa_init_flags(struct xarray *xa, unsigned int flags)
-{
-	pthread_mutex_init(&xa->lock, NULL);
-	xa->flags = flags;
-	xa->count = 0;
-	xa->cap = 0;
-	xa->ents = NULL;
-}
-
-/* First slot whose id is >= @id.  Caller holds xa->lock. */
-static u32 ucore_xa_lower(struct xarray *xa, u64 id)
-{
-	u32 lo = 0, hi = xa->count;
-
-	while (lo < hi) {
-		u32 mid = lo + (hi - lo) / 2;
-
-		if (xa->ents[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-int xa_alloc_cyclic(struct xarray *xa, u32 *id, void *entry,
-		    struct xa_limit limit, u32 *next, gfp_t gfp)
-{
-	u32 lo = limit.min, cur, at;
-	int wrapped = 0;
-
-	if (xa->flags & XA_FLAGS_ALLOC1 && lo < 1)
-		lo = 1;
-	if (ucore_inject(ucore_hooks.fail_alloc)) {
-		ucore_hooks.injected++;
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&xa->lock);
-	if (xa->count == xa->cap) {
-		u32 cap = xa->cap ? xa->cap * 2 : 64;
-		struct ucore_xent *e = realloc(xa->ents, cap * sizeof(*e));
-
-		if (!e) {
-			pthread_mutex_unlock(&xa->lock);
-			return -ENOMEM;
-		}
-		xa->ents = e;
-		xa->cap = cap;
-	}
-	if (xa->count >= (u64)limit.max - lo + 1) {
-		pthread_mutex_unlock(&xa->lock);
-		return -EBUSY;
-	}
-	cur = *next;
-	for (;;) {
-		if (cur < lo || cur > limit.max) {
-			cur = lo;
-			wrapped = 1;
-		}
-		at = ucore_xa_lower(xa, cur);
-		if (at == xa->count || xa->ents[at].id != cur)
-			break;
-		cur++;
-	}
-	memmove(&xa->ents[at + 1], &xa->ents[at],
-		(xa->count - at) * sizeof(xa->ents[0]));
-	xa->ents[at].id = cur;
-	xa->ents[at].entry = entry;
-	xa->count++;
-	*id = cur;
-	*next = cur + 1;
-	pthread_mutex_unlock(&xa->lock);
-	return wrapped;
-}
-
-void *xa_load(struct xarray *xa, unsigned long index)
-{
-	void *entry = NULL;
-	u32 at;
-
-	pthread_mutex_lock(&xa->lock);
-	at = ucore_xa_lower(xa, index);
-	if (at < xa->count && xa->ents[at].id == index)
-		entry = xa->ents[at].entry;
-	pthread_mutex_unlock(&xa->lock);
-	return entry;
-}
-
-/* The first entry at or after *@index, up to @max; *@index set to its id. */
-void *xa_find(struct xarray *xa, unsigned long *index, unsigned long max,
-	      unsigned int filter)
-{
-	void *entry = NULL;
-	u32 at;
-
-	pthread_mutex_lock(&xa->lock);
-	at = ucore_xa_lower(xa, *index);
-	if (at < xa->count && xa->ents[at].id <= max) {
-		entry = xa->ents[at].entry;
-		*index = xa->ents[at].id;
-	}
-	pthread_mutex_unlock(&xa->lock);
-	return entry;
-}
-
-void *xa_erase(struct xarray *xa, unsigned long index)
-{
-	void *entry = NULL;
-	u32 at;
-
-	pthread_mutex_lock(&xa->lock);
-	at = ucore_xa_lower(xa, index);
-	if (at < xa->count && xa->ents[at].id == index) {
-		entry = xa->ents[at].entry;
-		memmove(&xa->ents[at], &xa->ents[at + 1],
-			(xa->count - at - 1) * sizeof(xa->ents[0]));
-		xa->count--;
-	}
-	pthread_mutex_unlock(&xa->lock);
-	return entry;
-}
-
-void xa_destroy(struct xarray *xa)
-{
-	free(xa->ents);
-	xa->ents = NULL;
-	xa->count = xa->cap = 0;
-	pthread_mutex_destroy(&xa->lock);
-}
-
 /* ---- what the core takes from files not built here ---- */
 
 /* store.c's contract: 1..63 bytes of [A-Za-z0-9._-]. */
@@ -658,10 +429,18 @@ void stm_debug_delay(enum stm_debug_site site, bool atomic)
  * A store as store.c makes one, reduced to what the core uses (no name,
  * namespace or registry), owned by the user @uid.
  */
+static void ucore_keys_init(void)
+{
+	BUG_ON(stm_keys_init());
+}
+
 struct stm_store *ucore_store_new(u32 uid, u32 seed)
 {
+	static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 	struct stm_store *s;
 	int i;
+
+	pthread_once(&keys_once, ucore_keys_init);
 
 	s = calloc(1, sizeof(*s));
 	BUG_ON(!s);

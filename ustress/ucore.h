@@ -12,9 +12,9 @@
  *     orderings the kernel code asks for (a plain access stays plain);
  *   - RCU is a small epoch scheme (ucore.c) built on the same builtins, so
  *     TSan follows the grace periods too (liburcu is uninstrumented);
- *   - the rhashtable and the xarray have userspace twins (ucore.c): a
- *     fixed-size RCU hash of intrusive chains, and a locked id map;
- *   - allocation is malloc with an injection hook, user copies are memcpy
+ *   - the key table is table.c's own (no twin): its resizes run here
+ *     after every commit (STM_TBL_CHURN, see ustress/Makefile);
+ *   - allocation is malloc with an injection hook (slab caches too), user copies are memcpy
  *     through a validity/fault hook, signals never arrive unless the
  *     harness says so, preemption is a no-op, cond_resched() yields.
  *
@@ -82,8 +82,10 @@ typedef struct { gid_t val; } kgid_t;
 #define min_t(t, a, b)	({ t _a = (a); t _b = (b); _a < _b ? _a : _b; })
 #define max_t(t, a, b)	({ t _a = (a); t _b = (b); _a > _b ? _a : _b; })
 #define ALIGN(x, a)	(((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a)	((x) & ~((__typeof__(x))(a) - 1))
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
 #define U32_MAX		UINT32_MAX
+#define U8_MAX		UINT8_MAX
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
@@ -250,6 +252,8 @@ struct mutex { pthread_mutex_t m; };
 #define mutex_init(l)		pthread_mutex_init(&(l)->m, NULL)
 #define mutex_lock(l)		pthread_mutex_lock(&(l)->m)
 #define mutex_unlock(l)		pthread_mutex_unlock(&(l)->m)
+#define mutex_trylock(l)	(!pthread_mutex_trylock(&(l)->m))
+#define lockdep_is_held(l)	((void)(l), 1)
 #define mutex_destroy(l)	pthread_mutex_destroy(&(l)->m)
 
 static inline bool refcount_dec_and_lock(refcount_t *r, spinlock_t *l)
@@ -345,6 +349,18 @@ size_t kmalloc_size_roundup(size_t size);
 #define kfree(p)		ucore_free(p)
 #define kvfree(p)		ucore_free(p)
 
+/* Slab caches: objects of one size from ucore_alloc() (failures injected). */
+#define SLAB_ACCOUNT	0x1u
+struct kmem_cache {
+	size_t size;
+};
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size,
+				     unsigned int align, unsigned long flags,
+				     void (*ctor)(void *));
+void kmem_cache_destroy(struct kmem_cache *c);
+#define kmem_cache_alloc(c, g)	ucore_alloc((c)->size, (g))
+#define kmem_cache_free(c, p)	((void)(c), ucore_free(p))
+
 /* ---- RCU (ucore.c) ---- */
 struct rcu_head {
 	struct rcu_head *next;
@@ -384,6 +400,15 @@ void sort(void *base, size_t num, size_t size,
 	  int (*cmp)(const void *, const void *),
 	  void (*swap)(void *, void *, int));
 u32 jhash(const void *key, u32 length, u32 initval);
+
+static inline u32 bitrev32(u32 x)
+{
+	x = (x >> 16) | (x << 16);
+	x = ((x & 0xff00ff00u) >> 8) | ((x & 0x00ff00ffu) << 8);
+	x = ((x & 0xf0f0f0f0u) >> 4) | ((x & 0x0f0f0f0fu) << 4);
+	x = ((x & 0xccccccccu) >> 2) | ((x & 0x33333333u) << 2);
+	return ((x & 0xaaaaaaaau) >> 1) | ((x & 0x55555555u) << 1);
+}
 
 static inline u64 get_unaligned_le64(const void *p)
 {
@@ -433,7 +458,5 @@ static inline void ucore_trace(int unused, ...)
 #define trace_stm_commit(...)		ucore_trace(0, __VA_ARGS__)
 #define trace_stm_commit_enabled()	false
 #define ktime_get_ns()			0ULL
-
-#include "urhash.h"
 
 #endif /* _UCORE_H */

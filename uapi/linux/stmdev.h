@@ -71,7 +71,7 @@
  *	out: name, owner, mode, attach flags, keys, bytes (key + value
  *	bytes), commit clock, unlinked, charge (the kernel memory the store
  *	takes, charged to its owner: key nodes and values as the allocator
- *	rounds them, the key table, the id map, the store itself).  ENOTCONN without an attached store (as for every command
+ *	rounds them, the key table, the store itself).  ENOTCONN without an attached store (as for every command
  *	below).
  *
  * STMDEV_IOC_LIST_STORES (struct stmdev_list_stores)
@@ -142,9 +142,12 @@
  * STMDEV_IOC_LIST (struct stmdev_list)
  *	in: cursor (0 to start), addr/len of a buffer.  out: count records
  *	(struct stmdev_key_rec, each followed by its key bytes and padded to
- *	8 bytes), cursor to pass next (0 when the walk is done).  Every key
- *	that exists for the whole walk is returned exactly once.  E2BIG when
- *	not even one record fits.  A call is bounded: it may return fewer
+ *	8 bytes), cursor to pass next (0 when the walk is done; otherwise
+ *	at most 2^32, opaque: a position in the store's own hash order, so
+ *	keys come in no order a caller can rely on).  Every key that exists
+ *	for the whole walk is returned exactly once.  Keys that share a
+ *	position come in one call: E2BIG when not even the first position's
+ *	records fit.  A call is bounded: it may return fewer
  *	records than fit, even none, with a non-zero cursor; call again.
  *
  * STMDEV_IOC_STATS (struct stmdev_stats)
