@@ -62,9 +62,9 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
-SUBDIRS := lib tools
+SUBDIRS := lib tools python
 
-.PHONY: all module userspace lib tools selftests deps check demo bench soak \
+.PHONY: all module userspace lib tools selftests python deps check demo bench soak \
 	fuzz ustress ufuzz style install clean
 
 all: module userspace
@@ -77,13 +77,18 @@ module:
 		echo "make: no kernel build tree (KDIR='$(KDIR)'); run make deps or pass KDIR=" >&2; exit 1; fi
 	+@if [ -f kmod/Kbuild ]; then $(TOP)/selftests/vm/kbuild $(KDIR) $(TOP)/kmod $(KBUILD_ARGS); fi
 
-userspace: lib tools selftests
+userspace: lib tools selftests python
 
 lib tools:
 	+@if [ -f $@/Makefile ]; then $(MAKE) -C $@; else echo "make: no $@/Makefile yet, $@ skipped"; fi
 
 # Tests link libstmdev.a when it exists: build lib first.
 tools selftests: lib
+
+# The Python binding (python/stmdev, built in place with Debian's python3);
+# skipped with a message when python3-dev is missing.
+python: lib
+	+@if [ -f python/Makefile ]; then $(MAKE) -C python; fi
 selftests:
 	+$(MAKE) -C selftests
 
