@@ -58,13 +58,15 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	ls /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64 >/dev/null 2>&1 && \
 	ls -d /lib/modules/6.1.*-amd64/build/ /lib/modules/6.12.*-amd64/build/ >/dev/null 2>&1 && \
 	command -v clang-14 >/dev/null && command -v llvm-symbolizer-14 >/dev/null && \
-	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1
+	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1 && \
+	/usr/bin/python3 -c 'import pytest, setuptools, sysconfig, os, sys; \
+		sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
 SUBDIRS := lib tools python
 
-.PHONY: all module userspace lib tools selftests python deps check demo bench soak \
+.PHONY: all module userspace lib tools selftests python deps check demo bench bench-python soak \
 	fuzz ustress ufuzz style install clean
 
 all: module userspace
@@ -129,7 +131,7 @@ ufuzz:
 check:
 	$(TOP)/selftests/vm/verdict_test.sh
 	$(NEED_DEPS)
-	+$(MAKE) module lib tools
+	+$(MAKE) module lib tools python
 	+$(MAKE) style
 	+$(MAKE) -C ustress quick ufuzz-quick
 	+$(VM_RUN)
@@ -168,6 +170,22 @@ bench:
 	done; \
 	if [ -n "$$runs" ]; then echo; $(TOP)/bench/report --out "$(BENCH_OUT)" $$runs || rc=1; fi; \
 	exit $$rc
+
+# `make bench-python`: bench/pybench.py in one VM boot per kernel of
+# BENCH_KERNELS: the Python binding's 1-key commit, 1-key transaction and
+# 8-key using against the C library's, as Python/C ratios (goal <= 2);
+# the table on stdout, pybench.json in BENCH_OUT/vm/<kernel>/.
+# Documentation/python.rst, "Performance".
+bench-python:
+	$(NEED_DEPS)
+	+$(MAKE) lib python
+	+$(MAKE) -C bench -f pybench.mk
+	@rc=0; for k in $(or $(STM_KERNELS),$(BENCH_KERNELS)); do \
+		STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" -P \
+			-a $(TOP)/bench/stm-pybench-c -a $(TOP)/bench/pybench.py \
+			-c 'python3 /bin/pybench.py --c /bin/stm-pybench-c --out /out $(PYBENCH_ARGS)' \
+			|| rc=1; \
+	done; exit $$rc
 
 # `make soak`: the SIGKILL soak (selftests/soak_test, Documentation/testing.rst)
 # with SOAK_KILLS kill -9 (default 1000; make check runs a 100-kill slice)
