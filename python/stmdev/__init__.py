@@ -277,7 +277,8 @@ class Store(object):
                              codec.encode(value, self._pickle))
 
     def fetch_add(self, key, delta=1):
-        """Add delta to an integer key (absent is 0); returns the old value."""
+        """Add delta to an integer key (absent is 0) in one commit that never
+        conflicts; returns the value after the addition (stm_fetch_add)."""
         return self._raw.fetch_add(key_bytes(key), delta)
 
     def delete(self, key):

@@ -390,7 +390,7 @@ static PyObject *store_cas(StoreObject *self, PyObject *args)
 	return PyLong_FromUnsignedLongLong(nv);
 }
 
-/* fetch_add(key, delta) -> the value before the addition. */
+/* fetch_add(key, delta) -> the value after the addition (stm_fetch_add). */
 static PyObject *store_fetch_add(StoreObject *self, PyObject *args)
 {
 	Py_buffer k;

@@ -13,6 +13,8 @@ Self-describing, readable by C and stmctl:
     I int outside i64: signed decimal ASCII
     D float: 8-byte little-endian IEEE 754 double
     S str: UTF-8        B bytes: as they are
+      (a tagged value is never 8 bytes long: a 3-byte S or B payload is
+      written as s or b with one NUL appended)
     L list, U tuple: u32 count, then per item u32 length + its encoding
     M dict: u32 count, then key and value as list items, alternating
     P pickle (only written and read by a store opened with pickle=True)
@@ -35,6 +37,15 @@ MAX_DEPTH = 64
 _MIN, _MAX = -(1 << 63), (1 << 63) - 1
 
 
+def _tag(t, payload):
+    """TAG + t + payload, never 8 bytes long (8 bytes is always an i64):
+    a 3-byte str or bytes payload is written with the type lower-cased and
+    one NUL appended."""
+    if len(payload) == 3:
+        return TAG + t.lower() + payload + b"\0"
+    return TAG + t + payload
+
+
 def encode(obj, allow_pickle=False, _depth=0):
     """Encode a Python value to the bytes stored under a key."""
     t = type(obj)
@@ -45,13 +56,13 @@ def encode(obj, allow_pickle=False, _depth=0):
     if t is bytes:
         if len(obj) != 8 and not obj.startswith(TAG):
             return obj
-        return TAG + b"B" + obj
+        return _tag(b"B", obj)
     if obj is None:
         return TAG + b"N"
     if t is bool:
         return TAG + (b"T" if obj else b"F")
     if t is str:
-        return TAG + b"S" + obj.encode("utf-8", "surrogatepass")
+        return _tag(b"S", obj.encode("utf-8", "surrogatepass"))
     if t is float:
         return TAG + b"D" + _DBL.pack(obj)
     if _depth >= MAX_DEPTH:
@@ -120,6 +131,10 @@ def _decode(data, allow_pickle, depth):
         raise _bad("nested more than %d deep" % MAX_DEPTH)
     t = data[4:5]
     p = data[5:]
+    if t in (b"s", b"b"):
+        if len(p) != 4 or p[3:] != b"\0":
+            raise _bad("padded str/bytes not 3 bytes + NUL")
+        t, p = t.upper(), p[:3]
     if t == b"S":
         try:
             return p.decode("utf-8", "surrogatepass")
