@@ -220,5 +220,5 @@ class Store(object):
         # Who cares really? This is a debug :-)  (Axon's words and format)
         print("DEBUG: Store dump ------------------------------")
         for k, v in self.snapshot().items():
-            print("  ", k, ":", v)
+            print("     ", k, ":", v)
         print()

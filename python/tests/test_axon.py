@@ -40,9 +40,10 @@ def test_doc_collection(capsys):
     assert out[-1] == ""
     body = sorted(out[1:-1])
     v1, v2, v3 = (D[k].version for k in ("account_one", "account_two", "myaccount"))
-    assert body == ["   account_one : Value(%d, 50)" % v1,
-                    "   account_two : Value(%d, 100)" % v2,
-                    "   myaccount : Value(%d, None)" % v3]
+    # Axon: print '     ', k, ':', self.store[k]
+    assert body == ["      account_one : Value(%d, 50)" % v1,
+                    "      account_two : Value(%d, 100)" % v2,
+                    "      myaccount : Value(%d, None)" % v3]
 
     D = S.using("account_one", "account_two", "myaccount")
     D["myaccount"].set(D["account_one"].value + D["account_two"].value)
@@ -219,3 +220,49 @@ def test_private_store_is_private():
     S.usevar("only-in-s")
     assert T.names() == []
     assert S.stmdev_store.name != T.stmdev_store.name
+
+
+def test_philosophers_threads_kamaelia_style():
+    # The shape of Kamaelia's STM philosophers example: threads sharing one
+    # Store, forks taken with using() + .value assignment + commit(),
+    # retried on ConcurrentUpdate and BusyRetry; eating checked exclusive.
+    S = Store()
+    N, MEALS = 5, 10
+    forks = ["fork.%d" % i for i in range(1, N + 1)]
+    errors = []
+
+    def commit(X):
+        while True:
+            try:
+                X.commit()
+                return
+            except BusyRetry:
+                pass
+
+    def philosopher(i):
+        mine = [forks[i], forks[(i + 1) % N]]
+        for _ in range(MEALS):
+            while True:
+                try:
+                    X = S.using(*mine)
+                    if all(X[f].value is None for f in mine):
+                        for f in mine:
+                            X[f].value = i
+                        X.commit()
+                        break
+                except (ConcurrentUpdate, BusyRetry):
+                    pass
+            held = S.using(*mine)
+            if [held[f].value for f in mine] != [i, i]:
+                errors.append((i, [held[f].value for f in mine]))
+            for f in mine:
+                X[f].value = None
+            commit(X)   # X's versions are those of our own commit
+
+    ts = [threading.Thread(target=philosopher, args=(i,)) for i in range(N)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    assert S.export(forks) == {f: None for f in forks}
