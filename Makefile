@@ -72,13 +72,15 @@ DEPS_OK := test -f $(TOP)/.cache/kernel/tools/testing/selftests/kselftest_harnes
 	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1 && \
 	command -v dkms >/dev/null && command -v dh_dkms >/dev/null && \
 	command -v lintian >/dev/null && command -v dpkg-buildpackage >/dev/null && \
-	command -v pkg-config >/dev/null
+	command -v pkg-config >/dev/null && \
+	/usr/bin/python3 -c 'import pytest, setuptools, sysconfig, os, sys; \
+		sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null
 NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running scripts/deps"; \
 	bash $(TOP)/scripts/deps; fi
 
-SUBDIRS := lib tools
+SUBDIRS := lib tools python
 
-.PHONY: all module userspace lib tools selftests deps check demo bench soak \
+.PHONY: all module userspace lib tools selftests python deps check demo bench bench-python soak \
 	check-etcd bench-etcd \
 	fuzz ustress ufuzz style htmldocs install clean
 
@@ -92,13 +94,18 @@ module:
 		echo "make: no kernel build tree (KDIR='$(KDIR)'): install linux-headers-$$(uname -r) or pass KDIR=" >&2; exit 1; fi
 	+@if [ -f kmod/Kbuild ]; then $(TOP)/selftests/vm/kbuild $(KDIR) $(TOP)/kmod $(KBUILD_ARGS); fi
 
-userspace: lib tools
+userspace: lib tools python
 
 lib tools:
 	+@if [ -f $@/Makefile ]; then $(MAKE) -C $@; else echo "make: no $@/Makefile yet, $@ skipped"; fi
 
 # Tests link libstmdev.a when it exists: build lib first.
 tools selftests: lib
+
+# The Python binding (python/stmdev, built in place with Debian's python3);
+# skipped with a message when python3-dev is missing.
+python: lib
+	+@if [ -f python/Makefile ]; then $(MAKE) -C python; fi
 selftests:
 	$(NEED_DEPS)
 	+$(MAKE) -C selftests
@@ -140,7 +147,7 @@ ufuzz:
 check:
 	$(TOP)/selftests/vm/verdict_test.sh
 	$(NEED_DEPS)
-	+$(MAKE) module lib tools
+	+$(MAKE) module lib tools python
 	+$(MAKE) check-host
 	+$(MAKE) style
 	+$(MAKE) htmldocs
@@ -231,6 +238,22 @@ bench-etcd:
 	+$(MAKE) -C tools host
 	+$(MAKE) -C bench/etcd
 	$(TOP)/selftests/etcd/run -c '$(TOP)/bench/etcd/run $(BENCH_OUT)'
+
+# `make bench-python`: bench/pybench.py in one VM boot per kernel of
+# BENCH_KERNELS: the Python binding's 1-key commit, 1-key transaction and
+# 8-key using against the C library's, as Python/C ratios (goal <= 2);
+# the table on stdout, pybench.json in BENCH_OUT/vm/<kernel>/.
+# Documentation/python.rst, "Performance".
+bench-python:
+	$(NEED_DEPS)
+	+$(MAKE) lib python
+	+$(MAKE) -C bench -f pybench.mk
+	@rc=0; for k in $(or $(STM_KERNELS),$(BENCH_KERNELS)); do \
+		STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" -P \
+			-a $(TOP)/bench/stm-pybench-c -a $(TOP)/bench/pybench.py \
+			-c 'python3 /bin/pybench.py --c /bin/stm-pybench-c --out /out $(PYBENCH_ARGS)' \
+			|| rc=1; \
+	done; exit $$rc
 
 # `make soak`: the SIGKILL soak (selftests/soak_test, Documentation/testing.rst)
 # with SOAK_KILLS kill -9 (default 1000; make check runs a 100-kill slice)

@@ -1,0 +1,1126 @@
+// SPDX-License-Identifier: MIT
+/*
+ * _stmdev: the CPython extension under the stmdev package, a thin layer
+ * over libstmdev (lib/stmdev.h).  Keys and values cross it as bytes; the
+ * value encoding, the Axon classes and the Pythonic API are Python code
+ * (stmdev/__init__.py, stmdev/codec.py, stmdev/axon.py).
+ *
+ * The GIL is released around every libstmdev call that may enter the
+ * kernel.  stm_atomic() runs with the GIL released and takes it back only
+ * while it calls the Python transaction function or a hook.
+ *
+ * Errors: a failing call raises what stmdev._errors.make_error(errno,
+ * message, key) returns (a stmdev.Error subclass), so there is one place
+ * that maps errno values to exception classes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "stmdev.h"
+
+/* Bounds on what one call takes from Python, before libstmdev checks its own. */
+#define PYSTM_MAX_KEYS	4096
+
+static PyObject *make_error;	/* stmdev._errors.make_error */
+static PyObject *retry_exc;	/* stmdev._errors.RetryTransaction */
+static PyObject *conflict_exc;	/* stmdev._errors.ConflictError */
+
+/* Raise the stmdev exception for -err (a libstmdev return), naming @key. */
+static PyObject *raise_err(int err, const void *key, size_t klen)
+{
+	PyObject *k = Py_None, *exc;
+
+	if (err < 0)
+		err = -err;
+	if (key) {
+		k = PyBytes_FromStringAndSize(key, (Py_ssize_t)klen);
+		if (!k)
+			return NULL;
+	} else {
+		Py_INCREF(k);
+	}
+	exc = PyObject_CallFunction(make_error, "isO", err, stm_strerror(-err), k);
+	Py_DECREF(k);
+	if (!exc)
+		return NULL;
+	PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+	Py_DECREF(exc);
+	return NULL;
+}
+
+/* ---- Store --------------------------------------------------------------- */
+
+typedef struct {
+	PyObject_HEAD
+	struct stm_store *s;
+	PyThread_type_lock lock;	/* held by calls using s, so close waits */
+	int users;			/* calls in progress (under the GIL) */
+} StoreObject;
+
+static PyTypeObject StoreType;
+
+static int store_enter(StoreObject *self)
+{
+	if (!self->s) {
+		PyObject *e = PyObject_CallFunction(make_error, "isO", EBADF,
+						    "the store is closed", Py_None);
+
+		if (e) {
+			PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+			Py_DECREF(e);
+		}
+		return -1;
+	}
+	self->users++;
+	return 0;
+}
+
+static void store_leave(StoreObject *self)
+{
+	self->users--;
+}
+
+static int store_init(StoreObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "name", "flags", "mode", NULL };
+	const char *name;
+	int flags = 0, mode = 0600, ret;
+	struct stm_store *s = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ii", kwlist, &name, &flags, &mode))
+		return -1;
+	if (self->s) {
+		PyErr_SetString(PyExc_RuntimeError, "store already open");
+		return -1;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_open(name, flags, (mode_t)mode, &s);
+	Py_END_ALLOW_THREADS
+	if (ret) {
+		raise_err(ret, NULL, 0);
+		return -1;
+	}
+	self->s = s;
+	return 0;
+}
+
+static void store_dealloc(StoreObject *self)
+{
+	if (self->s)
+		stm_close(self->s);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *store_close(StoreObject *self, PyObject *noargs)
+{
+	struct stm_store *s = self->s;
+
+	if (s && self->users > 0) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"close() while a call on this store is running (a transaction, a wait)");
+		return NULL;
+	}
+	self->s = NULL;
+	if (s) {
+		Py_BEGIN_ALLOW_THREADS
+		stm_close(s);
+		Py_END_ALLOW_THREADS
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *store_closed(StoreObject *self, void *c)
+{
+	return PyBool_FromLong(self->s == NULL);
+}
+
+static PyObject *store_name(StoreObject *self, void *c)
+{
+	if (!self->s)
+		Py_RETURN_NONE;
+	return PyUnicode_FromString(stm_store_name(self->s));
+}
+
+/* Fill keys[]/lens[] from a sequence of bytes; returns n or -1. */
+static Py_ssize_t key_array(PyObject *seq, PyObject **fast, const void ***keys,
+			    size_t **lens, int need_nul_free)
+{
+	Py_ssize_t n, i;
+
+	*fast = PySequence_Fast(seq, "keys must be a sequence of bytes");
+	if (!*fast)
+		return -1;
+	n = PySequence_Fast_GET_SIZE(*fast);
+	if (n > PYSTM_MAX_KEYS) {
+		Py_CLEAR(*fast);
+		raise_err(E2BIG, NULL, 0);
+		return -1;
+	}
+	*keys = PyMem_Calloc(n ? n : 1, sizeof(**keys));
+	*lens = PyMem_Calloc(n ? n : 1, sizeof(**lens));
+	if (!*keys || !*lens) {
+		PyMem_Free(*keys);
+		PyMem_Free(*lens);
+		Py_CLEAR(*fast);
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		PyObject *k = PySequence_Fast_GET_ITEM(*fast, i);
+
+		if (!PyBytes_Check(k)) {
+			PyErr_SetString(PyExc_TypeError, "key must be bytes");
+			goto fail;
+		}
+		(*keys)[i] = PyBytes_AS_STRING(k);
+		(*lens)[i] = (size_t)PyBytes_GET_SIZE(k);
+		if (need_nul_free && memchr((*keys)[i], 0, (*lens)[i])) {
+			PyErr_SetString(PyExc_ValueError, "this call takes keys without NUL bytes");
+			goto fail;
+		}
+	}
+	return n;
+fail:
+	PyMem_Free(*keys);
+	PyMem_Free(*lens);
+	Py_CLEAR(*fast);
+	return -1;
+}
+
+static PyObject *data_obj(const void *data, size_t len)
+{
+	if (!data)
+		Py_RETURN_NONE;
+	return PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+}
+
+/*
+ * read(keys) -> [(version, data or None), ...]: one snapshot (stm_using).
+ */
+static PyObject *store_read(StoreObject *self, PyObject *seq)
+{
+	PyObject *fast = NULL, *out = NULL;
+	const void **keys = NULL;
+	size_t *lens = NULL;
+	struct stm_coll *c = NULL;
+	Py_ssize_t n, i;
+	int ret;
+
+	if (store_enter(self))
+		return NULL;
+	n = key_array(seq, &fast, &keys, &lens, 0);
+	if (n < 0)
+		goto out;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_using_n(self->s, keys, lens, (size_t)n, &c);
+	Py_END_ALLOW_THREADS
+	if (ret) {
+		raise_err(ret, NULL, 0);
+		goto out;
+	}
+	out = PyList_New(n);
+	if (!out)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct stm_value *v = stm_coll_get_n(c, keys[i], lens[i]);
+		const void *d = NULL;
+		size_t dl = 0;
+		PyObject *t;
+
+		if (v)
+			d = stm_value_data(v, &dl);
+		t = Py_BuildValue("(KN)", (unsigned long long)(v ? stm_value_version(v) : 0),
+				  data_obj(d, dl));
+		if (!t) {
+			Py_CLEAR(out);
+			goto out;
+		}
+		PyList_SET_ITEM(out, i, t);
+	}
+out:
+	stm_coll_free(c);
+	if (fast) {
+		PyMem_Free(keys);
+		PyMem_Free(lens);
+		Py_DECREF(fast);
+	}
+	store_leave(self);
+	return out;
+}
+
+/*
+ * commit(items) -> (new_version, None) or (0, conflict_index):
+ * items are (key, version, data or None for delete); one commit checked
+ * against each version (0: the key must be absent).  A conflict returns the
+ * index of the key that changed instead of raising, so the Axon layer can
+ * raise its own ConcurrentUpdate; every other failure raises.
+ *
+ * Built on stm_using_n + stm_coll_commit: the read gives each key's current
+ * version; a key not at the caller's version conflicts at once, else the
+ * commit validates against the read's (equal) versions.
+ */
+static PyObject *store_commit(StoreObject *self, PyObject *seq)
+{
+	PyObject *fast = NULL, *keyseq = NULL, *out = NULL;
+	const void **keys = NULL;
+	size_t *lens = NULL;
+	struct stm_coll *c = NULL;
+	Py_ssize_t n, i;
+	int ret;
+
+	if (store_enter(self))
+		return NULL;
+	fast = PySequence_Fast(seq, "commit takes a sequence of (key, version, data)");
+	if (!fast)
+		goto out;
+	n = PySequence_Fast_GET_SIZE(fast);
+	keyseq = PyList_New(n);
+	if (!keyseq)
+		goto out;
+	for (i = 0; i < n; i++) {
+		PyObject *it = PySequence_Fast_GET_ITEM(fast, i);
+
+		if (!PyTuple_Check(it) || PyTuple_GET_SIZE(it) != 3) {
+			PyErr_SetString(PyExc_TypeError, "commit item must be (key, version, data)");
+			goto out;
+		}
+		Py_INCREF(PyTuple_GET_ITEM(it, 0));
+		PyList_SET_ITEM(keyseq, i, PyTuple_GET_ITEM(it, 0));
+	}
+	{
+		PyObject *kf = NULL;
+		Py_ssize_t m = key_array(keyseq, &kf, &keys, &lens, 0);
+
+		if (m < 0)
+			goto out;
+		Py_DECREF(kf);	/* keyseq keeps the bytes alive */
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_using_n(self->s, keys, lens, (size_t)n, &c);
+	Py_END_ALLOW_THREADS
+	if (ret) {
+		raise_err(ret, NULL, 0);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		PyObject *it = PySequence_Fast_GET_ITEM(fast, i);
+		unsigned long long want = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(it, 1));
+		PyObject *d = PyTuple_GET_ITEM(it, 2);
+		struct stm_value *v = stm_coll_get_n(c, keys[i], lens[i]);
+
+		if (want == (unsigned long long)-1 && PyErr_Occurred())
+			goto out;
+		if (!v) {
+			raise_err(EINVAL, keys[i], lens[i]);
+			goto out;
+		}
+		if (stm_value_version(v) != want) {
+			out = Py_BuildValue("(Kn)", 0ULL, i);
+			goto out;
+		}
+		if (d == Py_None) {
+			ret = stm_value_del(v);
+		} else if (PyBytes_Check(d)) {
+			ret = stm_value_set(v, PyBytes_AS_STRING(d), (size_t)PyBytes_GET_SIZE(d));
+		} else {
+			PyErr_SetString(PyExc_TypeError, "commit data must be bytes or None");
+			goto out;
+		}
+		if (ret) {
+			raise_err(ret, keys[i], lens[i]);
+			goto out;
+		}
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_coll_commit(c);
+	Py_END_ALLOW_THREADS
+	if (ret == -STM_ECONFLICT) {
+		struct stm_value *cv = stm_coll_conflict(c);
+
+		for (i = 0; i < n; i++)
+			if (cv && stm_coll_get_n(c, keys[i], lens[i]) == cv)
+				break;
+		out = Py_BuildValue("(Kn)", 0ULL, i < n ? i : 0);
+	} else if (ret) {
+		raise_err(ret, NULL, 0);
+	} else {
+		unsigned long long ver = n ? stm_value_version(stm_coll_at(c, 0)) : 0;
+
+		out = Py_BuildValue("(KO)", ver, Py_None);
+	}
+out:
+	stm_coll_free(c);
+	PyMem_Free(keys);
+	PyMem_Free(lens);
+	Py_XDECREF(keyseq);
+	Py_XDECREF(fast);
+	store_leave(self);
+	return out;
+}
+
+/* cas(key, expected_version, data) -> new version; conflict raises. */
+static PyObject *store_cas(StoreObject *self, PyObject *args)
+{
+	Py_buffer k, d;
+	unsigned long long want;
+	uint64_t nv = 0;
+	int ret;
+
+	if (!PyArg_ParseTuple(args, "y*Ky*", &k, &want, &d))
+		return NULL;
+	if (store_enter(self)) {
+		PyBuffer_Release(&k);
+		PyBuffer_Release(&d);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_cas_n(self->s, k.buf, (size_t)k.len, want, d.buf, (size_t)d.len, &nv);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret)
+		raise_err(ret, k.buf, (size_t)k.len);
+	PyBuffer_Release(&k);
+	PyBuffer_Release(&d);
+	if (ret)
+		return NULL;
+	return PyLong_FromUnsignedLongLong(nv);
+}
+
+/* fetch_add(key, delta) -> the value after the addition (stm_fetch_add). */
+static PyObject *store_fetch_add(StoreObject *self, PyObject *args)
+{
+	Py_buffer k;
+	long long delta;
+	int64_t old = 0;
+	int ret;
+
+	if (!PyArg_ParseTuple(args, "y*L", &k, &delta))
+		return NULL;
+	if (store_enter(self)) {
+		PyBuffer_Release(&k);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_fetch_add_n(self->s, k.buf, (size_t)k.len, delta, &old);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret)
+		raise_err(ret, k.buf, (size_t)k.len);
+	PyBuffer_Release(&k);
+	if (ret)
+		return NULL;
+	return PyLong_FromLongLong(old);
+}
+
+/* swap(key, data) -> (old version, old data or None). */
+static PyObject *store_swap(StoreObject *self, PyObject *args)
+{
+	Py_buffer k, d;
+	struct stm_value *old = NULL;
+	PyObject *out = NULL;
+	int ret;
+
+	if (!PyArg_ParseTuple(args, "y*y*", &k, &d))
+		return NULL;
+	if (store_enter(self)) {
+		PyBuffer_Release(&k);
+		PyBuffer_Release(&d);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_swap_n(self->s, k.buf, (size_t)k.len, d.buf, (size_t)d.len, &old);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret) {
+		raise_err(ret, k.buf, (size_t)k.len);
+	} else {
+		size_t dl = 0;
+		const void *dd = stm_value_data(old, &dl);
+
+		out = Py_BuildValue("(KN)", (unsigned long long)stm_value_version(old),
+				    data_obj(dd, dl));
+	}
+	stm_value_free(old);
+	PyBuffer_Release(&k);
+	PyBuffer_Release(&d);
+	return out;
+}
+
+static int names_cb(const void *key, size_t len, void *arg)
+{
+	PyObject *b;
+	int ret;
+	PyGILState_STATE g = PyGILState_Ensure();
+
+	b = PyBytes_FromStringAndSize(key, (Py_ssize_t)len);
+	ret = b ? PyList_Append((PyObject *)arg, b) : -1;
+	Py_XDECREF(b);
+	PyGILState_Release(g);
+	return ret ? 1 : 0;
+}
+
+/* names() -> [key bytes, ...] (not a snapshot; see stm_names). */
+static PyObject *store_names(StoreObject *self, PyObject *noargs)
+{
+	PyObject *l;
+	int ret;
+
+	if (store_enter(self))
+		return NULL;
+	l = PyList_New(0);
+	if (!l) {
+		store_leave(self);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_names(self->s, names_cb, l);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (PyErr_Occurred() || ret < 0) {
+		if (!PyErr_Occurred())
+			raise_err(ret, NULL, 0);
+		Py_DECREF(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* fd() -> the pollable descriptor of the watch set. */
+static PyObject *store_fd(StoreObject *self, PyObject *noargs)
+{
+	int fd;
+
+	if (store_enter(self))
+		return NULL;
+	fd = stm_store_fd(self->s);
+	store_leave(self);
+	if (fd < 0)
+		return raise_err(fd, NULL, 0);
+	return PyLong_FromLong(fd);
+}
+
+/* watch(keys): arm the watch set (stm_watch_n). */
+static PyObject *store_watch(StoreObject *self, PyObject *seq)
+{
+	PyObject *fast = NULL;
+	const void **keys = NULL;
+	size_t *lens = NULL;
+	Py_ssize_t n;
+	int ret;
+
+	if (store_enter(self))
+		return NULL;
+	n = key_array(seq, &fast, &keys, &lens, 0);
+	if (n < 0) {
+		store_leave(self);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_watch_n(self->s, keys, lens, (size_t)n);
+	Py_END_ALLOW_THREADS
+	PyMem_Free(keys);
+	PyMem_Free(lens);
+	Py_DECREF(fast);
+	store_leave(self);
+	if (ret)
+		return raise_err(ret, NULL, 0);
+	Py_RETURN_NONE;
+}
+
+/* wait(keys, versions, all, timeout_ms) -> index of the first changed key. */
+static PyObject *store_wait(StoreObject *self, PyObject *args)
+{
+	PyObject *kseq, *vseq, *fast = NULL, *vfast = NULL, *out = NULL;
+	const void **keys = NULL;
+	size_t *lens = NULL;
+	uint64_t *vers = NULL;
+	int all, tmo, ret;
+	Py_ssize_t n, i;
+
+	if (!PyArg_ParseTuple(args, "OOpi", &kseq, &vseq, &all, &tmo))
+		return NULL;
+	if (store_enter(self))
+		return NULL;
+	n = key_array(kseq, &fast, &keys, &lens, 1);
+	if (n < 0)
+		goto out;
+	vfast = PySequence_Fast(vseq, "versions must be a sequence");
+	if (!vfast)
+		goto out;
+	if (PySequence_Fast_GET_SIZE(vfast) != n) {
+		PyErr_SetString(PyExc_ValueError, "as many versions as keys");
+		goto out;
+	}
+	vers = PyMem_Calloc(n ? n : 1, sizeof(*vers));
+	if (!vers) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		vers[i] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(vfast, i));
+		if (vers[i] == (uint64_t)-1 && PyErr_Occurred())
+			goto out;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_wait(self->s, (const char *const *)keys, vers, (size_t)n,
+		       all ? STM_WAIT_ALL : STM_WAIT_ANY, tmo);
+	Py_END_ALLOW_THREADS
+	if (ret < 0) {
+		if (ret == -EINTR && PyErr_CheckSignals())
+			goto out;
+		raise_err(ret, NULL, 0);
+		goto out;
+	}
+	out = PyLong_FromLong(ret);
+out:
+	PyMem_Free(vers);
+	if (fast) {
+		PyMem_Free(keys);
+		PyMem_Free(lens);
+		Py_DECREF(fast);
+	}
+	Py_XDECREF(vfast);
+	store_leave(self);
+	return out;
+}
+
+/* last_conflict() -> key bytes or None. */
+static PyObject *store_last_conflict(StoreObject *self, PyObject *noargs)
+{
+	char buf[STM_KEY_MAX + 1];
+	int n;
+
+	if (store_enter(self))
+		return NULL;
+	n = stm_last_conflict(self->s, buf, sizeof(buf));
+	store_leave(self);
+	if (n < 0)
+		return raise_err(n, NULL, 0);
+	if (n == 0)
+		Py_RETURN_NONE;
+	return PyBytes_FromStringAndSize(buf, n > STM_KEY_MAX ? STM_KEY_MAX : n);
+}
+
+/* limits() -> dict of the store's limits. */
+static PyObject *store_limits(StoreObject *self, PyObject *noargs)
+{
+	struct stm_limits l;
+	int ret;
+
+	if (store_enter(self))
+		return NULL;
+	ret = stm_limits(self->s, &l);
+	store_leave(self);
+	if (ret)
+		return raise_err(ret, NULL, 0);
+	return Py_BuildValue("{s:K,s:K,s:K,s:K}",
+			     "max_key_len", (unsigned long long)l.max_key_len,
+			     "max_value_size", (unsigned long long)l.max_value_size,
+			     "max_keys_per_call", (unsigned long long)l.max_keys_per_call,
+			     "features", (unsigned long long)l.features);
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+typedef struct {
+	PyObject_HEAD
+	struct stm_txn *tx;	/* NULL once the attempt is over */
+	StoreObject *store;
+} TxObject;
+
+static PyTypeObject TxType;
+
+/* One Python call of a transaction function, or of an or_else branch. */
+struct call {
+	PyObject *fn;		/* called with the Tx */
+	PyObject *result;	/* what fn returned on its last run */
+	PyObject *et, *ev, *etb; /* an exception to re-raise (not a retry/conflict) */
+	StoreObject *store;
+};
+
+/*
+ * Hook callables must live until the hooks have run, which is at the end of
+ * the outermost stm_atomic() of the thread (a nested block's after-commit
+ * hooks run when the outer transaction commits): one list per thread,
+ * emptied when the outermost atomic() returns.
+ */
+static __thread PyObject *tls_hooks;
+static __thread int tls_depth;
+
+static void call_clear_exc(struct call *c)
+{
+	Py_CLEAR(c->et);
+	Py_CLEAR(c->ev);
+	Py_CLEAR(c->etb);
+}
+
+/* Re-raise the exception a call kept, if any; 1 if it did. */
+static int call_raise(struct call *c)
+{
+	if (!c->et)
+		return 0;
+	PyErr_Restore(c->et, c->ev, c->etb);
+	c->et = c->ev = c->etb = NULL;
+	return 1;
+}
+
+#define PYSTM_EXC	(-ECANCELED)	/* fn raised a Python exception */
+
+/*
+ * What an exception out of a transaction function means to stm_atomic:
+ * RetryTransaction is STM_RETRY, a conflict (errno STM_ECONFLICT) ends the
+ * attempt and reruns it; anything else (0) is the caller's exception.
+ */
+static int tx_errno_of(PyObject *exc)
+{
+	if (!exc)
+		return 0;
+	if (PyErr_GivenExceptionMatches(exc, retry_exc))
+		return STM_RETRY;
+	if (PyErr_GivenExceptionMatches(exc, conflict_exc))
+		return -STM_ECONFLICT;
+	return 0;
+}
+
+/* Called by stm_atomic/stm_or_else without the GIL. */
+static int call_tramp(struct stm_txn *tx, void *arg)
+{
+	struct call *c = arg;
+	PyGILState_STATE g = PyGILState_Ensure();
+	TxObject *t;
+	PyObject *r;
+	int ret = 0;
+
+	t = PyObject_New(TxObject, &TxType);
+	if (!t) {
+		ret = -ENOMEM;
+		PyErr_Clear();
+		goto out;
+	}
+	t->tx = tx;
+	t->store = c->store;
+	Py_INCREF(c->store);
+	r = PyObject_CallOneArg(c->fn, (PyObject *)t);
+	t->tx = NULL;	/* a Tx kept past its attempt refuses to work */
+	Py_DECREF(t);
+	call_clear_exc(c);
+	if (r) {
+		Py_XSETREF(c->result, r);
+		goto out;
+	}
+	{
+		int e;
+
+		PyErr_Fetch(&c->et, &c->ev, &c->etb);
+		PyErr_NormalizeException(&c->et, &c->ev, &c->etb);
+		e = tx_errno_of(c->ev);
+		if (e) {
+			/* Our own retry/conflict: the library decides what follows. */
+			call_clear_exc(c);
+			ret = e;
+		} else {
+			ret = PYSTM_EXC;
+		}
+	}
+out:
+	PyGILState_Release(g);
+	return ret;
+}
+
+/*
+ * atomic(fn, flags, max_retries, timeout_ms, family) -> fn's result.
+ */
+static PyObject *store_atomic(StoreObject *self, PyObject *args)
+{
+	struct stm_txn_opts o;
+	struct call c = { 0 };
+	const char *family = NULL;
+	unsigned int flags, retries, tmo;
+	PyObject *fn, *out = NULL;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	if (!PyArg_ParseTuple(args, "OIIIz", &fn, &flags, &retries, &tmo, &family))
+		return NULL;
+	if (!PyCallable_Check(fn)) {
+		PyErr_SetString(PyExc_TypeError, "the transaction must be callable");
+		return NULL;
+	}
+	if (store_enter(self))
+		return NULL;
+	o.flags = flags & (STM_TXN_READONLY | STM_TXN_NONBLOCK);
+	o.max_retries = retries;
+	o.timeout_ms = tmo;
+	o.family = family;
+	c.fn = fn;
+	c.store = self;
+	if (tls_depth++ == 0 && !tls_hooks) {
+		tls_hooks = PyList_New(0);
+		if (!tls_hooks) {
+			tls_depth--;
+			store_leave(self);
+			return NULL;
+		}
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_atomic(self->s, call_tramp, &c, &o);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (--tls_depth == 0)
+		Py_CLEAR(tls_hooks);	/* every hook has run (or never will) */
+	if (call_raise(&c)) {
+		;
+	} else if (ret == STM_RETRY) {
+		/* A nested block that retried: pass the retry to the outer level. */
+		PyErr_SetNone(retry_exc);
+	} else if (ret < 0) {
+		char kb[STM_KEY_MAX + 1];
+		int kn = ret == -STM_ECONFLICT || ret == -STM_ERETRIES ?
+			stm_last_conflict(self->s, kb, sizeof(kb)) : 0;
+
+		if (kn > STM_KEY_MAX)
+			kn = STM_KEY_MAX;
+		raise_err(ret, kn > 0 ? kb : NULL, kn > 0 ? (size_t)kn : 0);
+	} else {
+		out = c.result ? c.result : Py_None;
+		Py_INCREF(out);
+	}
+	Py_XDECREF(c.result);
+	return out;
+}
+
+static int tx_ok(TxObject *t)
+{
+	if (!t->tx) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"this transaction attempt is over (a Tx is only valid inside its function)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Raise for a failing stm_ call inside a transaction. */
+static PyObject *tx_err(int ret, const void *k, size_t kl)
+{
+	if (ret == STM_RETRY) {
+		PyErr_SetNone(retry_exc);
+		return NULL;
+	}
+	return raise_err(ret, k, kl);
+}
+
+/* get(key) -> bytes or None (absent). */
+static PyObject *tx_get(TxObject *t, PyObject *arg)
+{
+	const void *d = NULL;
+	size_t dl = 0;
+	char *k;
+	Py_ssize_t kl;
+	int ret;
+
+	if (tx_ok(t) || PyBytes_AsStringAndSize(arg, &k, &kl))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_get_n(t->tx, k, (size_t)kl, &d, &dl);
+	Py_END_ALLOW_THREADS
+	if (ret == -ENOENT)
+		Py_RETURN_NONE;
+	if (ret)
+		return tx_err(ret, k, (size_t)kl);
+	return PyBytes_FromStringAndSize(d, (Py_ssize_t)dl);
+}
+
+static PyObject *tx_put(TxObject *t, PyObject *args)
+{
+	Py_buffer k, d;
+	int ret;
+
+	if (tx_ok(t) || !PyArg_ParseTuple(args, "y*y*", &k, &d))
+		return NULL;
+	ret = stm_put_n(t->tx, k.buf, (size_t)k.len, d.buf, (size_t)d.len);
+	if (ret)
+		tx_err(ret, k.buf, (size_t)k.len);
+	PyBuffer_Release(&k);
+	PyBuffer_Release(&d);
+	if (ret)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *tx_delete(TxObject *t, PyObject *arg)
+{
+	char *k;
+	Py_ssize_t kl;
+	int ret;
+
+	if (tx_ok(t) || PyBytes_AsStringAndSize(arg, &k, &kl))
+		return NULL;
+	ret = stm_del_n(t->tx, k, (size_t)kl);
+	if (ret)
+		return tx_err(ret, k, (size_t)kl);
+	Py_RETURN_NONE;
+}
+
+static PyObject *tx_add(TxObject *t, PyObject *args)
+{
+	Py_buffer k;
+	long long delta;
+	int ret;
+
+	if (tx_ok(t) || !PyArg_ParseTuple(args, "y*L", &k, &delta))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_add_i64_n(t->tx, k.buf, (size_t)k.len, delta);
+	Py_END_ALLOW_THREADS
+	if (ret)
+		tx_err(ret, k.buf, (size_t)k.len);
+	PyBuffer_Release(&k);
+	if (ret)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* retry(keys or None, all): always raises RetryTransaction (or an error). */
+static PyObject *tx_retry(TxObject *t, PyObject *args)
+{
+	PyObject *kseq = Py_None, *fast = NULL;
+	const void **keys = NULL;
+	size_t *lens = NULL;
+	int all = 0, ret;
+	Py_ssize_t n;
+
+	if (tx_ok(t) || !PyArg_ParseTuple(args, "|Op", &kseq, &all))
+		return NULL;
+	if (kseq == Py_None)
+		return tx_err(stm_retry(t->tx), NULL, 0);
+	n = key_array(kseq, &fast, &keys, &lens, 1);
+	if (n < 0)
+		return NULL;
+	if (n == 0) {
+		ret = -EINVAL;
+	} else {
+		Py_BEGIN_ALLOW_THREADS
+		ret = stm_retry_keys(t->tx, (const char *const *)keys, (size_t)n,
+				     all ? STM_WAIT_ALL : STM_WAIT_ANY);
+		Py_END_ALLOW_THREADS
+	}
+	PyMem_Free(keys);
+	PyMem_Free(lens);
+	Py_DECREF(fast);
+	return tx_err(ret, NULL, 0);
+}
+
+/* or_else(f, g) -> the result of the branch that did not retry. */
+static PyObject *tx_or_else(TxObject *t, PyObject *args)
+{
+	struct call a = { 0 }, b = { 0 };
+	PyObject *out = NULL;
+	struct stm_txn *tx;
+	int ret;
+
+	if (tx_ok(t) || !PyArg_ParseTuple(args, "OO", &a.fn, &b.fn))
+		return NULL;
+	a.store = b.store = t->store;
+	tx = t->tx;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_or_else(tx, call_tramp, &a, call_tramp, &b);
+	Py_END_ALLOW_THREADS
+	if (call_raise(&a) || call_raise(&b)) {
+		call_clear_exc(&a);
+		call_clear_exc(&b);
+	} else if (ret < 0) {
+		tx_err(ret, NULL, 0);
+	} else {
+		/* The branch that ran last and did not retry. */
+		out = b.result ? b.result : (a.result ? a.result : Py_None);
+		Py_INCREF(out);
+	}
+	Py_XDECREF(a.result);
+	Py_XDECREF(b.result);
+	return out;
+}
+
+static void hook_tramp(void *arg)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *r = PyObject_CallNoArgs((PyObject *)arg);
+
+	if (!r)
+		PyErr_WriteUnraisable((PyObject *)arg);
+	Py_XDECREF(r);
+	PyGILState_Release(g);
+}
+
+static PyObject *hook_add(TxObject *t, PyObject *cb,
+			  int (*reg)(struct stm_txn *, void (*)(void *), void *))
+{
+	int ret;
+
+	if (tx_ok(t))
+		return NULL;
+	if (!PyCallable_Check(cb)) {
+		PyErr_SetString(PyExc_TypeError, "a hook must be callable");
+		return NULL;
+	}
+	if (!tls_hooks) {
+		PyErr_SetString(PyExc_RuntimeError, "no transaction of this thread");
+		return NULL;
+	}
+	/* Kept alive until the outermost atomic() of this thread returns. */
+	if (PyList_Append(tls_hooks, cb))
+		return NULL;
+	ret = reg(t->tx, hook_tramp, cb);
+	if (ret)
+		return raise_err(ret, NULL, 0);
+	Py_RETURN_NONE;
+}
+
+static PyObject *tx_before_commit(TxObject *t, PyObject *cb)
+{
+	return hook_add(t, cb, stm_before_commit);
+}
+
+static PyObject *tx_after_commit(TxObject *t, PyObject *cb)
+{
+	return hook_add(t, cb, stm_after_commit);
+}
+
+static PyObject *tx_on_abort(TxObject *t, PyObject *cb)
+{
+	return hook_add(t, cb, stm_on_abort);
+}
+
+static PyObject *tx_attempt(TxObject *t, void *c)
+{
+	if (tx_ok(t))
+		return NULL;
+	return PyLong_FromUnsignedLong(stm_txn_attempt(t->tx));
+}
+
+static void tx_dealloc(TxObject *t)
+{
+	Py_XDECREF(t->store);
+	PyObject_Free(t);
+}
+
+static PyMethodDef tx_methods[] = {
+	{ "get", (PyCFunction)tx_get, METH_O, "get(key) -> bytes or None" },
+	{ "put", (PyCFunction)tx_put, METH_VARARGS, "put(key, data)" },
+	{ "delete", (PyCFunction)tx_delete, METH_O, "delete(key)" },
+	{ "add", (PyCFunction)tx_add, METH_VARARGS, "add(key, delta)" },
+	{ "retry", (PyCFunction)tx_retry, METH_VARARGS, "retry([keys, all])" },
+	{ "or_else", (PyCFunction)tx_or_else, METH_VARARGS, "or_else(f, g)" },
+	{ "before_commit", (PyCFunction)tx_before_commit, METH_O, NULL },
+	{ "after_commit", (PyCFunction)tx_after_commit, METH_O, NULL },
+	{ "on_abort", (PyCFunction)tx_on_abort, METH_O, NULL },
+	{ NULL }
+};
+
+static PyGetSetDef tx_getset[] = {
+	{ "attempt", (getter)tx_attempt, NULL, "1 for the first run, 2 for the first rerun", NULL },
+	{ NULL }
+};
+
+static PyTypeObject TxType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "stmdev._stmdev.RawTx",
+	.tp_basicsize = sizeof(TxObject),
+	.tp_dealloc = (destructor)tx_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_methods = tx_methods,
+	.tp_getset = tx_getset,
+};
+
+static PyMethodDef store_methods[] = {
+	{ "close", (PyCFunction)store_close, METH_NOARGS, NULL },
+	{ "read", (PyCFunction)store_read, METH_O, NULL },
+	{ "commit", (PyCFunction)store_commit, METH_O, NULL },
+	{ "cas", (PyCFunction)store_cas, METH_VARARGS, NULL },
+	{ "fetch_add", (PyCFunction)store_fetch_add, METH_VARARGS, NULL },
+	{ "swap", (PyCFunction)store_swap, METH_VARARGS, NULL },
+	{ "names", (PyCFunction)store_names, METH_NOARGS, NULL },
+	{ "fd", (PyCFunction)store_fd, METH_NOARGS, NULL },
+	{ "watch", (PyCFunction)store_watch, METH_O, NULL },
+	{ "wait", (PyCFunction)store_wait, METH_VARARGS, NULL },
+	{ "last_conflict", (PyCFunction)store_last_conflict, METH_NOARGS, NULL },
+	{ "limits", (PyCFunction)store_limits, METH_NOARGS, NULL },
+	{ "atomic", (PyCFunction)store_atomic, METH_VARARGS, NULL },
+	{ NULL }
+};
+
+static PyGetSetDef store_getset[] = {
+	{ "name", (getter)store_name, NULL, NULL, NULL },
+	{ "closed", (getter)store_closed, NULL, NULL, NULL },
+	{ NULL }
+};
+
+static PyTypeObject StoreType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "stmdev._stmdev.RawStore",
+	.tp_basicsize = sizeof(StoreObject),
+	.tp_dealloc = (destructor)store_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_methods = store_methods,
+	.tp_getset = store_getset,
+	.tp_init = (initproc)store_init,
+	.tp_new = PyType_GenericNew,
+};
+
+static PyObject *mod_unlink(PyObject *m, PyObject *arg)
+{
+	const char *name = PyUnicode_AsUTF8(arg);
+	int ret;
+
+	if (!name)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_unlink(name);
+	Py_END_ALLOW_THREADS
+	if (ret)
+		return raise_err(ret, NULL, 0);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef mod_methods[] = {
+	{ "unlink", mod_unlink, METH_O, "unlink(name): remove a store's name" },
+	{ NULL }
+};
+
+static struct PyModuleDef moddef = {
+	PyModuleDef_HEAD_INIT, "stmdev._stmdev", "libstmdev binding (internal)", -1, mod_methods,
+};
+
+PyMODINIT_FUNC PyInit__stmdev(void)
+{
+	PyObject *m, *errs;
+
+	if (PyType_Ready(&StoreType) || PyType_Ready(&TxType))
+		return NULL;
+	errs = PyImport_ImportModule("stmdev._errors");
+	if (!errs)
+		return NULL;
+	make_error = PyObject_GetAttrString(errs, "make_error");
+	retry_exc = PyObject_GetAttrString(errs, "RetryTransaction");
+	conflict_exc = PyObject_GetAttrString(errs, "ConflictError");
+	Py_DECREF(errs);
+	if (!make_error || !retry_exc || !conflict_exc)
+		return NULL;
+	m = PyModule_Create(&moddef);
+	if (!m)
+		return NULL;
+	Py_INCREF(&StoreType);
+	PyModule_AddObject(m, "RawStore", (PyObject *)&StoreType);
+	PyModule_AddIntConstant(m, "CREAT", STM_CREAT);
+	PyModule_AddIntConstant(m, "EXCL", STM_EXCL);
+	PyModule_AddIntConstant(m, "RDONLY", STM_RDONLY);
+	PyModule_AddIntConstant(m, "NONBLOCK", STM_NONBLOCK);
+	PyModule_AddIntConstant(m, "TXN_READONLY", STM_TXN_READONLY);
+	PyModule_AddIntConstant(m, "TXN_NONBLOCK", STM_TXN_NONBLOCK);
+	PyModule_AddIntConstant(m, "KEY_MAX", STM_KEY_MAX);
+	PyModule_AddIntConstant(m, "NAME_MAX", STM_NAME_MAX);
+	return m;
+}
