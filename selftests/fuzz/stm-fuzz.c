@@ -829,16 +829,64 @@ static void ring_close(struct tstate *t, int i)
 	}
 }
 
+/*
+ * The ring's indices are sane: the kernel never has more CQEs posted than
+ * the CQ holds, nor more SQEs pending than the SQ holds.  Anything else
+ * means the ring's memory was overwritten (once by the kernel writing a
+ * command's output to the "unmapped" buffer after a ring was mmapped in
+ * its hole) or liburing's private SQ copies went stale; then liburing's
+ * peek loop would walk 2^32 garbage CQEs.  Say so instead of spinning.
+ */
+static int ring_sane(struct tstate *t, int i)
+{
+	struct io_uring *ring = &t->ring[i];
+	unsigned int ch = *ring->cq.khead, ct = io_uring_smp_load_acquire(ring->cq.ktail);
+	unsigned int sh = io_uring_smp_load_acquire(ring->sq.khead), st = *ring->sq.ktail;
+
+	if (ct - ch <= ring->cq.ring_entries && st - sh <= ring->sq.ring_entries &&
+	    ring->sq.sqe_tail - sh <= ring->sq.ring_entries)
+		return 0;
+	if (t->in_child)
+		_exit(5);
+	fail("thread %d ring %d indices broken: CQ head %u tail %u, SQ head %u tail %u, liburing SQ tail %u",
+	     t->id, i, ch, ct, sh, st, ring->sq.sqe_tail);
+	return -1;
+}
+
+/*
+ * After a child that inherited the rings is gone: it may have submitted on
+ * them, which moved the shared SQ head and tail but not this process's
+ * liburing copies (sqe_head, sqe_tail), so io_uring_get_sqe() would fail
+ * forever (or hand out a slot already consumed).  Take the ring's tail:
+ * what the child flushed but the kernel did not consume is submitted by
+ * our next io_uring_submit().
+ */
+static void ring_resync(struct tstate *t)
+{
+	int i;
+
+	for (i = 0; i < NRING; i++)
+		if (t->ring_ok[i])
+			t->ring[i].sq.sqe_head = t->ring[i].sq.sqe_tail =
+				io_uring_smp_load_acquire(t->ring[i].sq.ktail);
+}
+
 static void reap(struct tstate *t, int i, unsigned int wait_us)
 {
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts = { 0, wait_us * 1000LL };
+	unsigned int n;
 
-	if (!t->ring_ok[i])
+	if (!t->ring_ok[i] || ring_sane(t, i))
 		return;
 	if (wait_us)
 		io_uring_wait_cqe_timeout(&t->ring[i], &cqe, &ts);
-	while (io_uring_peek_cqe(&t->ring[i], &cqe) == 0) {
+	/*
+	 * Bounded: a CQ never holds more than ring_entries CQEs (overflowed
+	 * ones come in on a later reap).
+	 */
+	for (n = 0; n < t->ring[i].cq.ring_entries && !ring_sane(t, i) &&
+	     io_uring_peek_cqe(&t->ring[i], &cqe) == 0; n++) {
 		if (cqe->res == -EAGAIN && !t->in_child)
 			fail("io_uring command %llu completed with EAGAIN",
 			     (unsigned long long)cqe->user_data);
@@ -853,7 +901,7 @@ static void ring_submit(struct tstate *t, uint64_t *r, uint32_t v, int ri, int f
 	size_t save = t->arena_off;
 	char *save_arena = t->arena;
 
-	if (ring_get(t, ri))
+	if (ring_get(t, ri) || ring_sane(t, ri))
 		return;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring[ri]);
@@ -999,6 +1047,7 @@ static void do_fork(struct tstate *t, uint64_t *r, uint32_t v)
 	t->intr_ok = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	ring_resync(t);
 }
 
 static void exec_call(struct tstate *t, const struct call *c)
@@ -1137,7 +1186,7 @@ static void exec_call(struct tstate *t, const struct call *c)
 		}
 		fd = slot_fd(t, s);
 		fd2 = slot_fd(t, s2);
-		if (fd < 0 || fd2 < 0 || ring_get(t, ri))
+		if (fd < 0 || fd2 < 0 || ring_get(t, ri) || ring_sane(t, ri))
 			break;
 		if (rnd(&r, 8)) {
 			/* Same store on both fds. */
@@ -1382,7 +1431,13 @@ static int tstate_init(struct tstate *t, int id)
 	t->arena_sz = ARENA_SZ;
 	t->arena = mmap(NULL, ARENA_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->guard = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	t->unmapped = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/*
+	 * "Unmapped": a PROT_NONE page kept for good (it faults as an
+	 * unmapped page does).  It used to be munmapped here, and the next
+	 * one-page mmap -- an io_uring's SQ/CQ header or SQE array -- landed
+	 * in the hole, where a command's output then went.
+	 */
+	t->unmapped = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->big = mmap(NULL, max_value + 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	for (i = 0; i < NRING; i++)
 		t->ring_mem[i] = mmap(NULL, RING_SLOTS * SLOT_SZ, PROT_READ | PROT_WRITE,
@@ -1391,7 +1446,6 @@ static int tstate_init(struct tstate *t, int id)
 	    t->big == MAP_FAILED)
 		return -1;
 	mprotect(t->guard + 4096, 4096, PROT_NONE);
-	munmap(t->unmapped, 4096);
 	t->rng = 0x5eed0000ULL + id * 7919 + now_ns();
 	return 0;
 }
