@@ -807,8 +807,21 @@ static int wait_holder(struct shm *sh, int idx)
 	static const char *const k[HOLD_N] = { "hold-0", "hold-1", "hold-2" };
 	struct stm_store *s;
 
-	if (become_soak_uid() || stm_open(sh->name, STM_RDONLY, 0, &s) ||
-	    stm_watch(s, k, HOLD_N))
+	int i, ret = -EDQUOT;
+
+	if (become_soak_uid() || stm_open(sh->name, STM_RDONLY, 0, &s))
+		return 1;
+	/*
+	 * The killed workers' rings are torn down by a kernel worker after
+	 * they die: until then their entries still count against the uid's
+	 * max_waits_per_user, just lowered to WAIT_M.  Wait for that, bounded.
+	 */
+	for (i = 0; i < 6000 && ret == -EDQUOT; i++) {
+		ret = stm_watch(s, k, HOLD_N);
+		if (ret == -EDQUOT)
+			usleep(10000);
+	}
+	if (ret)
 		return 1;
 	sh->holder_ready = 1;
 	for (;;)

@@ -53,7 +53,8 @@ static int await_sleepers(int fd, __u64 n)
 {
 	int i;
 
-	for (i = 0; i < 2000; i++) {
+	/* A bound, not a timing: children fork and block slowly under TCG. */
+	for (i = 0; i < 12000; i++) {
 		if (stats(fd).waits >= n)
 			return 0;
 		usleep(5000);
