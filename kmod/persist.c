@@ -14,7 +14,7 @@
  * inserts its keys before it takes its version, so it raised the count
  * before C: unchanged, the keys walked are all the keys at C.  A changed
  * count means a round lost to a key's creation; after STM_EXPORT_ROUNDS
- * such rounds, EAGAIN.
+ * such rounds, EBUSY (not EAGAIN: io_uring reserves it).
  *
  * IMPORT puts records into an empty store as one commit would: keys are
  * charged first (one pass over the records), then allocated and inserted
@@ -31,7 +31,7 @@
 
 #define STM_EXPORT_ROUNDS	16
 #define STM_EXPORT_VISITS	4096
-/* A record buffer is filled in the kernel in pieces of at most this. */
+/* A record buffer is filled in the kernel in pieces of about this. */
 #define STM_EXPORT_CHUNK	(256 << 10)
 /* The highest version a record may carry (the clock is an atomic64_t). */
 #define STM_VERSION_MAX		(1ULL << 62)
@@ -182,7 +182,7 @@ static struct stm_persist *stm_persist_take(struct stm_file *f)
 		if (!err)
 			stm_rslots_put(p->rs, p->n);
 		p->n = 0;
-		err = -EAGAIN;
+		err = -EBUSY;
 		kvfree(p->rs);
 		kvfree(p->keys);
 		p->rs = NULL;
@@ -262,7 +262,10 @@ int stm_export(struct stm_file *f, struct stmdev_export *e)
 	err = 0;
 	if (idx == p->n)
 		goto out_done;
-	cap = min_t(size_t, e->len, STM_EXPORT_CHUNK);
+	/* A piece holds the next record at least (values up to the limit). */
+	cap = max_t(size_t, STM_EXPORT_CHUNK,
+		    stm_rec_size(p->rs[idx].kr.len, p->rs[idx].vlen));
+	cap = min_t(size_t, e->len, cap);
 	err = -E2BIG;
 	if (cap < stm_rec_size(p->rs[idx].kr.len, p->rs[idx].vlen))
 		goto out_unlock;

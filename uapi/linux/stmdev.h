@@ -187,7 +187,7 @@
  *	whole records (EXPORT/IMPORT records below) and returns the cursor
  *	of the next one, 0 after the last (then the snapshot is freed, as on
  *	close or a new cursor 0).  EINVAL for a cursor no snapshot gave out,
- *	E2BIG when not even one record fits, EAGAIN when keys kept being
+ *	E2BIG when not even one record fits, EBUSY when keys kept being
  *	created during the snapshot (try again).
  *
  * STMDEV_IOC_IMPORT (struct stmdev_import)  (STMDEV_F_PERSIST)
