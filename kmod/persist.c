@@ -132,6 +132,22 @@ static void stm_persist_compact(struct stm_persist *p)
 	p->n = j;
 }
 
+/* Charge the heap values @p pins to the fd's user. */
+static int stm_persist_charge_vals(struct stm_file *f, struct stm_persist *p)
+{
+	u64 mem = 0;
+	u32 i;
+	int err;
+
+	for (i = 0; i < p->n; i++)
+		if (p->rs[i].val)
+			mem += stm_val_cost(p->rs[i].vlen);
+	err = stm_user_charge(f->user, 0, mem);
+	if (!err)
+		p->charge += mem;
+	return err;
+}
+
 /* Take a snapshot of the whole store into a new struct stm_persist. */
 static struct stm_persist *stm_persist_take(struct stm_file *f)
 {
@@ -177,7 +193,12 @@ static struct stm_persist *stm_persist_take(struct stm_file *f)
 		smp_rmb();	/* the snapshot's clock before the insert count */
 		if (!err && READ_ONCE(s->inserts) == ins) {
 			stm_persist_compact(p);
-			return p;
+			/* Pinned values outlive their keys: the caller pays. */
+			err = stm_persist_charge_vals(f, p);
+			if (!err)
+				return p;
+			stm_rslots_put(p->rs, p->n);
+			break;
 		}
 		if (!err)
 			stm_rslots_put(p->rs, p->n);
@@ -475,9 +496,7 @@ static int stm_import_insert(struct stm_store *s, struct stmdev_import *im,
 		old = stm_key_insert(s, k);
 		rcu_read_unlock();
 		if (old) {
-			if (k->state == STM_HEAP)
-				stm_val_put(rcu_dereference_protected(k->val, 1));
-			stm_key_free(s, k);
+			stm_key_free(s, k);	/* and its value */
 			return -EEXIST;
 		}
 		ks[*n] = k;
@@ -495,7 +514,7 @@ int stm_import(struct stm_file *f, struct stmdev_import *im)
 	struct stm_store *s = f->store;
 	struct stm_key **ks;
 	struct stm_imp t;
-	s64 cur;
+	s64 cur, wv;
 	u32 n = 0, i;
 	int err;
 
@@ -520,10 +539,21 @@ int stm_import(struct stm_file *f, struct stmdev_import *im)
 	err = stm_import_insert(s, im, &t, ks, &n);
 	if (err)
 		goto out_undo;
-	/* The clock above every imported version, then the keys unlocked. */
+	/*
+	 * The clock above every imported version.  A version may be below
+	 * the clock a reader already holds (a store emptied by deletes):
+	 * a reader that saw one of our keys absent must not take another
+	 * as present at that clock, so count the import as a delete at a
+	 * new clock value (readers that saw an absent key recheck the
+	 * delete clock), then unlock the keys.
+	 */
 	cur = atomic64_read(&s->clock);
 	while ((u64)cur < t.maxver &&
 	       !atomic64_try_cmpxchg(&s->clock, &cur, t.maxver))
+		;
+	wv = atomic64_inc_return(&s->clock);
+	cur = atomic64_read(&s->del_clock);
+	while (cur < wv && !atomic64_try_cmpxchg(&s->del_clock, &cur, wv))
 		;
 	for (i = 0; i < n; i++) {
 		/* Unlock: pairs with readers' acquire of the version word. */

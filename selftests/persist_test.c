@@ -363,7 +363,7 @@ TEST_F(pst, refusals_change_nothing)
 	struct t_val tv;
 	__u64 clock;
 	size_t len;
-	int n, ro;
+	int n, ro, hi;
 
 	ASSERT_EQ(0, t_put_str(self->fd, "a", "1", NULL));
 	ASSERT_EQ(0, t_put_str(self->fd, "bb", "a value longer than inline", NULL));
@@ -393,13 +393,21 @@ TEST_F(pst, refusals_change_nothing)
 	h->key_len = 256;
 	ASSERT_EQ(-EINVAL, import(self->fd2, self->buf, len, n, NULL));
 	ASSERT_EQ(0ULL, nkeys(self->fd2));
-	/* A key twice: the first inserted is taken out again. */
-	memcpy(&self->r[2], &self->r[0], sizeof(self->r[0]));
+	/*
+	 * A key twice (the one with a heap value): the first inserted is
+	 * taken out again, the second freed.
+	 */
+	for (hi = 0; hi < n && self->r[hi].klen != 2; hi++)
+		;
+	ASSERT_GT(n, hi);
+	memcpy(&self->r[hi ? 0 : 1], &self->r[hi], sizeof(self->r[0]));
 	len = pack(self->r, n, self->buf);
 	ASSERT_EQ(-EEXIST, import(self->fd2, self->buf, len, n, NULL));
 	ASSERT_EQ(0ULL, nkeys(self->fd2));
 	ASSERT_EQ(0, t_get_str(self->fd2, "a", &tv));
 	ASSERT_FALSE(tv.present);
+	/* The records as exported again. */
+	ASSERT_EQ(3, export_all(self->fd, 4096, self->r, 1024, &clock));
 	/* A bad address. */
 	ASSERT_EQ(-EFAULT, import(self->fd2, (void *)8, len, n, NULL));
 	/* Read-only attach. */
@@ -506,6 +514,42 @@ TEST_F(pst, import_over_user_limit)
 	ASSERT_EQ(0ULL, nkeys(self->fd2));
 	ASSERT_EQ(0, import(self->fd2, self->buf, len, n, NULL));
 	ASSERT_EQ(20ULL, nkeys(self->fd2));
+}
+
+/*
+ * Into a store emptied by deletes: its clock is above the imported
+ * versions; they are kept, and the clock returned is above the old one.
+ */
+TEST_F(pst, import_below_the_clock)
+{
+	struct stmdev_info in;
+	struct t_val tv;
+	__u64 clock, before;
+	size_t len;
+	int i, n;
+	char k[16];
+
+	ASSERT_EQ(0, t_put_str(self->fd, "x", "1", NULL));
+	ASSERT_EQ(0, t_put_str(self->fd, "y", "2", NULL));
+	n = export_all(self->fd, 4096, self->r, 1024, &clock);
+	ASSERT_EQ(2, n);
+	for (i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "d%d", i);
+		ASSERT_EQ(0, t_put_str(self->fd2, k, "v", NULL));
+		ASSERT_EQ(0, t_del(self->fd2, k, strlen(k), NULL));
+	}
+	ASSERT_EQ(0, t_info(self->fd2, &in));
+	before = in.clock;
+	ASSERT_LT(clock, before);
+	len = pack(self->r, n, self->buf);
+	ASSERT_EQ(0, import(self->fd2, self->buf, len, n, &clock));
+	ASSERT_LT(before, clock);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, t_get(self->fd2, self->r[i].key, self->r[i].klen,
+				   &tv));
+		ASSERT_TRUE(tv.present);
+		ASSERT_EQ(self->r[i].version, tv.version);
+	}
 }
 
 TEST_HARNESS_MAIN
