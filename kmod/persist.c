@@ -518,8 +518,9 @@ int stm_import(struct stm_file *f, struct stmdev_import *im)
 	u32 n = 0, i;
 	int err;
 
-	if (im->reserved || im->flags || im->clock)
+	if (im->reserved || im->flags)
 		return -EINVAL;
+	im->clock = 0;	/* output only */
 	if (f->flags & STMDEV_ATTACH_RDONLY)
 		return -EBADF;
 	if (im->count > READ_ONCE(stm_max_keys_per_store))
