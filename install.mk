@@ -7,7 +7,7 @@
 #                        stm.ko into /lib/modules/<KDIR's release>/$(MODDIR),
 #                        headers, libstmdev (.so with soname, .a, stmdev.pc),
 #                        stmctl and stm-bank, man pages, the udev rule and
-#                        packaging/*.service, *.timer (none yet); depmod and ldconfig when
+#                        packaging/*.service, *.timer (stm-persist@); depmod and ldconfig when
 #                        DESTDIR is empty
 #   make uninstall       removes exactly those files (same variables)
 #   make dkms-install    copies the sources to /usr/src/stm-$(STM_VERSION)

@@ -303,7 +303,7 @@ static int stm_fetch(struct stm_commit_ctx *c)
  * commit), so each commit that changes the count brings the charge up to date
  * (including a growth the new count will cause).
  */
-static void stm_charge_table(struct stm_store *s)
+void stm_charge_table(struct stm_store *s)
 {
 	s64 now = stm_table_cost(s, atomic64_read(&s->nkeys));
 	s64 d = now - atomic64_xchg(&s->tbl_mem, now);

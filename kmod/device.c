@@ -17,7 +17,7 @@
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
 			 STMDEV_F_FAMILY | STMDEV_F_URING | STMDEV_F_FETCH_OLD | \
-			 STMDEV_F_ISOLATION | \
+			 STMDEV_F_ISOLATION | STMDEV_F_PERSIST | \
 			 (STM_URING_CANCEL ? STMDEV_F_URING_CANCEL : 0))
 
 union stm_cmd_arg {
@@ -35,6 +35,8 @@ union stm_cmd_arg {
 	struct stmdev_watch watch;
 	struct stmdev_family family;
 	struct stmdev_family_stats family_stats;
+	struct stmdev_export export;
+	struct stmdev_import import;
 };
 
 static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
@@ -116,6 +118,16 @@ static int stm_family_stats_cmd(struct stm_file *f, union stm_cmd_arg *u, unsign
 	return stm_family_stats(f, &u->family_stats);
 }
 
+static int stm_export_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
+{
+	return stm_export(f, &u->export);
+}
+
+static int stm_import_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
+{
+	return stm_import(f, &u->import);
+}
+
 /* stm_cmd.flags */
 #define STM_ATTACHED	1	/* needs a store attached to the fd */
 #define STM_OUT		2	/* has outputs: copy them back */
@@ -163,6 +175,9 @@ static const struct stm_cmd stm_cmds[] = {
 	  STM_OUTPUTS(struct stmdev_family, id, reserved) },
 	{ STMDEV_IOC_FAMILY_STATS,	A | O,	stm_family_stats_cmd,
 	  STM_OUTPUTS(struct stmdev_family_stats, count, reserved) },
+	{ STMDEV_IOC_EXPORT,		A | O,	stm_export_cmd },
+	{ STMDEV_IOC_IMPORT,		A | O | P, stm_import_cmd,
+	  STM_OUTPUTS(struct stmdev_import, clock, reserved) },
 };
 
 #undef A
@@ -250,6 +265,7 @@ static int stm_open(struct inode *inode, struct file *file)
 	/* Names are looked up in the opener's network namespace. */
 	f->net = get_net(current->nsproxy->net_ns);
 	mutex_init(&f->watch_lock);
+	mutex_init(&f->persist_lock);
 	init_waitqueue_head(&f->poll_wq);
 	file->private_data = f;
 	return 0;
@@ -268,6 +284,7 @@ static int stm_release(struct inode *inode, struct file *file)
 	struct stm_file *f = file->private_data;
 
 	stm_watch_release(f);
+	stm_persist_release(f);
 	if (f->store) {
 		trace_stm_detach(f->store);
 		stm_store_put(f->store);

@@ -137,6 +137,7 @@ struct stm_pcpu_stats {
 #define stm_stat_inc(s, field)	this_cpu_inc((s)->stats->field)
 
 struct stm_tbl;
+struct stm_persist;
 
 struct stm_store {
 	struct kref ref;		/* the registry's, and each fd's */
@@ -156,6 +157,7 @@ struct stm_store {
 	spinlock_t tbl_lock;		/* inserts, removals, a resize's moves */
 	struct mutex resize_lock;	/* one resize at a time */
 	u32 tbl_n;			/* keys in the table, under tbl_lock */
+	u64 inserts;			/* keys ever inserted, under tbl_lock */
 
 	atomic64_t clock;		/* commit clock */
 	atomic64_t del_clock;		/* clock of the newest delete */
@@ -220,6 +222,8 @@ struct stm_file {
 	struct mutex watch_lock;	/* watch */
 	struct stm_waitset *watch;	/* WATCH set for poll() */
 	wait_queue_head_t poll_wq;
+	struct mutex persist_lock;	/* persist */
+	struct stm_persist *persist;	/* EXPORT's snapshot (persist.c) */
 };
 
 /* device.c */
@@ -322,6 +326,12 @@ int stm_read(struct stm_file *f, struct stmdev_read *r);
 #define STM_NOWAIT	1
 
 int stm_commit(struct stm_file *f, struct stmdev_commit *c, unsigned int how);
+void stm_charge_table(struct stm_store *s);
+
+/* persist.c */
+int stm_export(struct stm_file *f, struct stmdev_export *e);
+int stm_import(struct stm_file *f, struct stmdev_import *im);
+void stm_persist_release(struct stm_file *f);
 
 /* list.c */
 int stm_list(struct stm_file *f, struct stmdev_list *l);

@@ -374,6 +374,7 @@ struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k)
 	RCU_INIT_POINTER(k->next, rcu_dereference_protected(*slot, 1));
 	rcu_assign_pointer(*slot, k);	/* publishes the key's fields */
 	WRITE_ONCE(s->tbl_n, s->tbl_n + 1);
+	WRITE_ONCE(s->inserts, s->inserts + 1);	/* persist.c */
 	spin_unlock(&s->tbl_lock);
 	return NULL;
 }

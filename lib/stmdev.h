@@ -621,6 +621,52 @@ int stm_keys(struct stm_store *s,
  */
 int stm_dump(struct stm_store *s, FILE *out);
 
+/** struct stm_record - one key as stm_export() gives it, stm_import() takes it. */
+struct stm_record {
+	const void *key;	/* valid during the callback only (stm_export) */
+	size_t      key_len;
+	const void *value;	/* likewise; may be NULL when value_len is 0 */
+	size_t      value_len;
+	uint64_t    version;	/* the key's version, >= 1 */
+};
+
+/**
+ * stm_export() - every key of a store, at one instant.
+ * @s:     store handle (a /dev/stm store; other backends: -EOPNOTSUPP).
+ * @cb:    called once per key with its bytes, value and version, in the
+ *         kernel's table order; non-zero stops the export.
+ * @arg:   passed to @cb.
+ * @clock: if not NULL, set to the snapshot's clock.
+ *
+ * The kernel takes one snapshot of the whole store (STMDEV_IOC_EXPORT,
+ * consistent while other processes commit), charged to the caller's
+ * memory limit, and the records are copied out in pieces.
+ *
+ * Return: the number of keys, the non-zero value @cb returned, or -errno:
+ * -EOPNOTSUPP without STMDEV_F_PERSIST, -EDQUOT over the caller's memory
+ * limit, -EBUSY when keys kept being created during the snapshot.
+ */
+int stm_export(struct stm_store *s,
+	       int (*cb)(const struct stm_record *r, void *arg), void *arg,
+	       uint64_t *clock);
+
+/**
+ * stm_import() - fill an empty store with keys and their versions.
+ * @s:     store handle, attached for writing (a /dev/stm store).
+ * @recs:  the keys, values and versions.
+ * @n:     how many.
+ * @clock: if not NULL, set to the store's clock after (above every version).
+ *
+ * All or nothing (STMDEV_IOC_IMPORT): the store's and its owner's limits
+ * apply as to a commit.
+ *
+ * Return: 0, or -errno: -ENOTEMPTY when the store has keys, -EDQUOT or
+ * -ENOSPC over a limit, -EEXIST for a key twice, -EINVAL for a bad record,
+ * -EBADF when attached read-only, -EOPNOTSUPP as for stm_export().
+ */
+int stm_import(struct stm_store *s, const struct stm_record *recs, size_t n,
+	       uint64_t *clock);
+
 /**
  * stm_is_text() - would @len bytes at @data print as text?
  * @data: bytes (may be NULL when @len is 0).

@@ -49,6 +49,8 @@ static const struct cmd_num cmds[] = {
 	CMD(STMDEV_IOC_WATCH, 0x0b, stmdev_watch),
 	CMD(STMDEV_IOC_FAMILY, 0x0c, stmdev_family),
 	CMD(STMDEV_IOC_FAMILY_STATS, 0x0d, stmdev_family_stats),
+	CMD(STMDEV_IOC_EXPORT, 0x0e, stmdev_export),
+	CMD(STMDEV_IOC_IMPORT, 0x0f, stmdev_import),
 };
 
 TEST(command_numbers_encode_their_struct)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * io_uring passthrough (IORING_OP_URING_CMD): every command through the
- * ring with the ioctl's results, 64 commits in one submit, asynchronous
+ * ring with the ioctl's results (EXPORT and IMPORT too), 64 commits in one submit, asynchronous
  * WAIT completed by another process or by its timeout, and pending waits
  * at process exit, ring close and exec.  The runner's rmmod after the
  * suite proves nothing was left behind.
@@ -111,6 +111,43 @@ TEST_F(u, commands_match_their_ioctls)
 	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_INFO, &info, sizeof(info)));
 	EXPECT_STREQ(self->name, info.name);
 	EXPECT_EQ(1ULL, info.keys);
+}
+
+/* EXPORT and IMPORT (STMDEV_F_PERSIST) through the ring, as by ioctl. */
+TEST_F(u, export_and_import)
+{
+	struct stmdev_features ft = {};
+	struct stmdev_export ex = {};
+	struct stmdev_import im = {};
+	struct stmdev_unlink un = {};
+	char buf[4096], name2[64];
+	int fd2;
+
+	ASSERT_EQ(0, t_features(self->fd, &ft));
+	if (!(ft.features & STMDEV_F_PERSIST))
+		SKIP(return, "no STMDEV_F_PERSIST");
+	ASSERT_EQ(0, t_put_str(self->fd, "a", "1", NULL));
+	ASSERT_EQ(0, t_put_str(self->fd, "b", "a value kept on the heap", NULL));
+	ex.addr = (unsigned long)buf;
+	ex.len = sizeof(buf);
+	ASSERT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_EXPORT, &ex, sizeof(ex)));
+	ASSERT_EQ(2U, ex.count);
+	ASSERT_EQ(0ULL, ex.cursor);
+	ex.reserved = 1;
+	EXPECT_EQ(-EINVAL, run1(&self->ring, self->fd, STMDEV_IOC_EXPORT, &ex, sizeof(ex)));
+
+	snprintf(name2, sizeof(name2), "uring2-%d", getpid());
+	fd2 = t_open_attach(name2, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
+	ASSERT_LE(0, fd2);
+	im.addr = (unsigned long)buf;
+	im.len = 2 * sizeof(struct stmdev_key_rec) + 8 + 32;	/* "a1", "b" + 24 */
+	im.count = 2;
+	EXPECT_EQ(0, run1(&self->ring, fd2, STMDEV_IOC_IMPORT, &im, sizeof(im)));
+	EXPECT_LE(ex.clock, im.clock);
+	EXPECT_EQ(-ENOTEMPTY, run1(&self->ring, fd2, STMDEV_IOC_IMPORT, &im, sizeof(im)));
+	snprintf(un.name, sizeof(un.name), "%s", name2);
+	ioctl(fd2, STMDEV_IOC_UNLINK, &un);
+	close(fd2);
 }
 
 TEST_F(u, malformed_sqes_are_rejected)

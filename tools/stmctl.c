@@ -28,6 +28,8 @@ const struct verb verbs[] = {
 	{ "dump",   cmd_dump,   "print every key, version and value",         &dump_usage },
 	{ "stats",  cmd_stats,  "show a store's counters (and per family)",   &stats_usage },
 	{ "watch",  cmd_watch,  "print each change of keys as it happens",    &watch_usage },
+	{ "save",   cmd_save,   "save a store to a file, at one instant",     &save_usage },
+	{ "load",   cmd_load,   "load a saved file into an empty store",      &load_usage },
 	{ "top",    cmd_top,    "a live view of stores, rates and hot keys",  &top_usage },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -74,9 +74,11 @@ int cmd_keys(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 extern const struct usage ls_usage, create_usage, rm_usage, info_usage,
 	get_usage, set_usage, del_usage, add_usage, keys_usage, dump_usage,
-	stats_usage, watch_usage;
+	stats_usage, watch_usage, save_usage, load_usage;
 
 /* A store's keys, sorted by bytes: collect_keys(), free_keys(). */
 struct key_row {

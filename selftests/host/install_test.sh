@@ -22,7 +22,8 @@ missing=
 for f in "lib/modules/$kver/updates/stm.ko" usr/include/stmdev.h usr/include/linux/stmdev.h \
 	usr/lib/libstmdev.a usr/lib/libstmdev.so usr/lib/libstmdev.so.1 usr/lib/pkgconfig/stmdev.pc \
 	usr/bin/stmctl usr/bin/stm-bank usr/share/man/man1/stmctl.1 usr/share/man/man3/libstmdev.3 \
-	lib/udev/rules.d/60-stm.rules; do
+	lib/udev/rules.d/60-stm.rules lib/systemd/system/stm-persist@.service \
+	lib/systemd/system/stm-persist-save@.service lib/systemd/system/stm-persist@.timer; do
 	[ -e "$d/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ] || echo "# missing:$missing"

@@ -180,6 +180,23 @@
  *	waits, and retries (commits a caller flags STMDEV_COMMIT_RETRY: a
  *	transaction's rerun, after a conflict or a blocking retry).
  *
+ * STMDEV_IOC_EXPORT (struct stmdev_export)  (STMDEV_F_PERSIST)
+ *	in: cursor, addr/len of a record buffer.  Cursor 0 takes a snapshot
+ *	of the whole store at one instant (`clock`), held on the fd and
+ *	charged to the caller's memory limit (EDQUOT); each call copies out
+ *	whole records (EXPORT/IMPORT records below) and returns the cursor
+ *	of the next one, 0 after the last (then the snapshot is freed, as on
+ *	close or a new cursor 0).  EINVAL for a cursor no snapshot gave out,
+ *	E2BIG when not even one record fits, EBUSY when keys kept being
+ *	created during the snapshot (try again).
+ *
+ * STMDEV_IOC_IMPORT (struct stmdev_import)  (STMDEV_F_PERSIST)
+ *	in: addr/len/count of records as EXPORT writes them.  Into an empty
+ *	store only (ENOTEMPTY); keys keep their versions and the clock
+ *	resumes above the highest.  All or nothing: per-store (ENOSPC) and
+ *	per-user (EDQUOT) limits apply, a bad record (EINVAL) or a key twice
+ *	(EEXIST) imports nothing.  EBADF on a read-only attach.
+ *
  * STMDEV_IOC_FAMILY_STATS (struct stmdev_family_stats)
  *	in: addr/len of a struct stmdev_family_ent array.  out: count filled,
  *	one per family registered (id order).
@@ -209,6 +226,7 @@
 #define STMDEV_F_FETCH_OLD	(1ULL << 9)	/* READ + FETCH in COMMIT */
 /* Stores per network namespace, per-user limits (EDQUOT), `charge` */
 #define STMDEV_F_ISOLATION	(1ULL << 10)
+#define STMDEV_F_PERSIST	(1ULL << 11)	/* EXPORT, IMPORT */
 
 struct stmdev_features {
 	__u64 features;		/* out */
@@ -416,6 +434,29 @@ struct stmdev_family_stats {
 	__u64 reserved;
 };
 
+/*
+ * EXPORT and IMPORT records: struct stmdev_key_rec, the key bytes, the
+ * value bytes, then zero padding to a multiple of 8.
+ */
+struct stmdev_export {
+	__u64 cursor;		/* in: 0 takes a new snapshot; out: 0 at the end */
+	__u64 addr;		/* in: record buffer */
+	__u32 len;		/* in: bytes at addr */
+	__u32 count;		/* out: records */
+	__u64 clock;		/* out: the snapshot's clock */
+	__u64 keys;		/* out: keys in the snapshot */
+	__u64 reserved;
+};
+
+struct stmdev_import {
+	__u64 addr;		/* in: records */
+	__u64 len;		/* in: bytes at addr */
+	__u32 count;		/* in: records */
+	__u32 flags;		/* must be zero */
+	__u64 clock;		/* out: the store's clock after */
+	__u64 reserved;
+};
+
 /* io_uring passthrough: the 16-byte payload in the SQE's cmd area. */
 struct stmdev_uring_cmd {
 	__u64 addr;		/* the command's struct */
@@ -437,5 +478,7 @@ struct stmdev_uring_cmd {
 #define STMDEV_IOC_WATCH	_IOWR(STMDEV_IOC_MAGIC, 0x0b, struct stmdev_watch)
 #define STMDEV_IOC_FAMILY	_IOWR(STMDEV_IOC_MAGIC, 0x0c, struct stmdev_family)
 #define STMDEV_IOC_FAMILY_STATS	_IOWR(STMDEV_IOC_MAGIC, 0x0d, struct stmdev_family_stats)
+#define STMDEV_IOC_EXPORT	_IOWR(STMDEV_IOC_MAGIC, 0x0e, struct stmdev_export)
+#define STMDEV_IOC_IMPORT	_IOWR(STMDEV_IOC_MAGIC, 0x0f, struct stmdev_import)
 
 #endif /* _UAPI_LINUX_STMDEV_H */
