@@ -1022,6 +1022,7 @@ int stm_retry_until(struct stm_txn *tx, int (*pred)(struct stm_txn *, void *),
 /**
  * stm_deadline_ms() - the CLOCK_MONOTONIC time @ms milliseconds from now,
  * in ms, for stm_retry_deadline().
+ * @ms: milliseconds from now.
  */
 int64_t stm_deadline_ms(unsigned int ms);
 
