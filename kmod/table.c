@@ -412,7 +412,13 @@ static void stm_tbl_move(struct stm_tbl *t, struct stm_tbl *f, u32 i)
 	for (k = rcu_dereference_protected(t->b[i], 1); k; k = next) {
 		next = rcu_dereference_protected(k->next, 1);
 		dst = &f->b[k->hash & (f->size - 1)];
-		RCU_INIT_POINTER(k->next, rcu_dereference_protected(*dst, 1));
+		/*
+		 * A release, not RCU_INIT_POINTER(): readers still walking
+		 * the old chain reach @k and follow k->next into @dst's
+		 * chain, whose keys they must see initialised (ustress
+		 * under TSan caught the plain store).
+		 */
+		rcu_assign_pointer(k->next, rcu_dereference_protected(*dst, 1));
 		rcu_assign_pointer(*dst, k);
 		rcu_assign_pointer(t->b[i], next);
 	}
