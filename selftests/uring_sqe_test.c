@@ -54,12 +54,13 @@ static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
 }
 
 /*
- * Add 0 to "hot" and HAMMER_KEYS - 1 other keys until killed: a commit
+ * Add 0 to "hot" and @nkeys - 1 other keys until killed (64 with the
+ * delay knob, which holds every commit's locks anyway): a commit
  * of many keys holds the hot key's lock long enough for a blocking
  * COMMIT issued inline to meet it now and then.
  */
 #define HAMMER_KEYS	1000
-static void hammer(const char *store)
+static void hammer(const char *store, int nkeys)
 {
 	static struct stmdev_commit_ent e[HAMMER_KEYS];
 	static char keys[HAMMER_KEYS][8];
@@ -68,12 +69,12 @@ static void hammer(const char *store)
 
 	if (fd < 0)
 		_exit(10);
-	for (i = 0; i < HAMMER_KEYS; i++) {
+	for (i = 0; i < nkeys; i++) {
 		snprintf(keys[i], sizeof(keys[i]), i ? "h%02d" : "hot", i);
 		cent_add(&e[i], keys[i], strlen(keys[i]), &zero);
 	}
 	for (;;)
-		if (t_commit(fd, e, HAMMER_KEYS, NULL, NULL))
+		if (t_commit(fd, e, nkeys, NULL, NULL))
 			_exit(11);
 }
 
@@ -151,7 +152,7 @@ TEST_F_TIMEOUT(sqe, rewritten_after_submit, 600)
 	self->hammer = fork();
 	ASSERT_LE(0, self->hammer);
 	if (self->hammer == 0)
-		hammer(self->name);
+		hammer(self->name, self->knob ? 64 : HAMMER_KEYS);
 
 	for (r = 0; r < max_rounds && went_async < want; r++) {
 		memset(&c, 0, sizeof(c));
