@@ -31,25 +31,12 @@
 #include <linux/stmdev.h>
 #include "kselftest_harness.h"
 #include "stm_test_util.h"
+#include "uring_test_util.h"
 
 /* kmod/debug.h: enum stm_debug_site (append-only numbers). */
 #define STM_DBG_URING_ARM	1
 /* How long the worker sleeps in the window: far longer than a commit. */
 #define ARM_DELAY_US		500000
-
-static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
-		     void *arg, unsigned int len, __u64 tag)
-{
-	struct stmdev_uring_cmd *p;
-
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = op;
-	p = (struct stmdev_uring_cmd *)sqe->cmd;
-	p->addr = (unsigned long)arg;
-	p->len = len;
-	p->flags = 0;
-	sqe->user_data = tag;
-}
 
 /* A WAIT on one key at `version`; `async`: issued by an io-wq worker. */
 static int submit_wait(struct io_uring *ring, int fd, bool async,
@@ -69,7 +56,7 @@ static int submit_wait(struct io_uring *ring, int fd, bool async,
 		.entries = (unsigned long)e, .count = 1,
 		.timeout_ns = timeout_ns, .index = 12345,
 	};
-	prep_cmd(sqe, fd, STMDEV_IOC_WAIT, w, sizeof(*w), tag);
+	t_prep_cmd(sqe, fd, STMDEV_IOC_WAIT, w, sizeof(*w), tag);
 	if (async)
 		sqe->flags |= IOSQE_ASYNC;
 	return io_uring_submit(ring);

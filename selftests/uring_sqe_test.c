@@ -35,23 +35,10 @@
 #include <linux/stmdev.h>
 #include "kselftest_harness.h"
 #include "stm_test_util.h"
+#include "uring_test_util.h"
 
 #define STM_DBG_COMMIT_LOCKED	3
 #define LOCKED_DELAY_US		2000
-
-static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
-		     void *arg, unsigned int len, __u64 tag)
-{
-	struct stmdev_uring_cmd *p;
-
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = op;
-	p = (struct stmdev_uring_cmd *)sqe->cmd;
-	p->addr = (unsigned long)arg;
-	p->len = len;
-	p->flags = 0;
-	sqe->user_data = tag;
-}
 
 /*
  * Add 0 to "hot" and @nkeys - 1 other keys until killed (64 with the
@@ -160,7 +147,7 @@ TEST_F_TIMEOUT(sqe, rewritten_after_submit, 600)
 		c.count = 2;
 		sqe = io_uring_get_sqe(&self->ring);
 		ASSERT_NE(NULL, sqe);
-		prep_cmd(sqe, self->fd, STMDEV_IOC_COMMIT, &c, sizeof(c), r);
+		t_prep_cmd(sqe, self->fd, STMDEV_IOC_COMMIT, &c, sizeof(c), r);
 		ASSERT_EQ(1, io_uring_submit(&self->ring));
 		/* The slot is ours again: refill it, as a busy program does. */
 		((struct stmdev_uring_cmd *)sqe->cmd)->addr =

@@ -18,20 +18,7 @@
 #include <linux/stmdev.h>
 #include "kselftest_harness.h"
 #include "stm_test_util.h"
-
-static void prep_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op,
-		     void *arg, unsigned int len, __u64 tag)
-{
-	struct stmdev_uring_cmd *p;
-
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = op;
-	p = (struct stmdev_uring_cmd *)sqe->cmd;
-	p->addr = (unsigned long)arg;
-	p->len = len;
-	p->flags = 0;
-	sqe->user_data = tag;
-}
+#include "uring_test_util.h"
 
 /* Submit one command and return its CQE's res. */
 static int run1(struct io_uring *ring, int fd, unsigned int op, void *arg,
@@ -40,7 +27,7 @@ static int run1(struct io_uring *ring, int fd, unsigned int op, void *arg,
 	struct io_uring_cqe *cqe;
 	int res;
 
-	prep_cmd(io_uring_get_sqe(ring), fd, op, arg, len, 1);
+	t_prep_cmd(io_uring_get_sqe(ring), fd, op, arg, len, 1);
 	if (io_uring_submit(ring) != 1 || io_uring_wait_cqe(ring, &cqe))
 		return -1000;
 	res = cqe->res;
@@ -167,7 +154,7 @@ TEST_F(u, malformed_sqes_are_rejected)
 				(void *)8, sizeof(nop)));
 	/* payload flags are reserved */
 	sqe = io_uring_get_sqe(&self->ring);
-	prep_cmd(sqe, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop), 2);
+	t_prep_cmd(sqe, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop), 2);
 	((struct stmdev_uring_cmd *)sqe->cmd)->flags = 1;
 	ASSERT_EQ(1, io_uring_submit(&self->ring));
 	ASSERT_EQ(0, io_uring_wait_cqe(&self->ring, &cqe));
@@ -194,7 +181,7 @@ TEST_F(u, batch_of_64_commits)
 			.version = 0,	/* expects absent: the second one conflicts */
 		};
 		cms[i] = (struct stmdev_commit){ .entries = (unsigned long)&ents[i], .count = 1 };
-		prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_COMMIT,
+		t_prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_COMMIT,
 			 &cms[i], sizeof(cms[i]), i);
 	}
 	ASSERT_EQ(64, io_uring_submit(&self->ring));
@@ -258,7 +245,7 @@ TEST_F(u, async_wait_completed_by_another_process)
 	pid_t pid;
 
 	prep_wait(&w, &e, "q", 0, 30LL * 1000 * 1000 * 1000);
-	prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_WAIT, &w, sizeof(w), 77);
+	t_prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_WAIT, &w, sizeof(w), 77);
 	ASSERT_EQ(1, io_uring_submit(&self->ring));
 	/* The ring keeps serving other commands meanwhile. */
 	for (i = 0; i < 4; i++)
@@ -294,7 +281,7 @@ static void pending_wait_child(const char *store, int how)
 	if (fd < 0 || io_uring_queue_init(8, &r, 0))
 		_exit(10);
 	prep_wait(&w, &e, "never", 0, -1);
-	prep_cmd(io_uring_get_sqe(&r), fd, STMDEV_IOC_WAIT, &w, sizeof(w), 1);
+	t_prep_cmd(io_uring_get_sqe(&r), fd, STMDEV_IOC_WAIT, &w, sizeof(w), 1);
 	if (io_uring_submit(&r) != 1)
 		_exit(11);
 	usleep(20000);
@@ -342,7 +329,7 @@ TEST_F(u, commits_beside_a_wait_do_not_see_eintr)
 
 	for (round = 0; round < 20; round++) {
 		prep_wait(&w, &we, "never", 0, 20 * 1000 * 1000);
-		prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_WAIT,
+		t_prep_cmd(io_uring_get_sqe(&self->ring), self->fd, STMDEV_IOC_WAIT,
 			 &w, sizeof(w), 100);
 		for (i = 0; i < 16; i++) {
 			snprintf(keys[i], sizeof(keys[i]), "new-%d-%d", round, i);
@@ -353,7 +340,7 @@ TEST_F(u, commits_beside_a_wait_do_not_see_eintr)
 				.op = STMDEV_OP_PUT,
 			};
 			cms[i] = (struct stmdev_commit){ .entries = (unsigned long)&ents[i], .count = 1 };
-			prep_cmd(io_uring_get_sqe(&self->ring), self->fd,
+			t_prep_cmd(io_uring_get_sqe(&self->ring), self->fd,
 				 STMDEV_IOC_COMMIT, &cms[i], sizeof(cms[i]), i);
 		}
 		ASSERT_EQ(17, io_uring_submit(&self->ring));
@@ -399,7 +386,7 @@ TEST_F(u, contended_blocking_commits_complete)
 				.op = STMDEV_OP_PUT,
 			};
 			cms[i] = (struct stmdev_commit){ .entries = (unsigned long)&ents[i], .count = 1 };
-			prep_cmd(io_uring_get_sqe(&self->ring), self->fd,
+			t_prep_cmd(io_uring_get_sqe(&self->ring), self->fd,
 				 STMDEV_IOC_COMMIT, &cms[i], sizeof(cms[i]), i);
 		}
 		ASSERT_EQ(BATCH, io_uring_submit(&self->ring));
