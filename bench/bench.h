@@ -111,6 +111,8 @@ struct mem_result {
 	double read8_ns;	/* timed: 8-key READ on the full store */
 	double commit_hot_ns;	/* the same on 1024 keys spread over the store */
 	double read8_hot_ns;
+	double commit_tiny_ns;	/* the same on 8 keys spread over the store */
+	double read8_tiny_ns;
 	int64_t in_caches;	/* slab growth seen in /proc/slabinfo caches */
 	char caches[1024];	/* JSON object: bytes per key by slab cache */
 	char why[128];

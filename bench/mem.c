@@ -161,19 +161,18 @@ static uint64_t xorshift(uint64_t *x)
 	return *x;
 }
 
-/* A random key of @nkeys; with @hot, one of HOT_KEYS spread over them. */
-#define HOT_KEYS	1024
+/* A random key of @nkeys; with @hot, one of @hot keys spread over them. */
 static int pick_key(uint64_t *x, int nkeys, int hot)
 {
-	if (hot && nkeys > HOT_KEYS)
-		return (int)(xorshift(x) % HOT_KEYS) * (nkeys / HOT_KEYS);
+	if (hot && nkeys > hot)
+		return (int)(xorshift(x) % hot) * (nkeys / hot);
 	return (int)(xorshift(x) % nkeys);
 }
 
 /*
  * The flat-cost curve: 1-key commits (a PUT of an existing key) and 8-key
- * READs of keys drawn at random from all @nkeys (with @hot, from 1024 of
- * them spread over the store: a working set that stays the same size as
+ * READs of keys drawn at random from all @nkeys (with @hot, from that many
+ * of them spread over the store: a working set that stays the same size as
  * the store grows), each timed as the fastest of cfg.sub batches of
  * cfg.batch_ms; ns per operation.
  */
@@ -320,7 +319,8 @@ int mem_probe(int nkeys, int timed, struct mem_result *r)
 	}
 	if (!err && timed) {
 		err = time_ops(fd, keys, nkeys, 0, &r->commit_ns, &r->read8_ns);
-		err = err ?: time_ops(fd, keys, nkeys, 1, &r->commit_hot_ns, &r->read8_hot_ns);
+		err = err ?: time_ops(fd, keys, nkeys, 1024, &r->commit_hot_ns, &r->read8_hot_ns);
+		err = err ?: time_ops(fd, keys, nkeys, 8, &r->commit_tiny_ns, &r->read8_tiny_ns);
 		if (err)
 			snprintf(r->why, sizeof(r->why), "timing: %s", strerror(-err));
 	}

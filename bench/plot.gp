@@ -10,7 +10,7 @@
 # bankfile columns: processes, then transfers/s of each system of banksys
 # curvefile columns: store keys, kernel bytes per key beyond key + value,
 #   1-key commit ns, 8-key read ns (keys drawn from the whole store), the
-#   same two on 1024 keys spread over the store
+#   same two on 1024 keys spread over the store, and on 8
 # Rates are the medians measured inside the VM (QEMU TCG): compare the
 # shapes and the ratios, not the absolute values, with another machine.
 
@@ -25,6 +25,8 @@ set style line 2 lw 2 pt 5 ps 1.0 lc rgb "#ff7f0e"
 set style line 3 lw 1.5 dt 2 lc rgb "#1f77b4"
 set style line 4 lw 1.5 dt 2 lc rgb "#ff7f0e"
 set style line 5 lw 1.5 dt 3 lc rgb "#7f7f7f"
+set style line 6 lw 1 dt 4 lc rgb "#1f77b4"
+set style line 7 lw 1 dt 4 lc rgb "#ff7f0e"
 
 # Left: throughput against the io_uring batch size.
 set title "1-key commits against io_uring batch size"
@@ -73,6 +75,8 @@ plot curvefile using 1:3 with linespoints ls 1 title "1-key commit (ns)", \
      curvefile using 1:4 with linespoints ls 2 title "8-key read (ns)", \
      curvefile using 1:5 with linespoints ls 3 title "1-key commit, 1024 keys spread (ns)", \
      curvefile using 1:6 with linespoints ls 4 title "8-key read, 1024 keys spread (ns)", \
+     curvefile using 1:7 with linespoints ls 6 title "1-key commit, 8 keys spread (ns)", \
+     curvefile using 1:8 with linespoints ls 7 title "8-key read, 8 keys spread (ns)", \
      curvefile using 1:2 axes x1y2 with linespoints ls 5 title "B/key beyond key + value (right axis)", \
      64 axes x1y2 with lines ls 3 title "64 B/key goal (right axis)"
 

@@ -446,7 +446,10 @@ static void print_bank(void)
 	printf("   (goal: >= 3x at 1, >= 8x at 4)\n");
 }
 
-/* Largest store / smallest: 0 commit, 1 read, 2 hot commit, 3 hot read. */
+/*
+ * Largest store / smallest: 0 commit, 1 read, 2 hot commit, 3 hot read,
+ * 4 tiny commit, 5 tiny read.
+ */
 static double curve_ratio(int which)
 {
 	const struct mem_result *a = &curve.r[0], *b = &curve.r[curve.n - 1];
@@ -457,7 +460,9 @@ static double curve_ratio(int which)
 	case 0: return b->commit_ns / a->commit_ns;
 	case 1: return b->read8_ns / a->read8_ns;
 	case 2: return b->commit_hot_ns / a->commit_hot_ns;
-	default: return b->read8_hot_ns / a->read8_hot_ns;
+	case 3: return b->read8_hot_ns / a->read8_hot_ns;
+	case 4: return b->commit_tiny_ns / a->commit_tiny_ns;
+	default: return b->read8_tiny_ns / a->read8_tiny_ns;
 	}
 }
 
@@ -466,7 +471,7 @@ static void write_curve_json(FILE *f)
 	int i;
 
 	fprintf(f, "  \"curve\": {\"label\": \"cost as the store grows (8-byte keys and "
-		"values; keys at random from the whole store, or from 1024 spread over it)\", "
+		"values; keys at random from the whole store, or from 1024 or 8 spread over it)\", "
 		"\"target\": %g, \"commit_ratio\": ", CURVE_TARGET);
 	jnum(f, curve_ratio(0));
 	fprintf(f, ", \"read8_ratio\": ");
@@ -475,6 +480,10 @@ static void write_curve_json(FILE *f)
 	jnum(f, curve_ratio(2));
 	fprintf(f, ", \"read8_hot_ratio\": ");
 	jnum(f, curve_ratio(3));
+	fprintf(f, ", \"commit_tiny_ratio\": ");
+	jnum(f, curve_ratio(4));
+	fprintf(f, ", \"read8_tiny_ratio\": ");
+	jnum(f, curve_ratio(5));
 	fprintf(f, ", \"mem_target\": %g, \"sizes\": [", MEM_TARGET);
 	for (i = 0; i < curve.n; i++) {
 		const struct mem_result *m = &curve.r[i];
@@ -490,6 +499,10 @@ static void write_curve_json(FILE *f)
 		jnum(f, m->commit_hot_ns);
 		fprintf(f, ", \"read8_hot_ns\": ");
 		jnum(f, m->read8_hot_ns);
+		fprintf(f, ", \"commit_tiny_ns\": ");
+		jnum(f, m->commit_tiny_ns);
+		fprintf(f, ", \"read8_tiny_ns\": ");
+		jnum(f, m->read8_tiny_ns);
 		fprintf(f, ", \"insert_ns_per_key\": ");
 		jnum(f, m->insert_ns);
 		fprintf(f, ", \"slab_caches_bytes_per_key\": %s}",
@@ -500,29 +513,33 @@ static void write_curve_json(FILE *f)
 
 static void print_curve(void)
 {
-	static const char * const what[4] = {
+	static const char * const what[6] = {
 		"1-key commit, largest store / smallest",
 		"8-key read, largest store / smallest",
 		"  the same, 1024 keys spread over the store",
 		"  the same, 1024 keys spread over the store",
+		"  the same, 8 keys spread over the store",
+		"  the same, 8 keys spread over the store",
 	};
 	double v;
 	int i;
 
 	if (!curve.n)
 		return;
-	printf("\n%-10s %14s %14s %14s %14s %14s\n", "store keys", "B/key beyond",
-	       "1-key commit", "8-key read", "commit (hot)", "read (hot)");
+	printf("\n%-10s %14s %14s %14s %14s %14s %14s %14s\n", "store keys", "B/key beyond",
+	       "1-key commit", "8-key read", "commit (1024)", "read (1024)", "commit (8)",
+	       "read (8)");
 	for (i = 0; i < curve.n; i++)
-		printf("%-10llu %12.1f B %11.0f ns %11.0f ns %11.0f ns %11.0f ns\n",
+		printf("%-10llu %12.1f B %11.0f ns %11.0f ns %11.0f ns %11.0f ns %11.0f ns %11.0f ns\n",
 		       (unsigned long long)curve.r[i].keys, curve.r[i].per_key,
 		       curve.r[i].commit_ns, curve.r[i].read8_ns, curve.r[i].commit_hot_ns,
-		       curve.r[i].read8_hot_ns);
+		       curve.r[i].read8_hot_ns, curve.r[i].commit_tiny_ns, curve.r[i].read8_tiny_ns);
 	if (curve.n < 2)
 		return;
-	for (i = 0; i < 4; i++) {
-		/* commit, its hot variant, read, its hot variant */
-		int w = (i & 1) * 2 + (i >> 1);
+	for (i = 0; i < 6; i++) {
+		/* commit and its working sets, then read and its working sets */
+		static const int order[6] = { 0, 2, 4, 1, 3, 5 };
+		int w = order[i];
 
 		v = curve_ratio(w);
 		printf("%-52s %9.3f %8s  %s\n", what[w], v, "<= 1.2",
