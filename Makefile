@@ -81,7 +81,7 @@ NEED_DEPS = @if ! ( $(DEPS_OK) ); then echo "make: toolchain incomplete, running
 SUBDIRS := lib tools python
 
 .PHONY: all module userspace lib tools selftests python deps check demo bench bench-python soak \
-	check-etcd bench-etcd \
+	check-etcd bench-etcd check-kamaelia \
 	fuzz ustress ufuzz style htmldocs install clean
 
 all: module userspace
@@ -254,6 +254,19 @@ bench-python:
 			-c 'python3 /bin/pybench.py --c /bin/stm-pybench-c --out /out $(PYBENCH_ARGS)' \
 			|| rc=1; \
 	done; exit $$rc
+
+# `make check-kamaelia STM_KAMAELIA=DIR`: Kamaelia's own Axon.STM programs,
+# read from a sparkslabs/kamaelia checkout (DIR; only Code/Python/Axon is
+# packed), run unchanged but for the import line against stmdev.axon in
+# the VM on every kernel of STM_KERNELS (selftests/kamaelia_test.sh, which
+# make check runs too and which skips without a checkout).
+# Documentation/python.rst, "Kamaelia's programs".
+check-kamaelia:
+	@if [ ! -f "$(STM_KAMAELIA)/Code/Python/Axon/Axon/STM.py" ]; then \
+		echo "check-kamaelia: set STM_KAMAELIA to a Kamaelia checkout"; exit 1; fi
+	+$(MAKE) module lib python
+	+$(VM_RUN) -P -a "$(abspath $(STM_KAMAELIA))/Code/Python/Axon:/kamaelia/Code/Python/Axon" \
+		-T kamaelia_test.sh
 
 # `make soak`: the SIGKILL soak (selftests/soak_test, Documentation/testing.rst)
 # with SOAK_KILLS kill -9 (default 1000; make check runs a 100-kill slice)

@@ -24,14 +24,18 @@ import threading as _threading
 from ._errors import (Error, ConflictError, BusyError, RetriesExceeded,
                       InvalidArgument, ValueTooBig, NotFound, ClosedError,
                       Timeout, PermissionDenied, NoSpace, UnencodableValue,
-                      RetryTransaction)
+                      RetryTransaction, Exists, OutOfRange, NotEmpty,
+                      Unsupported)
 from . import codec
 from . import _stmdev
 
 __all__ = ["Store", "Tx", "unlink", "Error", "ConflictError", "BusyError",
            "RetriesExceeded", "InvalidArgument", "ValueTooBig", "NotFound",
            "ClosedError", "Timeout", "PermissionDenied", "NoSpace",
-           "UnencodableValue", "RetryTransaction", "codec"]
+           "UnencodableValue", "RetryTransaction", "codec",
+           "Exists", "OutOfRange", "NotEmpty", "Unsupported",
+           "stores", "StoreInfo", "StoreStats", "FamilyStats", "StoreEntry",
+           "Record", "Queue", "MVar", "Semaphore", "Map", "Set", "Array"]
 
 KEY_MAX = _stmdev.KEY_MAX
 NAME_MAX = _stmdev.NAME_MAX
@@ -244,6 +248,49 @@ class Store(object):
     def decode(self, data):
         return codec.decode(data, self._pickle)
 
+    # -- info, statistics, export/import (the block at the end of this file) --
+    def info(self):
+        """StoreInfo of this store (stm_info): owner, mode, size, clock."""
+        return StoreInfo(**_stmdev.info(self._raw))
+
+    def stats(self):
+        """StoreStats: the store's counters, shared by every process."""
+        return StoreStats(**_stmdev.stats(self._raw))
+
+    def families(self):
+        """{family name: FamilyStats} of every transaction family."""
+        return {f["name"]: FamilyStats(**f) for f in _stmdev.families(self._raw)}
+
+    def export(self):
+        """(clock, [Record(key, data, version)]): every key at one instant
+        (stm_export); data are the stored bytes (decode() them)."""
+        clock, recs = _stmdev.export(self._raw)
+        return clock, [Record(key_obj(k), d, v) for k, d, v in recs]
+
+    def import_(self, records):
+        """Fill this empty store with records (Record or (key, data,
+        version) with data bytes), all or nothing (stm_import); returns
+        the store's clock after."""
+        recs = []
+        for r in records:
+            k, d, v = r
+            if type(d) is not bytes:
+                raise InvalidArgument(_errno.EINVAL, "a record's data is bytes")
+            if type(v) is not int or not 0 < v < 1 << 64:
+                raise InvalidArgument(_errno.EINVAL, "a record's version is 1..2**64-1")
+            recs.append((key_bytes(k), d, v))
+        return _stmdev.import_(self._raw, recs)
+
+    def save(self, path):
+        """Write the store to path in stmctl's save file format (one
+        snapshot; through a temporary file, fsynced and renamed)."""
+        _save(self, path)
+
+    def load(self, path):
+        """Import a stmctl save file into this empty store (checked whole
+        first: nothing is loaded from a bad file); returns the clock."""
+        return self.import_(_load(path)[1])
+
     # -- single operations ---------------------------------------------------
     def read(self, keys):
         """{key: (version, value)} for keys, all at one snapshot; an absent
@@ -361,3 +408,325 @@ class Store(object):
                     pass
         finally:
             self._wait_lock.release()
+
+
+# ---- info, statistics, export/import, containers ----------------------------
+
+import collections as _collections
+import struct as _struct
+import zlib as _zlib
+
+StoreInfo = _collections.namedtuple(
+    "StoreInfo", "name uid gid mode flags keys bytes clock unlinked charge")
+StoreStats = _collections.namedtuple(
+    "StoreStats", "commits conflicts busy reads keys bytes waits wakeups charge")
+FamilyStats = _collections.namedtuple(
+    "FamilyStats", "name id attempts commits conflicts busy waits retries")
+StoreEntry = _collections.namedtuple("StoreEntry", "name uid gid mode keys bytes")
+Record = _collections.namedtuple("Record", "key data version")
+
+
+def stores():
+    """[StoreEntry] of every store the caller may read (stm_stores)."""
+    return [StoreEntry(**e) for e in _stmdev.stores()]
+
+
+# stmctl's save file (tools/save.c, stmctl(1) "Save files"), little-endian:
+# header "STMSAVE\0", u32 format 1, u32 header length 104, u64 count,
+# u64 clock, u64 record bytes, name[64]; records u64 version, u32 key
+# length, u32 value length, key, value; trailer u32 CRC-32, u32 0.
+_SAVE_HDR = _struct.Struct("<8sIIQQQ64s")
+_SAVE_REC = _struct.Struct("<QII")
+
+
+def _save(store, path):
+    clock, recs = store.export()
+    body = bytearray()
+    for r in recs:
+        k = key_bytes(r.key)
+        body += _SAVE_REC.pack(r.version, len(k), len(r.data)) + k + r.data
+    name = (store.name or "").encode()[:63]
+    img = _SAVE_HDR.pack(b"STMSAVE\0", 1, _SAVE_HDR.size, len(recs), clock,
+                         len(body), name) + bytes(body)
+    img += _struct.pack("<II", _zlib.crc32(img) & 0xffffffff, 0)
+    d = _os.path.dirname(_os.path.abspath(path))
+    tmp = "%s.tmp.%d" % (path, _os.getpid())
+    fd = _os.open(tmp, _os.O_WRONLY | _os.O_CREAT | _os.O_TRUNC, 0o600)
+    try:
+        with _os.fdopen(fd, "wb") as f:
+            f.write(img)
+            f.flush()
+            _os.fsync(f.fileno())
+        _os.rename(tmp, path)
+    except BaseException:
+        try:
+            _os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    dfd = _os.open(d, _os.O_RDONLY)
+    try:
+        _os.fsync(dfd)
+    finally:
+        _os.close(dfd)
+
+
+def _bad_file(why):
+    return InvalidArgument(_errno.EINVAL, "not a valid stmctl save file: " + why)
+
+
+def _load(path):
+    """(name, [Record]) of a save file, every part checked."""
+    with open(path, "rb") as f:
+        img = f.read()
+    h, t = _SAVE_HDR.size, 8
+    if len(img) < h + t:
+        raise _bad_file("too short")
+    magic, fmt, hlen, count, clock, rbytes, name = _SAVE_HDR.unpack_from(img)
+    if magic != b"STMSAVE\0":
+        raise _bad_file("bad magic")
+    if fmt != 1 or hlen != h:
+        raise _bad_file("unknown format %d" % fmt)
+    if rbytes != len(img) - h - t:
+        raise _bad_file("size")
+    crc, zero = _struct.unpack_from("<II", img, len(img) - t)
+    if zero or crc != _zlib.crc32(img[:-t]) & 0xffffffff:
+        raise _bad_file("CRC")
+    recs, off, end = [], h, len(img) - t
+    while off < end:
+        if end - off < _SAVE_REC.size:
+            raise _bad_file("truncated record")
+        v, kl, vl = _SAVE_REC.unpack_from(img, off)
+        off += _SAVE_REC.size
+        if not 0 < kl <= KEY_MAX or vl > end - off - kl or v == 0:
+            raise _bad_file("bad record")
+        recs.append(Record(key_obj(img[off:off + kl]), img[off + kl:off + kl + vl], v))
+        off += kl + vl
+    if len(recs) != count:
+        raise _bad_file("count")
+    return name.rstrip(b"\0").decode("utf-8", "replace"), recs
+
+
+# Containers (lib/containers.c, Documentation/containers.rst) over keys of
+# a store, each operation a part of the transaction it is given: a
+# blocking one that cannot go on retries the transaction (inside or_else,
+# the other branch runs); the try_ ones return instead.  Values go through
+# the store's codec, as tx.get/tx.put.
+
+def _cname(name):
+    if not isinstance(name, str):
+        raise InvalidArgument(_errno.EINVAL, "a container name is a str")
+    key_bytes(name)
+    if "\0" in name:
+        raise InvalidArgument(_errno.EINVAL, "a container name has no NUL")
+    return name
+
+
+def _count(n, what="n"):
+    if type(n) is not int or not 0 < n < 1 << 63:
+        raise InvalidArgument(_errno.EINVAL, "%s is an int >= 1" % what)
+    return n
+
+
+def _enc(tx, value):
+    return codec.encode(value, tx._store._pickle)
+
+
+def _dec(tx, data):
+    return codec.decode(data, tx._store._pickle)
+
+
+
+class Queue(object):
+    """A FIFO queue (Haskell TQueue/TBQueue); capacity 0: unbounded."""
+
+    def __init__(self, name, capacity=0):
+        self.name = _cname(name)
+        if type(capacity) is not int or not 0 <= capacity < 1 << 63:
+            raise InvalidArgument(_errno.EINVAL, "capacity is an int >= 0")
+        self.capacity = capacity
+
+    def _init(self, tx):
+        if self.capacity:
+            _stmdev.cnum(tx._raw, _stmdev.Q_INIT, self.name, self.capacity)
+
+    def put(self, tx, value):
+        """Append value; retries while a bounded queue is full."""
+        data = _enc(tx, value)
+        self._init(tx)
+        _stmdev.cput(tx._raw, _stmdev.Q_PUT, self.name, b"", data, 0)
+
+    def try_put(self, tx, value):
+        """Append value; False (nothing done) when the queue is full."""
+        data = _enc(tx, value)
+        self._init(tx)
+        return _stmdev.cput(tx._raw, _stmdev.Q_TRY_PUT, self.name, b"", data, 0) is not None
+
+    def _get(self, tx, op, default):
+        d = _stmdev.cget(tx._raw, op, self.name)
+        if d is None:
+            return default
+        return _dec(tx, d)
+
+    def take(self, tx):
+        """Remove and return the oldest item; retries while empty."""
+        return self._get(tx, _stmdev.Q_TAKE, None)
+
+    def try_take(self, tx, default=None):
+        """The oldest item, removed; default when empty."""
+        return self._get(tx, _stmdev.Q_TRY_TAKE, default)
+
+    def peek(self, tx):
+        """The oldest item, left in the queue; retries while empty."""
+        return self._get(tx, _stmdev.Q_PEEK, None)
+
+    def try_peek(self, tx, default=None):
+        return self._get(tx, _stmdev.Q_TRY_PEEK, default)
+
+    def size(self, tx):
+        return _stmdev.cnum(tx._raw, _stmdev.Q_SIZE, self.name, 0)
+
+
+class MVar(object):
+    """A one-place box (Haskell TMVar)."""
+
+    def __init__(self, name):
+        self.name = _cname(name)
+
+    def put(self, tx, value):
+        """Fill it; retries while full."""
+        _stmdev.cput(tx._raw, _stmdev.MV_PUT, self.name, b"", _enc(tx, value), 0)
+
+    def try_put(self, tx, value):
+        """Fill it; False when full."""
+        return _stmdev.cput(tx._raw, _stmdev.MV_TRY_PUT, self.name, b"",
+                            _enc(tx, value), 0) is not None
+
+    def take(self, tx):
+        """Empty it, returning the value; retries while empty."""
+        return _dec(tx, _stmdev.cget(tx._raw, _stmdev.MV_TAKE, self.name))
+
+    def try_take(self, tx, default=None):
+        d = _stmdev.cget(tx._raw, _stmdev.MV_TRY_TAKE, self.name)
+        return default if d is None else _dec(tx, d)
+
+    def read(self, tx):
+        """The value, left in place; retries while empty."""
+        return _dec(tx, _stmdev.cget(tx._raw, _stmdev.MV_READ, self.name))
+
+
+class Semaphore(object):
+    """A counting semaphore (an integer key; absent: 0 units).  release()
+    is a commuting addition: it never conflicts."""
+
+    def __init__(self, name):
+        self.name = _cname(name)
+
+    def acquire(self, tx, n=1):
+        """Take n units; retries while fewer are there."""
+        _stmdev.cnum(tx._raw, _stmdev.SEM_ACQ, self.name, _count(n))
+
+    def try_acquire(self, tx, n=1):
+        """Take n units; False (nothing taken) while fewer are there."""
+        return _stmdev.cnum(tx._raw, _stmdev.SEM_TRY_ACQ, self.name,
+                            _count(n)) is not None
+
+    def release(self, tx, n=1):
+        """Give n units (back); how a semaphore gets its first units."""
+        _stmdev.cnum(tx._raw, _stmdev.SEM_REL, self.name, _count(n))
+
+
+class Map(object):
+    """A map over the key prefix name/k/ (keys str or bytes, values any
+    encodable value); items() sees one snapshot (Documentation/containers.rst)."""
+
+    def __init__(self, name):
+        self.name = _cname(name)
+
+    def get(self, tx, key, default=None):
+        d = _stmdev.cget(tx._raw, _stmdev.MAP_GET, self.name, key_bytes(key))
+        return default if d is None else _dec(tx, d)
+
+    def put(self, tx, key, value):
+        """True when it added key, False when it replaced its value."""
+        return bool(_stmdev.cput(tx._raw, _stmdev.MAP_PUT, self.name,
+                                 key_bytes(key), _enc(tx, value), 0))
+
+    def delete(self, tx, key):
+        """True when key was there (and is removed), else False."""
+        return _stmdev.cput(tx._raw, _stmdev.MAP_DEL, self.name, key_bytes(key),
+                            b"", 0) is not None
+
+    def contains(self, tx, key):
+        return bool(_stmdev.cput(tx._raw, _stmdev.MAP_CONTAINS, self.name,
+                                 key_bytes(key), b"", 0))
+
+    def size(self, tx):
+        return _stmdev.cnum(tx._raw, _stmdev.MAP_SIZE, self.name, 0)
+
+    def items(self, tx):
+        """[(key, value)] of every entry at the transaction's snapshot."""
+        return [(key_obj(k), _dec(tx, d))
+                for k, d in _stmdev.citems(tx._raw, self.name)]
+
+    def keys(self, tx):
+        return [key_obj(k) for k, _ in _stmdev.citems(tx._raw, self.name)]
+
+
+class Set(object):
+    """A set of keys (str or bytes): a Map with empty values."""
+
+    def __init__(self, name):
+        self.name = _cname(name)
+
+    def add(self, tx, key):
+        """True when key was not there."""
+        return bool(_stmdev.cput(tx._raw, _stmdev.SET_ADD, self.name,
+                                 key_bytes(key), b"", 0))
+
+    def remove(self, tx, key):
+        """True when key was there (and is removed), else False."""
+        return _stmdev.cput(tx._raw, _stmdev.SET_REMOVE, self.name,
+                            key_bytes(key), b"", 0) is not None
+
+    def contains(self, tx, key):
+        return bool(_stmdev.cput(tx._raw, _stmdev.MAP_CONTAINS, self.name,
+                                 key_bytes(key), b"", 0))
+
+    def size(self, tx):
+        return _stmdev.cnum(tx._raw, _stmdev.MAP_SIZE, self.name, 0)
+
+    def members(self, tx):
+        """The keys at the transaction's snapshot."""
+        return [key_obj(k) for k, _ in _stmdev.citems(tx._raw, self.name)]
+
+
+class Array(object):
+    """A fixed-size array of n elements; an element never set reads as
+    None (as does one set to b"", which is stored as empty data)."""
+
+    def __init__(self, name, n):
+        self.name = _cname(name)
+        self.n = _count(n, "n (the array's size)")
+
+    def init(self, tx):
+        """Make the array (Exists if it has another size)."""
+        _stmdev.cnum(tx._raw, _stmdev.ARR_INIT, self.name, self.n)
+
+    def size(self, tx):
+        return _stmdev.cnum(tx._raw, _stmdev.ARR_SIZE, self.name, 0)
+
+    def _index(self, i):
+        if type(i) is not int:
+            raise InvalidArgument(_errno.EINVAL, "an index is an int")
+        if not 0 <= i < self.n:
+            raise OutOfRange(_errno.ERANGE, "index %d out of 0..%d" % (i, self.n - 1))
+        return i
+
+    def get(self, tx, i, default=None):
+        d = _stmdev.cget(tx._raw, _stmdev.ARR_GET, self.name, b"", self._index(i))
+        return default if not d else _dec(tx, d)
+
+    def set(self, tx, i, value):
+        i = self._index(i)
+        _stmdev.cput(tx._raw, _stmdev.ARR_SET, self.name, b"", _enc(tx, value), i)

@@ -60,6 +60,23 @@ class NoSpace(Error):
     """The store or the user's quota is full (ENOSPC, EDQUOT)."""
 
 
+class Exists(Error):
+    """A container made with other parameters (EEXIST: a queue's capacity,
+    an array's size), or a key twice in an import."""
+
+
+class OutOfRange(Error, IndexError):
+    """An array index past the end (ERANGE)."""
+
+
+class NotEmpty(Error):
+    """import into a store that has keys (ENOTEMPTY)."""
+
+
+class Unsupported(Error):
+    """The store's backend cannot do it (EOPNOTSUPP)."""
+
+
 class RetryTransaction(BaseException):
     """Raised by Tx.retry() to leave the transaction function; stm_atomic
     then blocks until something the transaction read changes.  Do not catch
@@ -80,6 +97,11 @@ _CLASSES = {
     _errno.EPERM: PermissionDenied,
     _errno.ENOSPC: NoSpace,
     _errno.EDQUOT: NoSpace,
+    _errno.EEXIST: Exists,
+    _errno.ERANGE: OutOfRange,
+    _errno.EMSGSIZE: ValueTooBig,
+    _errno.ENOTEMPTY: NotEmpty,
+    _errno.EOPNOTSUPP: Unsupported,
 }
 
 # Set by stmdev.axon: Axon's classes replace ours where Axon raises them.

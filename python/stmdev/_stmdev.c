@@ -1085,6 +1085,649 @@ static PyObject *mod_unlink(PyObject *m, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
+/* ==== store info, statistics, export/import, containers ===================
+ *
+ * Module functions taking a RawStore or a RawTx as their first argument
+ * (kept apart from the methods above; stmdev/__init__.py wraps them).
+ */
+
+/* info(store) -> dict (stm_info). */
+static PyObject *ext_info(PyObject *m, PyObject *arg)
+{
+	StoreObject *self = (StoreObject *)arg;
+	struct stm_info in;
+	int ret;
+
+	if (!PyObject_TypeCheck(arg, &StoreType)) {
+		PyErr_SetString(PyExc_TypeError, "info() takes a RawStore");
+		return NULL;
+	}
+	if (store_enter(self))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_info(self->s, &in);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret)
+		return raise_err(ret, NULL, 0);
+	in.name[sizeof(in.name) - 1] = '\0';
+	return Py_BuildValue("{s:s,s:I,s:I,s:I,s:I,s:K,s:K,s:K,s:O,s:K}",
+			     "name", in.name, "uid", in.uid, "gid", in.gid,
+			     "mode", in.mode, "flags", in.flags,
+			     "keys", (unsigned long long)in.keys,
+			     "bytes", (unsigned long long)in.bytes,
+			     "clock", (unsigned long long)in.clock,
+			     "unlinked", in.unlinked ? Py_True : Py_False,
+			     "charge", (unsigned long long)in.charge);
+}
+
+/* stats(store) -> dict (stm_stats). */
+static PyObject *ext_stats(PyObject *m, PyObject *arg)
+{
+	StoreObject *self = (StoreObject *)arg;
+	struct stm_stats st;
+	int ret;
+
+	if (!PyObject_TypeCheck(arg, &StoreType)) {
+		PyErr_SetString(PyExc_TypeError, "stats() takes a RawStore");
+		return NULL;
+	}
+	if (store_enter(self))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_stats(self->s, &st);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret)
+		return raise_err(ret, NULL, 0);
+	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+			     "commits", (unsigned long long)st.commits,
+			     "conflicts", (unsigned long long)st.conflicts,
+			     "busy", (unsigned long long)st.busy,
+			     "reads", (unsigned long long)st.reads,
+			     "keys", (unsigned long long)st.keys,
+			     "bytes", (unsigned long long)st.bytes,
+			     "waits", (unsigned long long)st.waits,
+			     "wakeups", (unsigned long long)st.wakeups,
+			     "charge", (unsigned long long)st.charge);
+}
+
+/*
+ * Callbacks that build a Python list run without the GIL's owner being
+ * sure (the library calls them from inside a call made with the GIL
+ * released): each takes the GIL, and the first failure stops the walk.
+ */
+struct ext_list {
+	PyObject *list;
+	int failed;
+};
+
+static int ext_append(struct ext_list *l, PyObject *item)
+{
+	if (!item || PyList_Append(l->list, item)) {
+		Py_XDECREF(item);
+		l->failed = 1;
+		return 1;
+	}
+	Py_DECREF(item);
+	return 0;
+}
+
+static int ext_family_cb(const struct stm_family_stats *f, void *arg)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	int ret = ext_append(arg, Py_BuildValue(
+		"{s:s,s:I,s:K,s:K,s:K,s:K,s:K,s:K}", "name", f->name, "id", f->id,
+		"attempts", (unsigned long long)f->attempts,
+		"commits", (unsigned long long)f->commits,
+		"conflicts", (unsigned long long)f->conflicts,
+		"busy", (unsigned long long)f->busy,
+		"waits", (unsigned long long)f->waits,
+		"retries", (unsigned long long)f->retries));
+
+	PyGILState_Release(g);
+	return ret;
+}
+
+/* families(store) -> [dict] (stm_families). */
+static PyObject *ext_families(PyObject *m, PyObject *arg)
+{
+	StoreObject *self = (StoreObject *)arg;
+	struct ext_list l = { 0 };
+	int ret;
+
+	if (!PyObject_TypeCheck(arg, &StoreType)) {
+		PyErr_SetString(PyExc_TypeError, "families() takes a RawStore");
+		return NULL;
+	}
+	l.list = PyList_New(0);
+	if (!l.list)
+		return NULL;
+	if (store_enter(self))
+		goto out_free;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_families(self->s, ext_family_cb, &l);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (l.failed)
+		goto out_free;
+	if (ret < 0) {
+		raise_err(ret, NULL, 0);
+		goto out_free;
+	}
+	return l.list;
+out_free:
+	Py_DECREF(l.list);
+	return NULL;
+}
+
+static int ext_store_cb(const struct stm_store_ent *e, void *arg)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	int ret = ext_append(arg, Py_BuildValue(
+		"{s:s,s:I,s:I,s:I,s:K,s:K}", "name", e->name, "uid", e->uid,
+		"gid", e->gid, "mode", e->mode, "keys", (unsigned long long)e->keys,
+		"bytes", (unsigned long long)e->bytes));
+
+	PyGILState_Release(g);
+	return ret;
+}
+
+/* stores() -> [dict] (stm_stores: every store the caller may read). */
+static PyObject *ext_stores(PyObject *m, PyObject *noargs)
+{
+	struct ext_list l = { 0 };
+	int ret;
+
+	l.list = PyList_New(0);
+	if (!l.list)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_stores(ext_store_cb, &l);
+	Py_END_ALLOW_THREADS
+	if (l.failed)
+		goto out_free;
+	if (ret < 0) {
+		raise_err(ret, NULL, 0);
+		goto out_free;
+	}
+	return l.list;
+out_free:
+	Py_DECREF(l.list);
+	return NULL;
+}
+
+static int ext_export_cb(const struct stm_record *r, void *arg)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	int ret = ext_append(arg, Py_BuildValue(
+		"(y#y#K)", (const char *)r->key, (Py_ssize_t)r->key_len,
+		r->value ? (const char *)r->value : "", (Py_ssize_t)r->value_len,
+		(unsigned long long)r->version));
+
+	PyGILState_Release(g);
+	return ret;
+}
+
+/* export(store) -> (clock, [(key, data, version)]) at one instant. */
+static PyObject *ext_export(PyObject *m, PyObject *arg)
+{
+	StoreObject *self = (StoreObject *)arg;
+	struct ext_list l = { 0 };
+	uint64_t clock = 0;
+	int ret;
+
+	if (!PyObject_TypeCheck(arg, &StoreType)) {
+		PyErr_SetString(PyExc_TypeError, "export() takes a RawStore");
+		return NULL;
+	}
+	l.list = PyList_New(0);
+	if (!l.list)
+		return NULL;
+	if (store_enter(self))
+		goto out_free;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_export(self->s, ext_export_cb, &l, &clock);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (l.failed)
+		goto out_free;
+	if (ret < 0) {
+		raise_err(ret, NULL, 0);
+		goto out_free;
+	}
+	return Py_BuildValue("(KN)", (unsigned long long)clock, l.list);
+out_free:
+	Py_DECREF(l.list);
+	return NULL;
+}
+
+/*
+ * import_(store, [(key, data, version)]) -> clock; all or nothing.  The
+ * records point into the bytes objects of @fast, which live (and, bytes
+ * being immutable, stay unchanged) until the call returns.
+ */
+static PyObject *ext_import(PyObject *m, PyObject *args)
+{
+	StoreObject *self;
+	struct stm_record *recs = NULL;
+	PyObject *seq, *fast, *out = NULL;
+	uint64_t clock = 0;
+	Py_ssize_t n, i;
+	int ret;
+
+	if (!PyArg_ParseTuple(args, "O!O", &StoreType, &self, &seq))
+		return NULL;
+	fast = PySequence_Fast(seq, "import_() takes a sequence of records");
+	if (!fast)
+		return NULL;
+	n = PySequence_Fast_GET_SIZE(fast);
+	if (n > 16 * 1024 * 1024) {
+		raise_err(-E2BIG, NULL, 0);
+		goto out;
+	}
+	recs = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*recs));
+	if (!recs) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		PyObject *r = PySequence_Fast_GET_ITEM(fast, i);
+		PyObject *k, *d;
+		unsigned long long v;
+
+		if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 3 ||
+		    !PyBytes_Check(k = PyTuple_GET_ITEM(r, 0)) ||
+		    !PyBytes_Check(d = PyTuple_GET_ITEM(r, 1))) {
+			raise_err(-EINVAL, NULL, 0);
+			goto out;
+		}
+		v = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 2));
+		if (PyErr_Occurred()) {
+			PyErr_Clear();
+			raise_err(-EINVAL, NULL, 0);
+			goto out;
+		}
+		recs[i].key = PyBytes_AS_STRING(k);
+		recs[i].key_len = (size_t)PyBytes_GET_SIZE(k);
+		recs[i].value = PyBytes_AS_STRING(d);
+		recs[i].value_len = (size_t)PyBytes_GET_SIZE(d);
+		recs[i].version = v;
+	}
+	if (store_enter(self))
+		goto out;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_import(self->s, recs, (size_t)n, &clock);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret)
+		raise_err(ret, NULL, 0);
+	else
+		out = PyLong_FromUnsignedLongLong(clock);
+out:
+	PyMem_Free(recs);
+	Py_DECREF(fast);
+	return out;
+}
+
+/* ---- containers (lib/containers.c), inside a running transaction ---- */
+
+/* The RawTx argument, checked to be live. */
+static int ext_tx(PyObject *o, TxObject **t)
+{
+	if (!PyObject_TypeCheck(o, &TxType)) {
+		PyErr_SetString(PyExc_TypeError, "a RawTx is needed");
+		return -1;
+	}
+	*t = (TxObject *)o;
+	return tx_ok(*t);
+}
+
+/* A container name: a str of 1..STM_KEY_MAX UTF-8 bytes without NUL. */
+static const char *ext_name(PyObject *o)
+{
+	Py_ssize_t len;
+	const char *s;
+
+	if (!PyUnicode_Check(o)) {
+		raise_err(-EINVAL, NULL, 0);
+		return NULL;
+	}
+	s = PyUnicode_AsUTF8AndSize(o, &len);
+	if (!s)
+		return NULL;
+	if (len < 1 || len > STM_KEY_MAX || strlen(s) != (size_t)len) {
+		raise_err(-EINVAL, NULL, 0);
+		return NULL;
+	}
+	return s;
+}
+
+/* What a container call's result means to Python: -EAGAIN (a try_ that
+ * could not go on) is None; STM_RETRY raises RetryTransaction. */
+#define EXT_AGAIN	1
+
+static int ext_check(int ret, const char *name)
+{
+	if (ret == -EAGAIN)
+		return EXT_AGAIN;
+	if (ret < 0 || ret == STM_RETRY) {
+		tx_err(ret, name, name ? strlen(name) : 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The operations that hand data out: queue take/peek (try or not), mvar
+ * take/read, map get, array get.  The buffer is the store's largest value.
+ */
+enum ext_get_op {
+	EXT_Q_TAKE, EXT_Q_TRY_TAKE, EXT_Q_PEEK, EXT_Q_TRY_PEEK,
+	EXT_MV_TAKE, EXT_MV_TRY_TAKE, EXT_MV_READ, EXT_MAP_GET, EXT_ARR_GET,
+};
+
+/* cget(tx, op, name, key=b"", index=0) -> bytes, or None (try_: nothing;
+ * map get: absent). */
+static PyObject *ext_cget(PyObject *m, PyObject *args)
+{
+	PyObject *to, *no, *out = NULL;
+	unsigned long long idx = 0;
+	Py_buffer k = { 0 };
+	struct stm_limits lim;
+	const char *name;
+	size_t cap, len = 0;
+	TxObject *t;
+	char *buf;
+	int op, ret;
+
+	if (!PyArg_ParseTuple(args, "OiO|y*K", &to, &op, &no, &k, &idx))
+		return NULL;
+	if (ext_tx(to, &t) || !(name = ext_name(no)))
+		goto out_rel;
+	if (stm_limits(t->store->s, &lim) || lim.max_value_size == 0 ||
+	    lim.max_value_size > (1u << 30)) {
+		raise_err(-EINVAL, NULL, 0);
+		goto out_rel;
+	}
+	cap = lim.max_value_size;
+	buf = PyMem_Malloc(cap);
+	if (!buf) {
+		PyErr_NoMemory();
+		goto out_rel;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	switch (op) {
+	case EXT_Q_TAKE:
+		ret = stm_queue_take(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_Q_TRY_TAKE:
+		ret = stm_queue_try_take(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_Q_PEEK:
+		ret = stm_queue_peek(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_Q_TRY_PEEK:
+		ret = stm_queue_try_peek(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_MV_TAKE:
+		ret = stm_mvar_take(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_MV_TRY_TAKE:
+		ret = stm_mvar_try_take(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_MV_READ:
+		ret = stm_mvar_read(t->tx, name, buf, cap, &len);
+		break;
+	case EXT_MAP_GET:
+		ret = stm_map_get(t->tx, name, k.buf, (size_t)k.len, buf, cap, &len);
+		if (ret == -ENOENT)
+			ret = -EAGAIN;
+		break;
+	case EXT_ARR_GET:
+		ret = stm_array_get(t->tx, name, idx, buf, cap, &len);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	Py_END_ALLOW_THREADS
+	ret = ext_check(ret, name);
+	if (ret == EXT_AGAIN) {
+		out = Py_None;
+		Py_INCREF(out);
+	} else if (ret == 0) {
+		out = PyBytes_FromStringAndSize(buf, (Py_ssize_t)(len < cap ? len : cap));
+	}
+	PyMem_Free(buf);
+out_rel:
+	if (k.obj)
+		PyBuffer_Release(&k);
+	return out;
+}
+
+enum ext_put_op {
+	EXT_Q_PUT, EXT_Q_TRY_PUT, EXT_MV_PUT, EXT_MV_TRY_PUT, EXT_MAP_PUT,
+	EXT_ARR_SET, EXT_MAP_DEL, EXT_MAP_CONTAINS, EXT_SET_ADD, EXT_SET_REMOVE,
+};
+
+/* cput(tx, op, name, key, data, index) -> int (the call's non-negative
+ * result), or None (try_: could not; del/remove: absent). */
+static PyObject *ext_cput(PyObject *m, PyObject *args)
+{
+	Py_buffer k = { 0 }, d = { 0 };
+	unsigned long long idx;
+	PyObject *to, *no, *out = NULL;
+	const char *name;
+	TxObject *t;
+	int op, ret;
+
+	if (!PyArg_ParseTuple(args, "OiOy*y*K", &to, &op, &no, &k, &d, &idx))
+		return NULL;
+	if (ext_tx(to, &t) || !(name = ext_name(no)))
+		goto out_rel;
+	Py_BEGIN_ALLOW_THREADS
+	switch (op) {
+	case EXT_Q_PUT:
+		ret = stm_queue_put(t->tx, name, d.buf, (size_t)d.len);
+		break;
+	case EXT_Q_TRY_PUT:
+		ret = stm_queue_try_put(t->tx, name, d.buf, (size_t)d.len);
+		break;
+	case EXT_MV_PUT:
+		ret = stm_mvar_put(t->tx, name, d.buf, (size_t)d.len);
+		break;
+	case EXT_MV_TRY_PUT:
+		ret = stm_mvar_try_put(t->tx, name, d.buf, (size_t)d.len);
+		break;
+	case EXT_MAP_PUT:
+		ret = stm_map_put(t->tx, name, k.buf, (size_t)k.len, d.buf, (size_t)d.len);
+		break;
+	case EXT_ARR_SET:
+		ret = stm_array_set(t->tx, name, idx, d.buf, (size_t)d.len);
+		break;
+	case EXT_MAP_DEL:
+		ret = stm_map_del(t->tx, name, k.buf, (size_t)k.len);
+		if (ret == -ENOENT)
+			ret = -EAGAIN;
+		break;
+	case EXT_MAP_CONTAINS:
+		ret = stm_map_contains(t->tx, name, k.buf, (size_t)k.len);
+		break;
+	case EXT_SET_ADD:
+		ret = stm_set_add(t->tx, name, k.buf, (size_t)k.len);
+		break;
+	case EXT_SET_REMOVE:
+		ret = stm_set_remove(t->tx, name, k.buf, (size_t)k.len);
+		if (ret == -ENOENT)
+			ret = -EAGAIN;
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	Py_END_ALLOW_THREADS
+	switch (ext_check(ret, name)) {
+	case EXT_AGAIN:
+		out = Py_None;
+		Py_INCREF(out);
+		break;
+	case 0:
+		out = PyLong_FromLong(ret);
+		break;
+	}
+out_rel:
+	PyBuffer_Release(&k);
+	PyBuffer_Release(&d);
+	return out;
+}
+
+enum ext_num_op {
+	EXT_Q_INIT, EXT_Q_SIZE, EXT_SEM_ACQ, EXT_SEM_TRY_ACQ, EXT_SEM_REL,
+	EXT_MAP_SIZE, EXT_ARR_INIT, EXT_ARR_SIZE,
+};
+
+/* cnum(tx, op, name, n) -> int (a size; else 0), or None (try_: could not). */
+static PyObject *ext_cnum(PyObject *m, PyObject *args)
+{
+	unsigned long long n;
+	uint64_t r = 0;
+	PyObject *to, *no;
+	const char *name;
+	TxObject *t;
+	int op, ret;
+
+	if (!PyArg_ParseTuple(args, "OiOK", &to, &op, &no, &n))
+		return NULL;
+	if (ext_tx(to, &t) || !(name = ext_name(no)))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	switch (op) {
+	case EXT_Q_INIT:
+		ret = stm_queue_init(t->tx, name, n);
+		break;
+	case EXT_Q_SIZE:
+		ret = stm_queue_size(t->tx, name, &r);
+		break;
+	case EXT_SEM_ACQ:
+		ret = stm_sem_acquire(t->tx, name, n);
+		break;
+	case EXT_SEM_TRY_ACQ:
+		ret = stm_sem_try_acquire(t->tx, name, n);
+		break;
+	case EXT_SEM_REL:
+		ret = stm_sem_release(t->tx, name, n);
+		break;
+	case EXT_MAP_SIZE:
+		ret = stm_map_size(t->tx, name, &r);
+		break;
+	case EXT_ARR_INIT:
+		ret = stm_array_init(t->tx, name, n);
+		break;
+	case EXT_ARR_SIZE:
+		ret = stm_array_size(t->tx, name, &r);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	Py_END_ALLOW_THREADS
+	switch (ext_check(ret, name)) {
+	case EXT_AGAIN:
+		Py_RETURN_NONE;
+	case 0:
+		return PyLong_FromUnsignedLongLong(r);
+	}
+	return NULL;
+}
+
+static int ext_iter_cb(struct stm_txn *tx, const void *key, size_t klen,
+		       const void *val, size_t vlen, void *arg)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	int ret = ext_append(arg, Py_BuildValue("(y#y#)", (const char *)key,
+						(Py_ssize_t)klen,
+						val ? (const char *)val : "",
+						(Py_ssize_t)vlen));
+
+	PyGILState_Release(g);
+	return ret;
+}
+
+/* citems(tx, name) -> [(key, data)] of a map (or set) at the snapshot. */
+static PyObject *ext_citems(PyObject *m, PyObject *args)
+{
+	struct ext_list l = { 0 };
+	PyObject *to, *no;
+	const char *name;
+	TxObject *t;
+	int ret;
+
+	if (!PyArg_ParseTuple(args, "OO", &to, &no))
+		return NULL;
+	if (ext_tx(to, &t) || !(name = ext_name(no)))
+		return NULL;
+	l.list = PyList_New(0);
+	if (!l.list)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_map_iterate(t->tx, name, ext_iter_cb, &l);
+	Py_END_ALLOW_THREADS
+	if (l.failed)
+		goto out_free;
+	if (ext_check(ret, name))
+		goto out_free;
+	return l.list;
+out_free:
+	Py_DECREF(l.list);
+	return NULL;
+}
+
+static PyMethodDef ext_methods[] = {
+	{ "info", ext_info, METH_O, "info(RawStore) -> dict (stm_info)" },
+	{ "stats", ext_stats, METH_O, "stats(RawStore) -> dict (stm_stats)" },
+	{ "families", ext_families, METH_O, "families(RawStore) -> [dict]" },
+	{ "stores", ext_stores, METH_NOARGS, "stores() -> [dict] (stm_stores)" },
+	{ "export", ext_export, METH_O, "export(RawStore) -> (clock, records)" },
+	{ "import_", ext_import, METH_VARARGS, "import_(RawStore, records) -> clock" },
+	{ "cget", ext_cget, METH_VARARGS, NULL },
+	{ "cput", ext_cput, METH_VARARGS, NULL },
+	{ "cnum", ext_cnum, METH_VARARGS, NULL },
+	{ "citems", ext_citems, METH_VARARGS, NULL },
+	{ NULL }
+};
+
+/* The functions and the container operation numbers, into the module. */
+static int ext_init(PyObject *m)
+{
+	static const struct { const char *name; int v; } ops[] = {
+		{ "Q_TAKE", EXT_Q_TAKE }, { "Q_TRY_TAKE", EXT_Q_TRY_TAKE },
+		{ "Q_PEEK", EXT_Q_PEEK }, { "Q_TRY_PEEK", EXT_Q_TRY_PEEK },
+		{ "MV_TAKE", EXT_MV_TAKE }, { "MV_TRY_TAKE", EXT_MV_TRY_TAKE },
+		{ "MV_READ", EXT_MV_READ }, { "MAP_GET", EXT_MAP_GET },
+		{ "ARR_GET", EXT_ARR_GET },
+		{ "Q_PUT", EXT_Q_PUT }, { "Q_TRY_PUT", EXT_Q_TRY_PUT },
+		{ "MV_PUT", EXT_MV_PUT }, { "MV_TRY_PUT", EXT_MV_TRY_PUT },
+		{ "MAP_PUT", EXT_MAP_PUT }, { "ARR_SET", EXT_ARR_SET },
+		{ "MAP_DEL", EXT_MAP_DEL }, { "MAP_CONTAINS", EXT_MAP_CONTAINS },
+		{ "SET_ADD", EXT_SET_ADD }, { "SET_REMOVE", EXT_SET_REMOVE },
+		{ "Q_INIT", EXT_Q_INIT }, { "Q_SIZE", EXT_Q_SIZE },
+		{ "SEM_ACQ", EXT_SEM_ACQ }, { "SEM_TRY_ACQ", EXT_SEM_TRY_ACQ },
+		{ "SEM_REL", EXT_SEM_REL }, { "MAP_SIZE", EXT_MAP_SIZE },
+		{ "ARR_INIT", EXT_ARR_INIT }, { "ARR_SIZE", EXT_ARR_SIZE },
+	};
+	size_t i;
+
+	if (PyModule_AddFunctions(m, ext_methods))
+		return -1;
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (PyModule_AddIntConstant(m, ops[i].name, ops[i].v))
+			return -1;
+	return 0;
+}
+
+/* ==== end of info, statistics, export/import, containers ================== */
+
 static PyMethodDef mod_methods[] = {
 	{ "unlink", mod_unlink, METH_O, "unlink(name): remove a store's name" },
 	{ NULL }
@@ -1122,5 +1765,7 @@ PyMODINIT_FUNC PyInit__stmdev(void)
 	PyModule_AddIntConstant(m, "TXN_NONBLOCK", STM_TXN_NONBLOCK);
 	PyModule_AddIntConstant(m, "KEY_MAX", STM_KEY_MAX);
 	PyModule_AddIntConstant(m, "NAME_MAX", STM_NAME_MAX);
+	if (ext_init(m))
+		return NULL;	/* the block above mod_methods */
 	return m;
 }
