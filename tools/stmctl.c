@@ -31,6 +31,12 @@ const struct verb verbs[] = {
 	{ "save",   cmd_save,   "save a store to a file, at one instant",     &save_usage },
 	{ "load",   cmd_load,   "load a saved file into an empty store",      &load_usage },
 	{ "top",    cmd_top,    "a live view of stores, rates and hot keys",  &top_usage },
+	{ "queue",  cmd_queue,  "a FIFO queue: put, take (--wait), peek, size", &queue_usage },
+	{ "mvar",   cmd_mvar,   "a one-place box: put, take, read (--wait)",  &mvar_usage },
+	{ "sem",    cmd_sem,    "a counting semaphore: acquire, release, value", &sem_usage },
+	{ "map",    cmd_map,    "a map over a key prefix: get, put, del, ls",  &map_usage },
+	{ "keyset", cmd_keyset, "a set over a key prefix: add, rm, has, ls",   &keyset_usage },
+	{ "array",  cmd_array,  "a fixed-size array: init, get, set, size",    &array_usage },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -62,7 +68,9 @@ static void help(FILE *f)
 		"  2  usage: bad command line\n"
 		"  3  conflict: the version differed (set/del --if-version)\n"
 		"  4  busy: a key was locked by another commit (with --nonblock)\n"
-		"  5  not found: no such store or key\n");
+		"  5  not found: no such store or key\n"
+		"  6  would wait: a container was empty, full or short of units\n"
+		"     (queue, mvar, sem without --wait), or --timeout passed\n");
 }
 
 int main(int argc, char **argv)

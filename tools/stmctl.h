@@ -22,6 +22,7 @@ enum {
 	EX_CONFLICT = 3,	/* -STM_ECONFLICT: a version differed */
 	EX_BUSY = 4,		/* -STM_EBUSY: busy (with --nonblock) */
 	EX_NOTFOUND = 5,	/* no such store or key */
+	EX_WOULDBLOCK = 6,	/* a container op would wait (no --wait), or timed out */
 };
 
 /* One option of a verb.  has_arg: 0 flag, 1 takes a value. */
@@ -79,6 +80,16 @@ int cmd_load(int argc, char **argv);
 extern const struct usage ls_usage, create_usage, rm_usage, info_usage,
 	get_usage, set_usage, del_usage, add_usage, keys_usage, dump_usage,
 	stats_usage, watch_usage, save_usage, load_usage;
+
+/* containers.c: the library's containers (Documentation/containers.rst) */
+int cmd_queue(int argc, char **argv);
+int cmd_mvar(int argc, char **argv);
+int cmd_sem(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+int cmd_keyset(int argc, char **argv);
+int cmd_array(int argc, char **argv);
+extern const struct usage queue_usage, mvar_usage, sem_usage, map_usage,
+	keyset_usage, array_usage;
 
 /* A store's keys, sorted by bytes: collect_keys(), free_keys(). */
 struct key_row {
