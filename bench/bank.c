@@ -12,11 +12,16 @@
  * checks the total; at the end the total is checked once more.  Each
  * system is used the way its documentation recommends for the job:
  *
- *   stm      READ both accounts (one snapshot), then COMMIT two PUTs with
- *            STMDEV_CENT_CHECK of the versions read; ESTALE: redo.  The
- *            io_uring variant batches BANK_BATCH transfers on disjoint
- *            accounts: one READ of their accounts, then their COMMITs as
- *            one submission.
+ *   stm      One COMMIT of two bounded ADDs (STMDEV_CENT_BOUND): -amt with
+ *            a floor of 0 on the payer, +amt on the payee; ERANGE is the
+ *            guard declining (nothing written), and there is no READ and
+ *            no version to check, so no conflict to redo.  The io_uring
+ *            variant submits BANK_BATCH such COMMITs at once.  A module
+ *            without STMDEV_F_ADD_BOUND gets the checked transfer: READ
+ *            both accounts (one snapshot), then COMMIT two PUTs with
+ *            STMDEV_CENT_CHECK of the versions read; ESTALE: redo (its
+ *            io_uring variant: one READ of BANK_BATCH transfers' disjoint
+ *            accounts, then their COMMITs as one submission).
  *   LMDB     MDB_NOSYNC | MDB_WRITEMAP on tmpfs; a write transaction per
  *            transfer (LMDB has one writer at a time: no conflicts).
  *   SQLite   WAL on tmpfs, synchronous=OFF, BEGIN IMMEDIATE per transfer
@@ -103,6 +108,7 @@ struct stm_h {
 	int fd;
 	struct io_uring ring;
 	int ring_ok;
+	int bound;	/* STMDEV_F_ADD_BOUND: the one-COMMIT transfer */
 };
 
 static int stm_attach(int creat)
@@ -177,6 +183,12 @@ static void *stm_open_common(int uring)
 		free(h);
 		return NULL;
 	}
+	{
+		struct stmdev_features f = { 0 };
+
+		h->bound = !ioctl(h->fd, STMDEV_IOC_GET_FEATURES, &f) &&
+			   (f.features & STMDEV_F_ADD_BOUND);
+	}
 	if (uring && !io_uring_queue_init(2 * BANK_BATCH, &h->ring, 0))
 		h->ring_ok = 1;
 	if (uring && !h->ring_ok) {
@@ -229,10 +241,119 @@ static void put_ent(struct stmdev_commit_ent *e, int acct, int64_t *val,
 	e->version = version;
 }
 
-/* One transfer: READ both, then a checked COMMIT of both; ESTALE redoes. */
+/* A bounded ADD of in[0] to @acct, within [in[1], in[2]]. */
+static void badd_ent(struct stmdev_commit_ent *e, int acct, int64_t in[3])
+{
+	memset(e, 0, sizeof(*e));
+	e->key_addr = (uintptr_t)&acct_key[acct];
+	e->key_len = sizeof(uint64_t);
+	e->val_addr = (uintptr_t)in;
+	e->val_len = 3 * sizeof(int64_t);
+	e->op = STMDEV_OP_ADD;
+	e->flags = STMDEV_CENT_BOUND;
+}
+
+/* A transfer of @amt from @a to @b: two bounded ADDs, one COMMIT. */
+static void badd_transfer(struct stmdev_commit_ent e[2], struct stmdev_commit *cm,
+			  int64_t in[2][3], int a, int b, int64_t amt)
+{
+	in[0][0] = -amt;	/* the guard: the payer stays >= 0 */
+	in[0][1] = 0;
+	in[0][2] = INT64_MAX;
+	in[1][0] = amt;
+	in[1][1] = INT64_MIN;
+	in[1][2] = INT64_MAX;
+	badd_ent(&e[0], a, in[0]);
+	badd_ent(&e[1], b, in[1]);
+	memset(cm, 0, sizeof(*cm));
+	cm->entries = (uintptr_t)e;
+	cm->count = 2;
+}
+
+static int stm_transfer_checked(struct stm_h *h, uint64_t *rng, struct bank_counts *c);
+static int stm_uring_transfer_checked(struct stm_h *h, uint64_t *rng,
+				      struct bank_counts *c);
+
+/*
+ * One transfer: one COMMIT of two bounded ADDs.  ERANGE: the payer cannot
+ * pay, declined, nothing written.  Nothing to redo: the commit reads no
+ * version, and waits for the keys' locks rather than failing.
+ */
 static int stm_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 {
 	struct stm_h *h = p;
+	struct stmdev_commit_ent e[2];
+	struct stmdev_commit cm;
+	int64_t in[2][3], amt;
+	int a, b;
+
+	if (!h->bound)
+		return stm_transfer_checked(h, rng, c);
+	pick(rng, &a, &b, &amt);
+	badd_transfer(e, &cm, in, a, b, amt);
+	if (!ioctl(h->fd, STMDEV_IOC_COMMIT, &cm))
+		return 1;
+	if (errno != ERANGE || cm.conflict != 0)
+		return -errno;
+	c->declined++;
+	return 1;
+}
+
+/*
+ * BANK_BATCH transfers, each one COMMIT of two bounded ADDs, in one
+ * io_uring submission.  Accounts may repeat across the batch: each commit
+ * is atomic on its own, in whatever order the ring runs them.
+ */
+static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
+{
+	struct stm_h *h = p;
+	struct stmdev_commit_ent e[BANK_BATCH][2];
+	struct stmdev_commit cm[BANK_BATCH];
+	int64_t in[BANK_BATCH][2][3], amt;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int i, a, b, done = 0;
+
+	if (!h->bound)
+		return stm_uring_transfer_checked(h, rng, c);
+	for (i = 0; i < BANK_BATCH; i++) {
+		struct stmdev_uring_cmd *u;
+
+		pick(rng, &a, &b, &amt);
+		badd_transfer(e[i], &cm[i], in[i], a, b, amt);
+		sqe = io_uring_get_sqe(&h->ring);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, h->fd, NULL, 0, 0);
+		sqe->cmd_op = STMDEV_IOC_COMMIT;
+		sqe->__pad1 = 0;
+		u = (struct stmdev_uring_cmd *)sqe->cmd;
+		u->addr = (uintptr_t)&cm[i];
+		u->len = sizeof(cm[i]);
+		u->flags = 0;
+		sqe->user_data = i;
+	}
+	if (io_uring_submit_and_wait(&h->ring, BANK_BATCH) < 0)
+		return -EIO;
+	for (i = 0; i < BANK_BATCH; i++) {
+		int res;
+
+		if (io_uring_wait_cqe(&h->ring, &cqe))
+			return -EIO;
+		res = cqe->res;
+		if (res == -ERANGE && cm[cqe->user_data].conflict == 0)
+			c->declined++;
+		else if (res)
+			return res;
+		io_uring_cqe_seen(&h->ring, cqe);
+		done++;
+	}
+	return done;
+}
+
+/* Without STMDEV_F_ADD_BOUND: READ both, a checked COMMIT; ESTALE redoes. */
+static int stm_transfer_checked(struct stm_h *h, uint64_t *rng, struct bank_counts *c)
+{
 	struct stmdev_read_ent re[2];
 	struct stmdev_read r = { .entries = (uintptr_t)re, .count = 2 };
 	struct stmdev_commit_ent e[2];
@@ -268,9 +389,9 @@ static int stm_transfer(void *p, uint64_t *rng, struct bank_counts *c)
  * transfer that conflicts is dropped from the count (its commit changed
  * nothing) and counted as a conflict: the next batch draws anew.
  */
-static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
+static int stm_uring_transfer_checked(struct stm_h *h, uint64_t *rng,
+				      struct bank_counts *c)
 {
-	struct stm_h *h = p;
 	struct stmdev_read_ent re[2 * BANK_BATCH];
 	struct stmdev_read r = { .entries = (uintptr_t)re, .count = 2 * BANK_BATCH };
 	struct stmdev_commit_ent e[BANK_BATCH][2];
