@@ -1397,9 +1397,10 @@ struct stm_ring;	/* an io_uring on one store handle */
  * @result:   STM_OP_ADD: if not NULL, receives the value after the
  *            addition when the commit's completion is reaped (so it must
  *            stay valid until then); untouched if the commit failed.
+ * @reserved: the room of @min and @max, its name before 1.6: zero unless
+ *            STM_OP_BOUND.
  * @min:      STM_OP_ADD with STM_OP_BOUND: the least value the addition
- *            may leave (e.g. 0: no account below zero); else zero (this
- *            was reserved room before 1.6).
+ *            may leave (e.g. 0: no account below zero); else zero.
  * @max:      STM_OP_ADD with STM_OP_BOUND: the greatest (INT64_MAX: no
  *            ceiling); at least @min; else zero.
  *
@@ -1425,8 +1426,13 @@ struct stm_op {
 	size_t      len;
 	int64_t     delta;
 	int64_t    *result;
-	int64_t     min;
-	int64_t     max;
+	union {
+		uint64_t reserved[2];
+		struct {
+			int64_t min;
+			int64_t max;
+		};
+	};
 };
 
 /**

@@ -637,7 +637,7 @@ TEST_F(ring, bad_arguments_as_the_synchronous_calls)
 	/* the general commit's own checks */
 	op = (struct stm_op){ .key = "k", .op = 9 };
 	EXPECT_EQ(-EINVAL, stm_ring_prep_commit(self->r, &op, 1, 0, 1));
-	op = (struct stm_op){ .key = "k", .op = STM_OP_PUT, .max = 1 };
+	op = (struct stm_op){ .key = "k", .op = STM_OP_PUT, .reserved = { 0, 1 } };
 	EXPECT_EQ(-EINVAL, stm_ring_prep_commit(self->r, &op, 1, 0, 1));
 	op = (struct stm_op){ .key = "k", .op = STM_OP_PUT, .flags = 2 };
 	EXPECT_EQ(-EINVAL, stm_ring_prep_commit(self->r, &op, 1, 0, 1));
