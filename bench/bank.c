@@ -16,12 +16,14 @@
  *            a floor of 0 on the payer, +amt on the payee; ERANGE is the
  *            guard declining (nothing written), and there is no READ and
  *            no version to check, so no conflict to redo.  The io_uring
- *            variant submits BANK_BATCH such COMMITs at once.  A module
+ *            variant submits BADD_BATCH such COMMITs at once.  A module
  *            without STMDEV_F_ADD_BOUND gets the checked transfer: READ
  *            both accounts (one snapshot), then COMMIT two PUTs with
  *            STMDEV_CENT_CHECK of the versions read; ESTALE: redo (its
  *            io_uring variant: one READ of BANK_BATCH transfers' disjoint
  *            accounts, then their COMMITs as one submission).
+ *            stm_checked runs that checked transfer always, for comparison
+ *            in the same boot.
  *   LMDB     MDB_NOSYNC | MDB_WRITEMAP on tmpfs; a write transaction per
  *            transfer (LMDB has one writer at a time: no conflicts).
  *   SQLite   WAL on tmpfs, synchronous=OFF, BEGIN IMMEDIATE per transfer
@@ -53,7 +55,8 @@
 #define NACCT		64
 #define START		1000000
 #define MAXAMT		100
-#define BANK_BATCH	8
+#define BANK_BATCH	8	/* checked transfers per io_uring batch */
+#define BADD_BATCH	32	/* bounded transfers per io_uring batch */
 #define STORE_BANK	"stm-bench-bank"
 #define REDIS_SOCK	"/tmp/stm-bench-redis.sock"
 
@@ -189,7 +192,7 @@ static void *stm_open_common(int uring)
 		h->bound = !ioctl(h->fd, STMDEV_IOC_GET_FEATURES, &f) &&
 			   (f.features & STMDEV_F_ADD_BOUND);
 	}
-	if (uring && !io_uring_queue_init(2 * BANK_BATCH, &h->ring, 0))
+	if (uring && !io_uring_queue_init(2 * BADD_BATCH, &h->ring, 0))
 		h->ring_ok = 1;
 	if (uring && !h->ring_ok) {
 		close(h->fd);
@@ -300,23 +303,23 @@ static int stm_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 }
 
 /*
- * BANK_BATCH transfers, each one COMMIT of two bounded ADDs, in one
+ * BADD_BATCH transfers, each one COMMIT of two bounded ADDs, in one
  * io_uring submission.  Accounts may repeat across the batch: each commit
  * is atomic on its own, in whatever order the ring runs them.
  */
 static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 {
 	struct stm_h *h = p;
-	struct stmdev_commit_ent e[BANK_BATCH][2];
-	struct stmdev_commit cm[BANK_BATCH];
-	int64_t in[BANK_BATCH][2][3], amt;
+	struct stmdev_commit_ent e[BADD_BATCH][2];
+	struct stmdev_commit cm[BADD_BATCH];
+	int64_t in[BADD_BATCH][2][3], amt;
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int i, a, b, done = 0;
 
 	if (!h->bound)
 		return stm_uring_transfer_checked(h, rng, c);
-	for (i = 0; i < BANK_BATCH; i++) {
+	for (i = 0; i < BADD_BATCH; i++) {
 		struct stmdev_uring_cmd *u;
 
 		pick(rng, &a, &b, &amt);
@@ -333,9 +336,9 @@ static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 		u->flags = 0;
 		sqe->user_data = i;
 	}
-	if (io_uring_submit_and_wait(&h->ring, BANK_BATCH) < 0)
+	if (io_uring_submit_and_wait(&h->ring, BADD_BATCH) < 0)
 		return -EIO;
-	for (i = 0; i < BANK_BATCH; i++) {
+	for (i = 0; i < BADD_BATCH; i++) {
 		int res;
 
 		if (io_uring_wait_cqe(&h->ring, &cqe))
@@ -349,6 +352,12 @@ static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 		done++;
 	}
 	return done;
+}
+
+/* stm_checked: the checked transfer, whatever the module offers. */
+static int stm_checked_transfer(void *p, uint64_t *rng, struct bank_counts *c)
+{
+	return stm_transfer_checked(p, rng, c);
 }
 
 /* Without STMDEV_F_ADD_BOUND: READ both, a checked COMMIT; ESTALE redoes. */
@@ -1084,6 +1093,8 @@ static void stm_teardown(void)
 static const struct bank_sys systems[] = {
 	{ "stm", stm_setup, stm_open, stm_transfer, stm_audit, stm_close, stm_teardown },
 	{ "stm_uring", stm_setup, stm_uring_open, stm_uring_transfer, stm_audit, stm_close,
+	  stm_teardown },
+	{ "stm_checked", stm_setup, stm_open, stm_checked_transfer, stm_audit, stm_close,
 	  stm_teardown },
 	{ "lmdb", lmdb_setup, lmdb_open, lmdb_transfer, lmdb_audit, lmdb_close, lmdb_teardown },
 	{ "sqlite", sql_setup, sql_open, sql_transfer, sql_audit, sql_close, sql_teardown },
