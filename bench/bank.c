@@ -655,7 +655,13 @@ static void *sql_open(void)
 
 	if (!h)
 		return NULL;
+	/*
+	 * Opening (the pragmas, the schema read by the prepares) may meet
+	 * another process's write lock: wait for it here, as SQLite's
+	 * documentation has it; the transfers themselves count SQLITE_BUSY.
+	 */
 	if (sqlite3_open(sqlite_path, &h->db) ||
+	    sqlite3_busy_timeout(h->db, 5000) ||
 	    sqlite3_exec(h->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;",
 			 NULL, NULL, NULL) ||
 	    sqlite3_prepare_v2(h->db, "BEGIN IMMEDIATE", -1, &h->begin, NULL) ||
@@ -665,7 +671,8 @@ static void *sql_open(void)
 			       NULL) ||
 	    sqlite3_prepare_v2(h->db, "COMMIT", -1, &h->commit, NULL) ||
 	    sqlite3_prepare_v2(h->db, "ROLLBACK", -1, &h->rollback, NULL) ||
-	    sqlite3_prepare_v2(h->db, "SELECT sum(bal) FROM acct", -1, &h->sum, NULL)) {
+	    sqlite3_prepare_v2(h->db, "SELECT sum(bal) FROM acct", -1, &h->sum, NULL) ||
+	    sqlite3_busy_timeout(h->db, 0)) {
 		sql_close(h);
 		return NULL;
 	}
