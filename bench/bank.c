@@ -498,7 +498,14 @@ static void *lmdb_open(void)
 
 	if (!h)
 		return NULL;
-	if (mdb_env_create(&h->env) || mdb_env_set_mapsize(h->env, 16 << 20) ||
+	/*
+	 * Room for the pages a stalled reader pins: while the auditor's read
+	 * transaction is descheduled (a loaded host), every write transaction
+	 * copies pages that cannot be reused yet.  16 MiB filled up once
+	 * (MDB_MAP_FULL) with 4 workers at a load of 9; tmpfs backs only the
+	 * pages written.
+	 */
+	if (mdb_env_create(&h->env) || mdb_env_set_mapsize(h->env, 256 << 20) ||
 	    mdb_env_open(h->env, lmdb_path, MDB_NOSYNC | MDB_WRITEMAP, 0600) ||
 	    mdb_txn_begin(h->env, NULL, 0, &txn)) {
 		free(h);
@@ -603,9 +610,10 @@ static int lmdb_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 	}
 	if (rc) {
 		mdb_txn_abort(txn);
-		return -EIO;
+		return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
 	}
-	return mdb_txn_commit(txn) ? -EIO : 1;
+	rc = mdb_txn_commit(txn);
+	return rc == MDB_MAP_FULL ? -ENOSPC : rc ? -EIO : 1;
 }
 
 static int lmdb_audit(void *p, int64_t *total)
