@@ -501,9 +501,9 @@ static void *lmdb_open(void)
 	/*
 	 * Room for the pages a stalled reader pins: while the auditor's read
 	 * transaction is descheduled (a loaded host), every write transaction
-	 * copies pages that cannot be reused yet.  16 MiB filled up once
-	 * (MDB_MAP_FULL) with 4 workers at a load of 9; tmpfs backs only the
-	 * pages written.
+	 * copies pages that cannot be reused yet.  With 16 MiB a 4-worker run
+	 * at a host load of 9 once failed, most likely MDB_MAP_FULL (now
+	 * ENOSPC, to tell); tmpfs backs only the pages written.
 	 */
 	if (mdb_env_create(&h->env) || mdb_env_set_mapsize(h->env, 256 << 20) ||
 	    mdb_env_open(h->env, lmdb_path, MDB_NOSYNC | MDB_WRITEMAP, 0600) ||
