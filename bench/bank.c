@@ -12,11 +12,18 @@
  * checks the total; at the end the total is checked once more.  Each
  * system is used the way its documentation recommends for the job:
  *
- *   stm      READ both accounts (one snapshot), then COMMIT two PUTs with
- *            STMDEV_CENT_CHECK of the versions read; ESTALE: redo.  The
- *            io_uring variant batches BANK_BATCH transfers on disjoint
- *            accounts: one READ of their accounts, then their COMMITs as
- *            one submission.
+ *   stm      One COMMIT of two bounded ADDs (STMDEV_CENT_BOUND): -amt with
+ *            a floor of 0 on the payer, +amt on the payee; ERANGE is the
+ *            guard declining (nothing written), and there is no READ and
+ *            no version to check, so no conflict to redo.  The io_uring
+ *            variant submits BADD_BATCH such COMMITs at once.  A module
+ *            without STMDEV_F_ADD_BOUND gets the checked transfer: READ
+ *            both accounts (one snapshot), then COMMIT two PUTs with
+ *            STMDEV_CENT_CHECK of the versions read; ESTALE: redo (its
+ *            io_uring variant: one READ of BANK_BATCH transfers' disjoint
+ *            accounts, then their COMMITs as one submission).
+ *            stm_checked runs that checked transfer always, for comparison
+ *            in the same boot.
  *   LMDB     MDB_NOSYNC | MDB_WRITEMAP on tmpfs; a write transaction per
  *            transfer (LMDB has one writer at a time: no conflicts).
  *   SQLite   WAL on tmpfs, synchronous=OFF, BEGIN IMMEDIATE per transfer
@@ -48,7 +55,8 @@
 #define NACCT		64
 #define START		1000000
 #define MAXAMT		100
-#define BANK_BATCH	8
+#define BANK_BATCH	8	/* checked transfers per io_uring batch */
+#define BADD_BATCH	32	/* bounded transfers per io_uring batch */
 #define STORE_BANK	"stm-bench-bank"
 #define REDIS_SOCK	"/tmp/stm-bench-redis.sock"
 
@@ -103,6 +111,7 @@ struct stm_h {
 	int fd;
 	struct io_uring ring;
 	int ring_ok;
+	int bound;	/* STMDEV_F_ADD_BOUND: the one-COMMIT transfer */
 };
 
 static int stm_attach(int creat)
@@ -177,7 +186,13 @@ static void *stm_open_common(int uring)
 		free(h);
 		return NULL;
 	}
-	if (uring && !io_uring_queue_init(2 * BANK_BATCH, &h->ring, 0))
+	{
+		struct stmdev_features f = { 0 };
+
+		h->bound = !ioctl(h->fd, STMDEV_IOC_GET_FEATURES, &f) &&
+			   (f.features & STMDEV_F_ADD_BOUND);
+	}
+	if (uring && !io_uring_queue_init(2 * BADD_BATCH, &h->ring, 0))
 		h->ring_ok = 1;
 	if (uring && !h->ring_ok) {
 		close(h->fd);
@@ -229,10 +244,125 @@ static void put_ent(struct stmdev_commit_ent *e, int acct, int64_t *val,
 	e->version = version;
 }
 
-/* One transfer: READ both, then a checked COMMIT of both; ESTALE redoes. */
+/* A bounded ADD of in[0] to @acct, within [in[1], in[2]]. */
+static void badd_ent(struct stmdev_commit_ent *e, int acct, int64_t in[3])
+{
+	memset(e, 0, sizeof(*e));
+	e->key_addr = (uintptr_t)&acct_key[acct];
+	e->key_len = sizeof(uint64_t);
+	e->val_addr = (uintptr_t)in;
+	e->val_len = 3 * sizeof(int64_t);
+	e->op = STMDEV_OP_ADD;
+	e->flags = STMDEV_CENT_BOUND;
+}
+
+/* A transfer of @amt from @a to @b: two bounded ADDs, one COMMIT. */
+static void badd_transfer(struct stmdev_commit_ent e[2], struct stmdev_commit *cm,
+			  int64_t in[2][3], int a, int b, int64_t amt)
+{
+	in[0][0] = -amt;	/* the guard: the payer stays >= 0 */
+	in[0][1] = 0;
+	in[0][2] = INT64_MAX;
+	in[1][0] = amt;
+	in[1][1] = INT64_MIN;
+	in[1][2] = INT64_MAX;
+	badd_ent(&e[0], a, in[0]);
+	badd_ent(&e[1], b, in[1]);
+	memset(cm, 0, sizeof(*cm));
+	cm->entries = (uintptr_t)e;
+	cm->count = 2;
+}
+
+static int stm_transfer_checked(struct stm_h *h, uint64_t *rng, struct bank_counts *c);
+static int stm_uring_transfer_checked(struct stm_h *h, uint64_t *rng,
+				      struct bank_counts *c);
+
+/*
+ * One transfer: one COMMIT of two bounded ADDs.  ERANGE: the payer cannot
+ * pay, declined, nothing written.  Nothing to redo: the commit reads no
+ * version, and waits for the keys' locks rather than failing.
+ */
 static int stm_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 {
 	struct stm_h *h = p;
+	struct stmdev_commit_ent e[2];
+	struct stmdev_commit cm;
+	int64_t in[2][3], amt;
+	int a, b;
+
+	if (!h->bound)
+		return stm_transfer_checked(h, rng, c);
+	pick(rng, &a, &b, &amt);
+	badd_transfer(e, &cm, in, a, b, amt);
+	if (!ioctl(h->fd, STMDEV_IOC_COMMIT, &cm))
+		return 1;
+	if (errno != ERANGE || cm.conflict != 0)
+		return -errno;
+	c->declined++;
+	return 1;
+}
+
+/*
+ * BADD_BATCH transfers, each one COMMIT of two bounded ADDs, in one
+ * io_uring submission.  Accounts may repeat across the batch: each commit
+ * is atomic on its own, in whatever order the ring runs them.
+ */
+static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
+{
+	struct stm_h *h = p;
+	struct stmdev_commit_ent e[BADD_BATCH][2];
+	struct stmdev_commit cm[BADD_BATCH];
+	int64_t in[BADD_BATCH][2][3], amt;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int i, a, b, done = 0;
+
+	if (!h->bound)
+		return stm_uring_transfer_checked(h, rng, c);
+	for (i = 0; i < BADD_BATCH; i++) {
+		struct stmdev_uring_cmd *u;
+
+		pick(rng, &a, &b, &amt);
+		badd_transfer(e[i], &cm[i], in[i], a, b, amt);
+		sqe = io_uring_get_sqe(&h->ring);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, h->fd, NULL, 0, 0);
+		sqe->cmd_op = STMDEV_IOC_COMMIT;
+		sqe->__pad1 = 0;
+		u = (struct stmdev_uring_cmd *)sqe->cmd;
+		u->addr = (uintptr_t)&cm[i];
+		u->len = sizeof(cm[i]);
+		u->flags = 0;
+		sqe->user_data = i;
+	}
+	if (io_uring_submit_and_wait(&h->ring, BADD_BATCH) < 0)
+		return -EIO;
+	for (i = 0; i < BADD_BATCH; i++) {
+		int res;
+
+		if (io_uring_wait_cqe(&h->ring, &cqe))
+			return -EIO;
+		res = cqe->res;
+		if (res == -ERANGE && cm[cqe->user_data].conflict == 0)
+			c->declined++;
+		else if (res)
+			return res;
+		io_uring_cqe_seen(&h->ring, cqe);
+		done++;
+	}
+	return done;
+}
+
+/* stm_checked: the checked transfer, whatever the module offers. */
+static int stm_checked_transfer(void *p, uint64_t *rng, struct bank_counts *c)
+{
+	return stm_transfer_checked(p, rng, c);
+}
+
+/* Without STMDEV_F_ADD_BOUND: READ both, a checked COMMIT; ESTALE redoes. */
+static int stm_transfer_checked(struct stm_h *h, uint64_t *rng, struct bank_counts *c)
+{
 	struct stmdev_read_ent re[2];
 	struct stmdev_read r = { .entries = (uintptr_t)re, .count = 2 };
 	struct stmdev_commit_ent e[2];
@@ -268,9 +398,9 @@ static int stm_transfer(void *p, uint64_t *rng, struct bank_counts *c)
  * transfer that conflicts is dropped from the count (its commit changed
  * nothing) and counted as a conflict: the next batch draws anew.
  */
-static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
+static int stm_uring_transfer_checked(struct stm_h *h, uint64_t *rng,
+				      struct bank_counts *c)
 {
-	struct stm_h *h = p;
 	struct stmdev_read_ent re[2 * BANK_BATCH];
 	struct stmdev_read r = { .entries = (uintptr_t)re, .count = 2 * BANK_BATCH };
 	struct stmdev_commit_ent e[BANK_BATCH][2];
@@ -368,7 +498,14 @@ static void *lmdb_open(void)
 
 	if (!h)
 		return NULL;
-	if (mdb_env_create(&h->env) || mdb_env_set_mapsize(h->env, 16 << 20) ||
+	/*
+	 * Room for the pages a stalled reader pins: while the auditor's read
+	 * transaction is descheduled (a loaded host), every write transaction
+	 * copies pages that cannot be reused yet.  With 16 MiB a 4-worker run
+	 * at a host load of 9 once failed, most likely MDB_MAP_FULL (now
+	 * ENOSPC, to tell); tmpfs backs only the pages written.
+	 */
+	if (mdb_env_create(&h->env) || mdb_env_set_mapsize(h->env, 256 << 20) ||
 	    mdb_env_open(h->env, lmdb_path, MDB_NOSYNC | MDB_WRITEMAP, 0600) ||
 	    mdb_txn_begin(h->env, NULL, 0, &txn)) {
 		free(h);
@@ -473,9 +610,10 @@ static int lmdb_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 	}
 	if (rc) {
 		mdb_txn_abort(txn);
-		return -EIO;
+		return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
 	}
-	return mdb_txn_commit(txn) ? -EIO : 1;
+	rc = mdb_txn_commit(txn);
+	return rc == MDB_MAP_FULL ? -ENOSPC : rc ? -EIO : 1;
 }
 
 static int lmdb_audit(void *p, int64_t *total)
@@ -525,7 +663,13 @@ static void *sql_open(void)
 
 	if (!h)
 		return NULL;
+	/*
+	 * Opening (the pragmas, the schema read by the prepares) may meet
+	 * another process's write lock: wait for it here, as SQLite's
+	 * documentation has it; the transfers themselves count SQLITE_BUSY.
+	 */
 	if (sqlite3_open(sqlite_path, &h->db) ||
+	    sqlite3_busy_timeout(h->db, 5000) ||
 	    sqlite3_exec(h->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;",
 			 NULL, NULL, NULL) ||
 	    sqlite3_prepare_v2(h->db, "BEGIN IMMEDIATE", -1, &h->begin, NULL) ||
@@ -535,7 +679,8 @@ static void *sql_open(void)
 			       NULL) ||
 	    sqlite3_prepare_v2(h->db, "COMMIT", -1, &h->commit, NULL) ||
 	    sqlite3_prepare_v2(h->db, "ROLLBACK", -1, &h->rollback, NULL) ||
-	    sqlite3_prepare_v2(h->db, "SELECT sum(bal) FROM acct", -1, &h->sum, NULL)) {
+	    sqlite3_prepare_v2(h->db, "SELECT sum(bal) FROM acct", -1, &h->sum, NULL) ||
+	    sqlite3_busy_timeout(h->db, 0)) {
 		sql_close(h);
 		return NULL;
 	}
@@ -963,6 +1108,8 @@ static void stm_teardown(void)
 static const struct bank_sys systems[] = {
 	{ "stm", stm_setup, stm_open, stm_transfer, stm_audit, stm_close, stm_teardown },
 	{ "stm_uring", stm_setup, stm_uring_open, stm_uring_transfer, stm_audit, stm_close,
+	  stm_teardown },
+	{ "stm_checked", stm_setup, stm_open, stm_checked_transfer, stm_audit, stm_close,
 	  stm_teardown },
 	{ "lmdb", lmdb_setup, lmdb_open, lmdb_transfer, lmdb_audit, lmdb_close, lmdb_teardown },
 	{ "sqlite", sql_setup, sql_open, sql_transfer, sql_audit, sql_close, sql_teardown },

@@ -120,7 +120,7 @@ struct mem_result {
 int mem_probe(int nkeys, int timed, struct mem_result *r);
 
 /* bank.c: the bank workload on stm and its peers */
-#define BANK_SYSTEMS	5
+#define BANK_SYSTEMS	6
 #define BANK_PROCS	3	/* 1, 2, 4 workers */
 struct bank_result {
 	double per_s;		/* transfers per second, all workers */

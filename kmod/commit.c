@@ -30,6 +30,7 @@ struct stm_went {
 	u32 vlen;		/* PUT/ADD: the new value's length */
 	u8 small[STM_INLINE_MAX]; /* PUT/ADD up to STM_INLINE_MAX: the bytes */
 	s64 delta;		/* ADD */
+	s64 min, max;		/* ADD with STMDEV_CENT_BOUND: the bounds */
 	s64 result;		/* ADD: the value published */
 	struct stm_key *fresh;	/* a placeholder ready for an absent key */
 	struct stm_key *k;	/* the key, locked (writes) */
@@ -315,16 +316,32 @@ void stm_charge_table(struct stm_store *s)
 }
 
 /*
+ * An ADD's result onto @x (the key is ours, locked).  A bounded ADD
+ * (STMDEV_CENT_BOUND) whose exact sum leaves [min, max] -- an int64
+ * overflow always does -- gives false; a plain one wraps.
+ */
+static bool stm_add_result(struct stm_went *w, s64 x)
+{
+	if (!(w->flags & STMDEV_CENT_BOUND)) {
+		w->result = (s64)((u64)x + (u64)w->delta);
+		return true;
+	}
+	return !check_add_overflow(x, w->delta, &w->result) &&
+	       w->result >= w->min && w->result <= w->max;
+}
+
+/*
  * Charge the store and its owner for the commit's writes: ENOSPC past a
  * per-store limit, EDQUOT past a per-user one, EINVAL for an ADD onto a
- * value that is not 8 bytes.
+ * value that is not 8 bytes, ERANGE for a bounded ADD out of its bounds
+ * (c->conflict set to the first such entry, EINVAL's first).
  */
 static int stm_charge(struct stm_commit_ctx *c)
 {
 	struct stm_store *s = c->s;
 	s64 dkeys = 0, dbytes = 0, dmem = 0;
+	u32 i, range = STMDEV_NO_CONFLICT;
 	int err = -ENOSPC;
-	u32 i;
 
 	for (i = 0; i < c->nw; i++) {
 		struct stm_went *w = &c->w[i];
@@ -349,7 +366,10 @@ static int stm_charge(struct stm_commit_ctx *c)
 			}
 			if (old)
 				x = (s64)get_unaligned_le64(old);
-			w->result = (s64)((u64)x + (u64)w->delta);
+			if (!stm_add_result(w, x)) {
+				range = min(range, w->idx);
+				continue;
+			}
 			put_unaligned_le64((u64)w->result, w->small);
 		}
 		if (old && stm_went_puts(w) && olen == w->vlen)
@@ -368,6 +388,10 @@ static int stm_charge(struct stm_commit_ctx *c)
 	/* ADD onto a value that is not 8 bytes: the first such entry. */
 	if (c->conflict != STMDEV_NO_CONFLICT)
 		return -EINVAL;
+	if (range != STMDEV_NO_CONFLICT) {
+		c->conflict = range;
+		return -ERANGE;
+	}
 	c->dkeys = dkeys;
 	c->dbytes = dbytes;
 	c->dmem = dmem;
@@ -582,15 +606,43 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 	}
 }
 
+/*
+ * An ADD's input: the delta, then with STMDEV_CENT_BOUND the bounds; the
+ * value it publishes is 8 bytes.
+ */
+static int stm_went_load_add(struct stm_went *w,
+			     const struct stmdev_commit_ent *e)
+{
+	__le64 in[3];
+
+	if (copy_from_user(in, u64_to_user_ptr(e->val_addr), e->val_len))
+		return -EFAULT;
+	w->vlen = sizeof(u64);
+	w->delta = (s64)le64_to_cpu(in[0]);
+	if (e->flags & STMDEV_CENT_BOUND) {
+		w->min = (s64)le64_to_cpu(in[1]);
+		w->max = (s64)le64_to_cpu(in[2]);
+		if (w->min > w->max)
+			return -EINVAL;
+	}
+	/* The result must be deliverable before anything is written. */
+	if (e->flags & STMDEV_CENT_FETCH &&
+	    copy_to_user(u64_to_user_ptr(e->val_addr), in, sizeof(in[0])))
+		return -EFAULT;
+	return 0;
+}
+
 static int stm_went_load(struct stm_store *s, struct stm_went *w,
 			 const struct stmdev_commit_ent *e, u8 **cur)
 {
-	u64 delta;
 	u8 *data;
 	int err;
 
 	if (e->reserved || e->op > STMDEV_OP_ADD ||
-	    e->flags & ~(STMDEV_CENT_CHECK | STMDEV_CENT_FETCH))
+	    e->flags & ~(STMDEV_CENT_CHECK | STMDEV_CENT_FETCH |
+			 STMDEV_CENT_BOUND))
+		return -EINVAL;
+	if (e->flags & STMDEV_CENT_BOUND && e->op != STMDEV_OP_ADD)
 		return -EINVAL;
 	if (e->flags & STMDEV_CENT_FETCH &&
 	    e->op != STMDEV_OP_ADD && e->op != STMDEV_OP_READ)
@@ -599,7 +651,8 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 		return -EINVAL;
 	if (e->op == STMDEV_OP_READ && e->val_len && !(e->flags & STMDEV_CENT_FETCH))
 		return -EINVAL;
-	if (e->op == STMDEV_OP_ADD && e->val_len != sizeof(u64))
+	if (e->op == STMDEV_OP_ADD &&
+	    e->val_len != (e->flags & STMDEV_CENT_BOUND ? 3 : 1) * sizeof(u64))
 		return -EINVAL;
 	if (e->op == STMDEV_OP_PUT && e->val_len > READ_ONCE(stm_max_value_size))
 		return -E2BIG;
@@ -619,6 +672,8 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 			return -EFAULT;
 		return 0;
 	}
+	if (w->op == STMDEV_OP_ADD)
+		return stm_went_load_add(w, e);
 	if (!stm_went_puts(w))
 		return 0;
 	w->vlen = e->val_len;
@@ -630,14 +685,6 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 		data = w->nval->data;
 	}
 	if (copy_from_user(data, u64_to_user_ptr(e->val_addr), w->vlen))
-		return -EFAULT;
-	if (e->op == STMDEV_OP_ADD) {
-		delta = get_unaligned_le64(data);
-		w->delta = (s64)delta;
-	}
-	/* The result must be deliverable before anything is written. */
-	if (e->flags & STMDEV_CENT_FETCH &&
-	    copy_to_user(u64_to_user_ptr(e->val_addr), data, w->vlen))
 		return -EFAULT;
 	return 0;
 }
@@ -831,8 +878,10 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		stm_stat_inc(c.s, busy);
 		if (fam)
 			atomic64_inc(&fam->busy);
-	} else if (err == -EINVAL && c.conflict != STMDEV_NO_CONFLICT) {
-		cm->conflict = c.conflict;	/* ADD on a non-8-byte value */
+	} else if ((err == -EINVAL || err == -ERANGE) &&
+		   c.conflict != STMDEV_NO_CONFLICT) {
+		/* ADD on a non-8-byte value; bounded ADD out of bounds */
+		cm->conflict = c.conflict;
 	}
 	if (err == -E2BIG && c.nfetch)
 		stm_fetch_out(&c, uents);	/* the room needed */

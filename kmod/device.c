@@ -18,6 +18,7 @@
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
 			 STMDEV_F_FAMILY | STMDEV_F_URING | STMDEV_F_FETCH_OLD | \
 			 STMDEV_F_ISOLATION | STMDEV_F_PERSIST | \
+			 STMDEV_F_ADD_BOUND | \
 			 (STM_URING_CANCEL ? STMDEV_F_URING_CANCEL : 0))
 
 union stm_cmd_arg {
@@ -133,7 +134,10 @@ static int stm_import_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int
 #define STM_OUT		2	/* has outputs: copy them back */
 /* Side effects too: check the outputs are writable first, so EFAULT changes nothing. */
 #define STM_PROBE	4
-/* Outputs on EINVAL too: COMMIT's conflict names an ADD onto a non-8-byte value. */
+/*
+ * Outputs on EINVAL and ERANGE too: COMMIT's conflict names an ADD onto a
+ * non-8-byte value, or a bounded ADD out of its bounds.
+ */
 #define STM_OUT_EINVAL	8
 
 struct stm_cmd {
@@ -204,7 +208,8 @@ static int stm_probe_writable(void __user *uarg, const void *k, size_t len)
 static bool stm_copy_out(const struct stm_cmd *c, int err)
 {
 	return !err || err == -ESTALE || err == -E2BIG || err == -EBUSY ||
-	       err == -ETIMEDOUT || (err == -EINVAL && c->flags & STM_OUT_EINVAL);
+	       err == -ETIMEDOUT ||
+	       ((err == -EINVAL || err == -ERANGE) && c->flags & STM_OUT_EINVAL);
 }
 
 /*

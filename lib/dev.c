@@ -51,6 +51,8 @@ void stm_enc_commit_ent(struct stmdev_commit_ent *e, const struct stm_cop *op,
 
 	if (op->flags & STM_COP_CHECK)
 		f |= STMDEV_CENT_CHECK;
+	if (op->flags & STM_COP_BOUND)
+		f |= STMDEV_CENT_BOUND;
 	if ((op->flags & STM_COP_FETCH) || fetch)
 		f |= STMDEV_CENT_FETCH;
 	*e = (struct stmdev_commit_ent){
@@ -284,7 +286,7 @@ static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
 			val = ops[i].fetch;
 		} else if (ops[i].flags & STM_COP_FETCH) {
 			/* the kernel writes the result over the delta */
-			memcpy(ops[i].fetch, ops[i].val, 8);
+			memcpy(ops[i].fetch, ops[i].val, ops[i].vlen);
 			val = ops[i].fetch;
 		}
 		stm_enc_commit_ent(&ents[i], &ops[i], ops[i].key, val, false);
@@ -306,7 +308,8 @@ static int dev_commit(struct stm_store *s, struct stm_cop *ops, size_t n,
 		}
 	}
 	if (conflict)
-		*conflict = (ret == -ESTALE) ? c.conflict : STMDEV_NO_CONFLICT;
+		*conflict = (ret == -ESTALE || ret == -ERANGE) ?
+			    c.conflict : STMDEV_NO_CONFLICT;
 	if (ents != stack)
 		free(ents);
 	return ret;

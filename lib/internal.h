@@ -35,6 +35,8 @@ struct stm_rd {
 					 * value the commit's write of the key
 					 * replaces, into fetch (vlen bytes of
 					 * room; out: vlen, version) */
+#define STM_COP_BOUND	(1U << 2)	/* ADD: val is delta, min, max (24
+					 * bytes LE); -ERANGE out of bounds */
 
 /* One entry of a commit. */
 struct stm_cop {
@@ -235,12 +237,13 @@ void stm_value_committed(struct stm_value *v, uint64_t version);
 int stm_value_take(struct stm_value *v, struct stm_rd *rd);
 /*
  * Check @n public commit entries and turn them into backend entries
- * (@cops; ADD deltas encoded into @le[i]): 0, -EINVAL, -E2BIG (@n over
- * max_keys_per_call, a value over max_value_size), -EBADF (a write on a
- * read-only store).  Results (STM_OP_ADD .result) are the caller's.
+ * (@cops; ADD deltas, and a bounded ADD's min and max, encoded into
+ * @le[i]): 0, -EINVAL, -E2BIG (@n over max_keys_per_call, a value over
+ * max_value_size), -EBADF (a write on a read-only store), -EOPNOTSUPP
+ * (STM_OP_BOUND without STMDEV_F_ADD_BOUND).  Results (STM_OP_ADD .result) are the caller's.
  */
 int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
-		  struct stm_cop *cops, uint8_t (*le)[8]);
+		  struct stm_cop *cops, uint8_t (*le)[24]);
 int stm_coll_new(struct stm_store *s, const void *const *keys,
 		 const size_t *lens, size_t n, struct stm_coll **out);
 

@@ -438,7 +438,7 @@ static void commit_done(struct rslot *sl, int res, struct stm_cqe *cqe)
 	const struct stmdev_commit_ent *ents = sl->ents;
 	struct stm_coll *c = sl->coll;
 
-	if (res == -ESTALE)
+	if (res == -ESTALE || res == -ERANGE)
 		cqe->conflict = sl->u.cm.conflict;
 	if (c)
 		c->conflict = (res == -ESTALE && sl->u.cm.conflict < c->n) ?
@@ -840,7 +840,7 @@ int stm_ring_prep_commit(struct stm_ring *r, const struct stm_op *ops, size_t n,
 {
 	struct stm_cop stack[STACK_OPS], *cops = stack;
 	int64_t *sdst[STACK_OPS], **dst = sdst;
-	uint8_t sle[STACK_OPS][8], (*le)[8] = sle;
+	uint8_t sle[STACK_OPS][24], (*le)[24] = sle;
 	bool results = false;
 	int ret;
 

@@ -89,6 +89,9 @@ extern "C" {
 /* Stores per network namespace, per-user limits (EDQUOT), `charge` */
 #define STMDEV_F_ISOLATION	(1ULL << 10)
 #endif
+#ifndef STMDEV_F_ADD_BOUND
+#define STMDEV_F_ADD_BOUND	(1ULL << 14)	/* COMMIT: bounded ADD (STM_OP_BOUND) */
+#endif
 
 struct stm_store;	/* an attached store; thread-safe */
 struct stm_value;	/* a private copy of one key's value and version */
@@ -1373,6 +1376,7 @@ struct stm_ring;	/* an io_uring on one store handle */
 
 /* struct stm_op.flags */
 #define STM_OP_CHECK	(1U << 0)	/* PUT/DEL/ADD: validate .version too */
+#define STM_OP_BOUND	(1U << 1)	/* ADD: fail (-ERANGE) outside .min..max */
 
 #define STM_NO_CONFLICT	UINT32_MAX	/* struct stm_cqe.conflict: none */
 
@@ -1382,7 +1386,7 @@ struct stm_ring;	/* an io_uring on one store handle */
  * @key:      key bytes.
  * @klen:     key length; 0: @key is NUL-terminated.
  * @op:       STM_OP_READ, STM_OP_PUT, STM_OP_DEL or STM_OP_ADD.
- * @flags:    STM_OP_CHECK.
+ * @flags:    STM_OP_CHECK, STM_OP_BOUND (STM_OP_ADD only).
  * @reserved0: zero.
  * @version:  the version the key must still have (0: absent), for
  *            STM_OP_READ and for writes with STM_OP_CHECK.
@@ -1393,9 +1397,23 @@ struct stm_ring;	/* an io_uring on one store handle */
  * @result:   STM_OP_ADD: if not NULL, receives the value after the
  *            addition when the commit's completion is reaped (so it must
  *            stay valid until then); untouched if the commit failed.
- * @reserved: zero.
+ * @reserved: the room of @min and @max, its name before 1.6: zero unless
+ *            STM_OP_BOUND.
+ * @min:      STM_OP_ADD with STM_OP_BOUND: the least value the addition
+ *            may leave (e.g. 0: no account below zero); else zero.
+ * @max:      STM_OP_ADD with STM_OP_BOUND: the greatest (INT64_MAX: no
+ *            ceiling); at least @min; else zero.
  *
  * A key may appear once among the writes and once among the reads.
+ *
+ * A bounded addition (STM_OP_BOUND, backend feature STMDEV_F_ADD_BOUND,
+ * else -EOPNOTSUPP: the etcd backend has none) fails the whole commit
+ * with -ERANGE, nothing written, when the exact sum of the stored value
+ * (absent: 0) and @delta would be below @min or above @max (an int64
+ * overflow counts as out of bounds; a plain addition wraps).  -ERANGE is
+ * not a conflict: the same commit gives the same answer until the key
+ * changes, so do not redo it blindly.  A guarded transfer is one commit
+ * of two bounded additions, -x with @min 0 and +x, with no read.
  */
 struct stm_op {
 	const void *key;
@@ -1408,7 +1426,13 @@ struct stm_op {
 	size_t      len;
 	int64_t     delta;
 	int64_t    *result;
-	uint64_t    reserved[2];
+	union {
+		uint64_t reserved[2];
+		struct {
+			int64_t min;
+			int64_t max;
+		};
+	};
 };
 
 /**
@@ -1424,13 +1448,16 @@ struct stm_op {
  * @version:  if not NULL, receives the version given to the writes (for a
  *            commit that only validated, the clock it validated at).
  * @conflict: if not NULL, receives on -STM_ECONFLICT the index of the first
- *            entry whose version differed, else STM_NO_CONFLICT.
+ *            entry whose version differed, on -ERANGE that of the first
+ *            bounded addition out of its bounds, else STM_NO_CONFLICT.
  *
  * What stm_ring_prep_commit() does, in one system call; every other
  * commit of the library is one of these.
  *
- * Return: 0; -STM_ECONFLICT; -STM_EBUSY; -EINVAL bad op, key, flags or
- * reserved field; -E2BIG a value over max_value_size, or @n over
+ * Return: 0; -STM_ECONFLICT; -STM_EBUSY; -ERANGE a bounded addition
+ * would leave its bounds (STM_OP_BOUND); -EOPNOTSUPP STM_OP_BOUND on a
+ * backend without STMDEV_F_ADD_BOUND; -EINVAL bad op, key, flags or
+ * reserved field, or a bounded addition with min over max; -E2BIG a value over max_value_size, or @n over
  * max_keys_per_call; -EBADF a write on a read-only store; -ENOMEM; -errno.
  */
 int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
@@ -1444,7 +1471,8 @@ int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
  *             -STM_EBUSY, -ETIMEDOUT, -errno.
  * @conflict:  commits failing with -STM_ECONFLICT: the index of the first
  *             op (for a collection, of the value) whose version differed;
- *             else STM_NO_CONFLICT.
+ *             with -ERANGE: of the first bounded addition out of its
+ *             bounds; else STM_NO_CONFLICT.
  * @version:   successful commits: the version given to the writes (for a
  *             commit that only validated, the clock at which the reads
  *             held); successful reads: the snapshot's commit clock.

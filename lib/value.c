@@ -551,18 +551,8 @@ void stm_coll_free(struct stm_coll *c)
 
 /* ---- the general commit ------------------------------------------------ */
 
-static bool all_zero(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
-		  struct stm_cop *cops, uint8_t (*le)[8])
+		  struct stm_cop *cops, uint8_t (*le)[24])
 {
 	bool writes = false;
 	int ret;
@@ -573,11 +563,18 @@ int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
 		const struct stm_op *op = &ops[i];
 		size_t klen = op->klen;
 
-		if (op->op > STM_OP_ADD || (op->flags & ~STM_OP_CHECK) ||
-		    op->reserved0 || !all_zero(op->reserved, sizeof(op->reserved)) ||
-		    (op->result && op->op != STM_OP_ADD) ||
+		bool bound = op->flags & STM_OP_BOUND;
+
+		if (op->op > STM_OP_ADD || (op->flags & ~(STM_OP_CHECK | STM_OP_BOUND)) ||
+		    op->reserved0 || (op->result && op->op != STM_OP_ADD) ||
 		    (op->op == STM_OP_PUT && !op->data && op->len))
 			return -EINVAL;
+		/* Without STM_OP_BOUND, min and max are the old reserved room. */
+		if (bound ? op->op != STM_OP_ADD || op->min > op->max :
+			    op->min || op->max)
+			return -EINVAL;
+		if (bound && !(s->lim.features & STMDEV_F_ADD_BOUND))
+			return -EOPNOTSUPP;
 		if (!klen && op->key)
 			klen = stm_key_len(op->key);
 		ret = stm_check_key(s, op->key, klen);
@@ -587,6 +584,8 @@ int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
 					    .version = op->version };
 		if (op->flags & STM_OP_CHECK)
 			cops[i].flags = STM_COP_CHECK;
+		if (bound)
+			cops[i].flags |= STM_COP_BOUND;
 		writes |= op->op != STM_OP_READ;
 		switch (op->op) {
 		case STM_OP_PUT:
@@ -600,6 +599,11 @@ int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
 			stm_put_le64(le[i], op->delta);
 			cops[i].val = le[i];
 			cops[i].vlen = 8;
+			if (bound) {
+				stm_put_le64(le[i] + 8, op->min);
+				stm_put_le64(le[i] + 16, op->max);
+				cops[i].vlen = 24;
+			}
 			break;
 		}
 	}
@@ -612,8 +616,8 @@ int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
 	       unsigned int flags, uint64_t *version, uint32_t *conflict)
 {
 	struct stm_cop stack[STACK_ENTS], *cops = stack;
-	uint8_t sle[STACK_ENTS][8], (*le)[8] = sle;
-	uint8_t sres[STACK_ENTS][8], (*res)[8] = sres;
+	uint8_t sle[STACK_ENTS][24], (*le)[24] = sle;
+	uint8_t sres[STACK_ENTS][24], (*res)[24] = sres;
 	uint32_t c = UINT32_MAX;
 	int ret;
 
@@ -642,7 +646,7 @@ int stm_commit(struct stm_store *s, const struct stm_op *ops, size_t n,
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		if (ops[i].result)
 			*ops[i].result = stm_get_le64(res[i]);
-	if (ret == -STM_ECONFLICT && conflict && c < n)
+	if ((ret == -STM_ECONFLICT || ret == -ERANGE) && conflict && c < n)
 		*conflict = c;
 out_free:
 	if (cops != stack)

@@ -109,9 +109,23 @@
  *	version read, and at least the clock of the delete that made a key
  *	read absent); conflict, index of the first entry whose version
  *	differed (ESTALE), or of the first ADD onto a stored value that is
- *	not 8 bytes (EINVAL), else STMDEV_NO_CONFLICT (also on every other
- *	error).  With STMDEV_CENT_FETCH on an ADD entry, the resulting value
- *	is written back to val_addr.
+ *	not 8 bytes (EINVAL), or of the first bounded ADD out of its bounds
+ *	(ERANGE), else STMDEV_NO_CONFLICT (also on every other error).  With
+ *	STMDEV_CENT_FETCH on an ADD entry, the resulting value is written
+ *	back to the first 8 bytes at val_addr.  A plain ADD wraps modulo 2^64.
+ *	Bounded ADD (STMDEV_F_ADD_BOUND): STMDEV_CENT_BOUND on an ADD entry
+ *	(EINVAL on any other op); val_len must be 24 (EINVAL): three
+ *	little-endian signed 64-bit numbers, delta, min, max (EINVAL if min >
+ *	max).  The commit fails with ERANGE, `conflict` the index of the
+ *	first such entry and nothing written, if the exact sum (no wrap: an
+ *	int64 overflow is out of bounds) of the stored value (absent: 0) and
+ *	delta is below min or above max; a result equal to a bound passes.
+ *	ERANGE is a verdict on the committed state, not a conflict: retrying
+ *	the same commit gives the same answer until another commit changes
+ *	the key (an account that cannot pay, unlike ESTALE's "redo").
+ *	Precedence: ESTALE (versions) before EINVAL (ADD onto a value not 8
+ *	bytes) before ERANGE.  A transfer is one COMMIT of two bounded ADDs,
+ *	-x with min 0 and +x, with no READ and no version to check.
  *	STMDEV_CENT_FETCH on a READ entry (STMDEV_F_FETCH_OLD) fetches the
  *	value that the commit's write of the same key replaces (the key must
  *	also have a write entry, else EINVAL): swap, or take-and-delete, in
@@ -227,6 +241,7 @@
 /* Stores per network namespace, per-user limits (EDQUOT), `charge` */
 #define STMDEV_F_ISOLATION	(1ULL << 10)
 #define STMDEV_F_PERSIST	(1ULL << 11)	/* EXPORT, IMPORT */
+#define STMDEV_F_ADD_BOUND	(1ULL << 14)	/* COMMIT: STMDEV_CENT_BOUND */
 
 struct stmdev_features {
 	__u64 features;		/* out */
@@ -327,6 +342,7 @@ struct stmdev_read {
 /* stmdev_commit_ent.flags */
 #define STMDEV_CENT_CHECK	(1U << 0)	/* write entry: validate `version` */
 #define STMDEV_CENT_FETCH	(1U << 1)	/* ADD: result; READ: value replaced */
+#define STMDEV_CENT_BOUND	(1U << 2)	/* ADD: delta, min, max; ERANGE */
 
 struct stmdev_commit_ent {
 	__u64 key_addr;
