@@ -588,7 +588,7 @@ CASE(commit_op_high, EINVAL)
 CASE(commit_ent_flags_unknown, EINVAL)
 {
 	valid_commit(c);
-	c->ce[1].flags = 1U << 2;
+	c->ce[1].flags = 1U << 3;	/* the first flag not defined */
 	return do_commit(c);
 }
 CASE(commit_ent_flags_high, EINVAL)
