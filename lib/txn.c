@@ -1560,6 +1560,45 @@ int stm_family_id(struct stm_store *s, const char *name, uint32_t *id)
 }
 
 /* Join the transaction running on this store: closed nesting. */
+/*
+ * Contention management (STM_ESCALATE): reserve every key the attempt
+ * that just conflicted read or wrote, so that the rerun, which will most
+ * likely touch the same keys, is not overtaken.  Best effort: false when
+ * the backend or kernel cannot or will not (the caller then reruns as
+ * usual).
+ */
+static bool tx_reserve(struct stm_txn *tx, unsigned int bound_ms)
+{
+	struct stm_store *s = tx->s;
+	struct stm_wkey stack[STACK_OPS], *k = stack;
+	size_t n = tx->n;
+	int ret;
+
+	if (!n || !s->be->reserve || (s->flags & STM_RDONLY) ||
+	    (s->lim.max_keys_per_call && n > s->lim.max_keys_per_call))
+		return false;
+	if (n > STACK_OPS) {
+		k = calloc(n, sizeof(*k));
+		if (!k)
+			return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct stm_wkey){ tx->ents[i].key, tx->ents[i].klen, 0 };
+	ret = s->be->reserve(s, k, n, bound_ms);
+	if (k != stack)
+		free(k);
+	return ret >= 0;
+}
+
+/* Give back the handle's reservation, if escalation took one. */
+static void tx_unreserve(struct stm_txn *tx, bool *reserved)
+{
+	if (!*reserved)
+		return;
+	tx->s->be->reserve(tx->s, NULL, 0, 0);
+	*reserved = false;
+}
+
 static int tx_nested(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), void *arg)
 {
 	if (tx->doomed)
@@ -1572,7 +1611,8 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 {
 	static const struct stm_txn_opts none;
 	struct stm_txn *outer, tx;
-	unsigned conflicts = 0;
+	unsigned conflicts = 0, escalate = 0;
+	bool reserved = false, held;
 	int64_t deadline = 0;
 	unsigned int flags;
 	int r, ret;
@@ -1583,8 +1623,11 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 		opts = &none;
 	flags = opts->flags;
 	if (flags & ~(STM_RDONLY | STM_NONBLOCK | STM_TXN_READONLY_1_1 |
-		      STM_TXN_NONBLOCK_1_1))
+		      STM_TXN_NONBLOCK_1_1 | STM_ESCALATE))
 		return -EINVAL;
+	if (flags & STM_ESCALATE)
+		escalate = opts->escalate_after ? opts->escalate_after : 8;
+	flags &= ~STM_ESCALATE;
 	/* The 1.1-1.3 values of the same flags. */
 	if (flags & STM_TXN_READONLY_1_1)
 		flags = (flags & ~STM_TXN_READONLY_1_1) | STM_RDONLY;
@@ -1625,6 +1668,7 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			ret = -ESTALE;
 		} else if (r == STM_RETRY) {
 			run_hooks(&tx, HK_ABORT, 0);
+			tx_unreserve(&tx, &reserved);	/* hold nothing asleep */
 			ret = tx_wait(&tx, deadline);
 			if (ret)
 				break;
@@ -1655,9 +1699,16 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			ret = -ETIMEDOUT;
 			break;
 		}
+		held = escalate && conflicts >= escalate &&
+		       tx_reserve(&tx, opts->reserve_ms);
+		reserved |= held;
 		tx_reset(&tx);
-		stm_backoff(conflicts);
+		/* The keys are held for a bounded time: no backing off then. */
+		if (!held)
+			stm_backoff(conflicts);
 	}
+	/* Whatever the outcome: a successful commit already ended it. */
+	tx_unreserve(&tx, &reserved);
 	tx_free(&tx);
 	return ret;
 }
