@@ -28,6 +28,7 @@
  */
 #include <linux/ktime.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uaccess.h>
@@ -215,41 +216,43 @@ static int stm_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The keys of @rq as a new reservation, charged to @f's opener. */
+/*
+ * The keys of @rq (into @sc, at *@krsp) as a new reservation, charged to
+ * @f's opener.
+ */
 static struct stm_resv *stm_resv_load(struct stm_file *f,
-				      const struct stmdev_reserve *rq)
+				      const struct stmdev_reserve *rq,
+				      struct stm_scratch *sc,
+				      struct stm_kref **krsp)
 {
 	struct stm_store *s = f->store;
 	struct stmdev_wait_ent *ents;
 	struct stm_kref *krs;
 	struct stm_resv *r = NULL;
-	struct stm_scratch sc;
 	u32 i, n = rq->count, m;
 	size_t cost;
 	u8 *cur;
 	int err;
 
-	stm_scratch_begin(&sc);
-	err = stm_load_request(&sc, rq->entries, n, sizeof(*ents),
+	err = stm_load_request(sc, rq->entries, n, sizeof(*ents),
 			       offsetof(struct stmdev_wait_ent, key_len),
 			       sizeof(*krs), (void **)&ents, (void **)&krs);
 	if (err)
-		goto out_scratch;
+		return ERR_PTR(err);
 	cur = (u8 *)(krs + n);
 	for (i = 0; i < n; i++) {
-		err = -EINVAL;
 		if (ents[i].reserved || ents[i].version)
-			goto out_scratch;
+			return ERR_PTR(-EINVAL);
 		err = stm_copy_key(s, &krs[i], &cur, ents[i].key_addr,
 				   ents[i].key_len);
 		if (err)
-			goto out_scratch;
+			return ERR_PTR(err);
 	}
+	*krsp = krs;
 	cost = struct_size(r, hash, n);
-	err = -ENOMEM;
 	r = kmalloc(cost, GFP_KERNEL_ACCOUNT);
 	if (!r)
-		goto out_scratch;
+		return ERR_PTR(-ENOMEM);
 	for (i = 0; i < n; i++)
 		r->hash[i] = krs[i].hash;
 	sort(r->hash, n, sizeof(u32), stm_u32_cmp, NULL);
@@ -269,15 +272,47 @@ static struct stm_resv *stm_resv_load(struct stm_file *f,
 	if (err)
 		goto out_keys;
 	refcount_inc(&f->user->ref);
-	stm_scratch_end(&sc);
 	return r;
 
 out_keys:
 	atomic_sub(m, &f->user->resv_keys);
 	kfree(r);
-out_scratch:
-	stm_scratch_end(&sc);
 	return ERR_PTR(err);
+}
+
+/*
+ * Wait until none of the @n keys at @krs is held by a commit that took its
+ * lock before the reservation was published and did not see it: from then
+ * on, no commit through another fd writes them while the reservation
+ * lives, so a snapshot the owner takes after this call stays valid.  A
+ * commit holds a key only while it publishes (it never sleeps holding
+ * one), so each wait is short; -EINTR on a fatal signal.
+ */
+static int stm_resv_settle(struct stm_store *s, const struct stm_kref *krs,
+			   u32 n)
+{
+	struct stm_key *k;
+	u32 i, spins = 0;
+	bool locked;
+
+	for (i = 0; i < n; i++) {
+		for (;;) {
+			rcu_read_lock();
+			k = stm_key_lookup(s, &krs[i]);
+			locked = k && READ_ONCE(k->lockver) & STM_LOCKED;
+			rcu_read_unlock();
+			if (!locked)
+				break;
+			if (++spins < STM_SPIN) {
+				cpu_relax();
+				continue;
+			}
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+	}
+	return 0;
 }
 
 int stm_reserve(struct stm_file *f, struct stmdev_reserve *rq)
@@ -285,6 +320,8 @@ int stm_reserve(struct stm_file *f, struct stmdev_reserve *rq)
 	struct stm_store *s = f->store;
 	unsigned int max_ms = READ_ONCE(stm_max_reserve_ms);
 	struct stm_resv *r, *old = NULL;
+	struct stm_kref *krs = NULL;
+	struct stm_scratch sc;
 	LIST_HEAD(dead);
 	u64 now;
 	int err = 0;
@@ -303,9 +340,12 @@ int stm_reserve(struct stm_file *f, struct stmdev_reserve *rq)
 	if (!rq->bound_ms || rq->bound_ms > max_ms)
 		rq->bound_ms = max_ms;
 
-	r = stm_resv_load(f, rq);
-	if (IS_ERR(r))
-		return PTR_ERR(r);
+	stm_scratch_begin(&sc);
+	r = stm_resv_load(f, rq, &sc, &krs);
+	if (IS_ERR(r)) {
+		err = PTR_ERR(r);
+		goto out_scratch;
+	}
 
 	spin_lock(&s->resv_lock);
 	now = ktime_get_ns();
@@ -347,5 +387,12 @@ out_unlock:
 	if (r)
 		stm_resv_free(r);
 	stm_resv_free_list(s, &dead);
+	if (!err) {
+		err = stm_resv_settle(s, krs, rq->count);
+		if (err)
+			stm_resv_release(f);
+	}
+out_scratch:
+	stm_scratch_end(&sc);
 	return err;
 }

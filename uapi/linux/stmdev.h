@@ -210,7 +210,10 @@
  *	left.  While it lives, a COMMIT through another fd that writes
  *	(PUT, DEL, ADD) a reserved key fails with EBUSY when non-blocking,
  *	else sleeps until the reservation ends (a signal interrupts it);
- *	READ, WAIT and read entries of a COMMIT are never held up.  Keys
+ *	READ, WAIT and read entries of a COMMIT are never held up.  It
+ *	returns once no commit that missed the reservation still holds a
+ *	reserved key: what the caller reads after it stays current until
+ *	the reservation ends (EINTR on a fatal signal while it waits).  Keys
  *	are matched by the store's hash of them: a key sharing a reserved
  *	key's hash is held up too, within the same bound.  The fd holds at
  *	most one reservation: it ends at the fd's first successful COMMIT,
