@@ -608,7 +608,11 @@ TEST_F_TIMEOUT(resv, starvation, 600)
 	       plain == 0 ? "committed" : "gave up", la.attempts);
 	EXPECT_TRUE(plain == 0 || plain == -STM_ERETRIES);
 
-	/* With it: commits within ESCALATE + 2 attempts. */
+	/*
+	 * With it: the attempt after the ESCALATE-th conflict runs with every
+	 * key it reads reserved before it reads it, and commits (ESCALATE + 1);
+	 * one more for a reservation that lapsed on a slow VM.
+	 */
 	opts.flags = STM_ESCALATE;
 	opts.escalate_after = ESCALATE;
 	la.attempts = 0;
