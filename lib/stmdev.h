@@ -742,7 +742,8 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
  *               counted, and the transaction runs all the same.
  * @escalate_after: with STM_ESCALATE in @flags (read only then): after
  *               this many conflicts (0: 8), each rerun first reserves the
- *               keys the last attempt read and wrote (stm_reserve()), so
+ *               keys the attempts that conflicted read and wrote
+ *               (stm_reserve()), and any other key before it reads it, so
  *               that other handles' commits that write them wait, and the
  *               transaction commits.  Off by default: a reservation holds
  *               other writers up, so a transaction opts in.
