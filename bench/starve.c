@@ -170,7 +170,8 @@ int starve_bench(struct starve_result *r)
 	while (sh->ready < S_HOT)
 		usleep(1000);
 
-	/* The hot writers alone. */
+	/* The hot writers alone, after a warm-up of a fifth of a phase. */
+	usleep(cfg.starve_ms * 200);
 	n0 = s_hot_total(sh);
 	t0 = now_ns();
 	usleep(cfg.starve_ms * 1000);
