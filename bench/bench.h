@@ -57,6 +57,7 @@ struct config {
 	const char *curve;	/* store sizes, comma-separated */
 	int bank_ms;		/* one bank run; 0: no bank */
 	int bank_rounds;	/* runs per system and process count, the best counts */
+	int starve_ms;		/* starve.c: each phase; 0: no starvation case */
 	int verbose;
 	const char *out;	/* directory for bench.json */
 	const char *lmdb_dir;
@@ -136,6 +137,24 @@ struct bank_table {
 	struct bank_result r[BANK_SYSTEMS][BANK_PROCS];
 };
 int bank_bench(struct bank_table *t);
+
+/* starve.c: the starvation case of contention management (issue 12). */
+struct starve_result {
+	const char *unavailable;
+	int ok;
+	int plain_committed;
+	unsigned plain_attempts;
+	int esc_runs;
+	unsigned esc_max;
+	double esc_mean;
+	double long_per_s;	/* escalating transactions committed per s */
+	double hot_before;	/* hot writers' commits/s, alone */
+	double hot_plain;	/* beside the plain long transaction */
+	double hot_esc;		/* beside the escalating ones */
+};
+int starve_bench(struct starve_result *r);
+void print_starve(const struct starve_result *r);
+void write_starve_json(FILE *f, const struct starve_result *r);
 
 /* Helpers shared by the files. */
 double median(const double *v, int n);

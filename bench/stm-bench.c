@@ -30,6 +30,7 @@ struct config cfg = {
 	.curve = "1000,10000,100000,1000000",
 	.bank_ms = 1000,
 	.bank_rounds = 3,
+	.starve_ms = 1000,
 	.out = NULL,
 	.lmdb_dir = "/tmp",
 };
@@ -345,6 +346,8 @@ struct curve {
 
 static struct curve curve;
 static struct bank_table bank;
+static struct starve_result starve;
+static int starve_ran;
 
 /* The best peer's rate at process count index @p (0 when none ran). */
 static double bank_best_peer(int p, int *which)
@@ -648,6 +651,8 @@ static void write_json(FILE *f, const struct utsname *u, const char *clocksrc,
 		write_curve_json(f);
 	if (bank.nsys)
 		write_bank_json(f);
+	if (starve_ran)
+		write_starve_json(f, &starve);
 
 	fprintf(f, "  \"stats\": ");
 	if (store_stats_json(f))
@@ -723,11 +728,12 @@ static void usage(FILE *f)
 "  --curve N,...     store sizes of the flat-cost curve, \"\" to skip (%s)\n"
 "  --bank-ms N       one run of the bank against the peers, ms; 0 to skip (%d)\n"
 "  --bank-rounds N   runs per system and process count, the best counts (%d)\n"
+"  --starve-ms N     each phase of the starvation case, ms; 0 to skip (%d)\n"
 "  --lmdb-dir DIR    where LMDB's files go; should be tmpfs (%s)\n"
 "  --only ID,...     measure only these operations (ids as in bench.json)\n"
 "  --quick           a short run to try things out (not for figures)\n",
 		cfg.rounds, cfg.sub, cfg.batch_ms, cfg.scale_ms, cfg.mem_keys, cfg.mem_rounds,
-		cfg.curve, cfg.bank_ms, cfg.bank_rounds, cfg.lmdb_dir);
+		cfg.curve, cfg.bank_ms, cfg.bank_rounds, cfg.starve_ms, cfg.lmdb_dir);
 }
 
 int main(int argc, char **argv)
@@ -744,6 +750,7 @@ int main(int argc, char **argv)
 		{ "bank-ms", required_argument, NULL, 'B' },
 		{ "bank-rounds", required_argument, NULL, 'R' },
 		{ "lmdb-dir", required_argument, NULL, 'l' },
+		{ "starve-ms", required_argument, NULL, 'S' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -760,7 +767,7 @@ int main(int argc, char **argv)
 	int c, i, r, err;
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "o:r:b:m:s:k:K:C:B:R:l:O:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:r:b:m:s:k:K:C:B:R:l:O:S:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': cfg.out = optarg; break;
 		case 'r': cfg.rounds = atoi(optarg); break;
@@ -772,6 +779,7 @@ int main(int argc, char **argv)
 		case 'C': cfg.curve = optarg; break;
 		case 'B': cfg.bank_ms = atoi(optarg); break;
 		case 'R': cfg.bank_rounds = atoi(optarg); break;
+		case 'S': cfg.starve_ms = atoi(optarg); break;
 		case 'l': cfg.lmdb_dir = optarg; break;
 		case 'O': only = optarg; break;
 		case 'q':
@@ -784,6 +792,7 @@ int main(int argc, char **argv)
 			cfg.curve = "1000,10000";
 			cfg.bank_ms = 300;
 			cfg.bank_rounds = 1;
+			cfg.starve_ms = 300;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -897,10 +906,21 @@ int main(int argc, char **argv)
 		broken = 1;
 	}
 
+	if (cfg.starve_ms > 0) {
+		err = starve_bench(&starve);
+		starve_ran = 1;
+		if (err) {
+			note_error("starve: a run failed: %s%s", strerror(-err), "");
+			broken = 1;
+		}
+	}
+
 	compute_figures();
 	print_results(&ms);
 	print_curve();
 	print_bank();
+	if (starve_ran)
+		print_starve(&starve);
 	if (cfg.out) {
 		mkdir(cfg.out, 0755);
 		snprintf(path, sizeof(path), "%s/bench.json", cfg.out);

@@ -17,6 +17,8 @@
 
 /* Internal: drop every lock and start the commit over. */
 #define STM_BACKOFF	1
+/* Internal: drop every lock, wait for another fd's reservation to end. */
+#define STM_RESERVED	2
 
 
 /* One entry of a commit, in kernel form. */
@@ -59,6 +61,9 @@ static int stm_went_cmp(const void *a, const void *b)
 
 struct stm_commit_ctx {
 	struct stm_store *s;
+	struct stm_file *f;	/* its reservation lets it pass (reserve.c) */
+	u64 resv_until;		/* STM_RESERVED: that reservation's expiry */
+	u32 resv_gen;		/* and the store's count of ended ones */
 	struct stm_went *w;	/* write entries, sorted */
 	u32 nw;
 	struct stm_went *r;	/* READ entries, sorted */
@@ -168,6 +173,24 @@ busy:
 		goto again;
 	}
 	return 0;
+}
+
+/*
+ * With the write set locked: does another fd's reservation hold one of
+ * its keys?  0, -EBUSY, or STM_RESERVED to wait for it (reserve.c).
+ */
+static int stm_resv_writes(struct stm_commit_ctx *c)
+{
+	int i;
+
+	if (!c->nw || !stm_resv_any(c->s))
+		return 0;
+	i = stm_resv_check(c->s, c->f, &c->w[0].kr, sizeof(*c->w), c->nw,
+			   &c->resv_until, &c->resv_gen);
+	if (i < 0)
+		return 0;
+	c->hot = &c->w[i].kr;
+	return c->nonblock ? -EBUSY : STM_RESERVED;
 }
 
 /* Current version of a key we hold locked (0 when absent). */
@@ -538,6 +561,8 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		rcu_read_lock();
 		preempt_disable();
 		err = stm_lock_writes(c);
+		if (!err)
+			err = stm_resv_writes(c);
 		if (!err) {
 			stm_debug_delay(STM_DBG_COMMIT_LOCKED, true);
 			wv = atomic64_read(&c->s->clock);
@@ -576,6 +601,14 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		}
 		preempt_enable();
 		rcu_read_unlock();
+		if (err == STM_RESERVED) {
+			/* io_uring reissues from a worker, which may sleep. */
+			err = c->nowait ? -EAGAIN :
+			      stm_resv_wait(c->s, c->resv_until, c->resv_gen);
+			if (err)
+				return err;
+			continue;
+		}
 		if (err != STM_BACKOFF)
 			return err;
 		if (c->need) {
@@ -800,7 +833,7 @@ static int stm_commit_retry(struct stm_commit_ctx *c)
 
 int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 {
-	struct stm_commit_ctx c = { .s = f->store };
+	struct stm_commit_ctx c = { .s = f->store, .f = f };
 	struct stm_family *fam = NULL;
 	struct stmdev_commit_ent __user *uents = u64_to_user_ptr(cm->entries);
 	struct stm_scratch sc;
@@ -887,6 +920,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		stm_fetch_out(&c, uents);	/* the room needed */
 	if (err)
 		goto out_release;
+	stm_resv_release(f);	/* its work is done */
 	stm_stat_inc(c.s, commits);
 	if (c.nfetch)
 		err = stm_fetch_out(&c, uents);

@@ -17,7 +17,7 @@
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
 			 STMDEV_F_FAMILY | STMDEV_F_URING | STMDEV_F_FETCH_OLD | \
-			 STMDEV_F_ISOLATION | STMDEV_F_PERSIST | \
+			 STMDEV_F_ISOLATION | STMDEV_F_PERSIST | STMDEV_F_RESERVE | \
 			 STMDEV_F_ADD_BOUND | \
 			 (STM_URING_CANCEL ? STMDEV_F_URING_CANCEL : 0))
 
@@ -38,6 +38,7 @@ union stm_cmd_arg {
 	struct stmdev_family_stats family_stats;
 	struct stmdev_export export;
 	struct stmdev_import import;
+	struct stmdev_reserve reserve;
 };
 
 static int stm_get_features(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
@@ -129,6 +130,11 @@ static int stm_import_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int
 	return stm_import(f, &u->import);
 }
 
+static int stm_reserve_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
+{
+	return stm_reserve(f, &u->reserve);
+}
+
 /* stm_cmd.flags */
 #define STM_ATTACHED	1	/* needs a store attached to the fd */
 #define STM_OUT		2	/* has outputs: copy them back */
@@ -182,6 +188,8 @@ static const struct stm_cmd stm_cmds[] = {
 	{ STMDEV_IOC_EXPORT,		A | O,	stm_export_cmd },
 	{ STMDEV_IOC_IMPORT,		A | O | P, stm_import_cmd,
 	  STM_OUTPUTS(struct stmdev_import, clock, reserved) },
+	[_IOC_NR(STMDEV_IOC_RESERVE)] = { STMDEV_IOC_RESERVE, A | O | P, stm_reserve_cmd,
+	  STM_OUTPUTS(struct stmdev_reserve, bound_ms, reserved0) },
 };
 
 #undef A
@@ -290,6 +298,7 @@ static int stm_release(struct inode *inode, struct file *file)
 
 	stm_watch_release(f);
 	stm_persist_release(f);
+	stm_resv_release(f);
 	if (f->store) {
 		trace_stm_detach(f->store);
 		stm_store_put(f->store);

@@ -19,6 +19,8 @@ unsigned long stm_max_keys_per_user = 1UL << 20;
 unsigned long stm_max_mem_per_user = 256UL << 20;
 unsigned int stm_max_waits_per_fd = 4096;
 unsigned int stm_max_waits_per_user = 65536;
+unsigned int stm_max_reserve_ms = 50;
+unsigned int stm_max_reserved_per_user = 4096;
 
 /* A bounded module parameter: writes outside [min, max] get EINVAL. */
 struct stm_param {
@@ -87,6 +89,10 @@ STM_PARAM(max_waits_per_fd, false, 1, 1U << 24,
 	  "wait and watch entries queued through one fd (default 4096)");
 STM_PARAM(max_waits_per_user, false, 1, 1U << 24,
 	  "wait and watch entries of the fds one user opened (default 65536)");
+STM_PARAM(max_reserve_ms, false, 1, 1000,
+	  "longest a RESERVE holds keys, in ms (default 50, at most 1000)");
+STM_PARAM(max_reserved_per_user, false, 1, 1U << 20,
+	  "keys reserved through the fds one user opened (default 4096)");
 
 /*
  * /dev/stm is misc minor STM_MINOR (in 243-254, "reserved for local use"

@@ -40,6 +40,8 @@ extern unsigned long stm_max_keys_per_user;
 extern unsigned long stm_max_mem_per_user;
 extern unsigned int stm_max_waits_per_fd;
 extern unsigned int stm_max_waits_per_user;
+extern unsigned int stm_max_reserve_ms;
+extern unsigned int stm_max_reserved_per_user;
 
 /*
  * A user, by kuid, and what is charged to it (user.c): the stores it owns,
@@ -51,6 +53,7 @@ struct stm_user {
 	kuid_t uid;
 	atomic_t stores;
 	atomic_t waits;
+	atomic_t resv_keys;		/* keys its fds reserve (reserve.c) */
 	atomic64_t keys;
 	atomic64_t mem;			/* bytes */
 };
@@ -171,6 +174,13 @@ struct stm_store {
 	struct mutex fam_lock;		/* adding families */
 	u32 nfamilies;			/* published with release */
 	struct stm_family families[STMDEV_FAMILIES_MAX];
+
+	/* Key reservations (reserve.c) */
+	atomic_t nresv;			/* live ones: 0 is the fast path */
+	spinlock_t resv_lock;		/* resv, resv_gen, stm_file.resv */
+	struct list_head resv;		/* struct stm_resv */
+	u32 resv_gen;			/* reservations ended so far */
+	wait_queue_head_t resv_wq;	/* commits waiting for one to end */
 };
 
 /* One key as a reader saw it: a pinned heap value, or inline bytes. */
@@ -224,6 +234,8 @@ struct stm_file {
 	wait_queue_head_t poll_wq;
 	struct mutex persist_lock;	/* persist */
 	struct stm_persist *persist;	/* EXPORT's snapshot (persist.c) */
+	struct stm_resv *resv;		/* RESERVE: under store->resv_lock */
+	u64 resv_next;			/* ns: no new reservation before */
 };
 
 /* device.c */
@@ -332,6 +344,24 @@ void stm_charge_table(struct stm_store *s);
 int stm_export(struct stm_file *f, struct stmdev_export *e);
 int stm_import(struct stm_file *f, struct stmdev_import *im);
 void stm_persist_release(struct stm_file *f);
+
+/* reserve.c */
+struct stm_resv;
+void stm_resv_init(struct stm_store *s);
+int stm_reserve(struct stm_file *f, struct stmdev_reserve *rq);
+void stm_resv_release(struct stm_file *f);
+int stm_resv_check(struct stm_store *s, const struct stm_file *f,
+		   const struct stm_kref *kr, size_t stride, u32 n,
+		   u64 *until, u32 *gen);
+int stm_resv_wait(struct stm_store *s, u64 until, u32 gen);
+
+/* Might a reservation hold up a commit that has locked its writes? */
+static inline bool stm_resv_any(struct stm_store *s)
+{
+	/* Key locks before the count: pairs with stm_reserve()'s smp_mb(). */
+	smp_mb();
+	return atomic_read(&s->nresv);
+}
 
 /* list.c */
 int stm_list(struct stm_file *f, struct stmdev_list *l);

@@ -136,6 +136,7 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 	atomic64_set(&s->mem, base);
 	atomic64_set(&s->tbl_mem, stm_table_cost(s, 0));
 	stm_wait_init(s);
+	stm_resv_init(s);
 	mutex_init(&s->fam_lock);
 	kref_init(&s->ref);
 	strscpy(s->name, name, sizeof(s->name));

@@ -70,7 +70,8 @@ void stm_user_put(struct stm_user *u)
 	hash_del(&u->node);
 	spin_unlock(&stm_users_lock);
 	WARN_ON_ONCE(atomic_read(&u->stores) || atomic64_read(&u->keys) ||
-		     atomic64_read(&u->mem) || atomic_read(&u->waits));
+		     atomic64_read(&u->mem) || atomic_read(&u->waits) ||
+		     atomic_read(&u->resv_keys));
 	kfree(u);
 }
 

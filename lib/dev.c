@@ -476,6 +476,28 @@ static int dev_watch(struct stm_store *s, const struct stm_wkey *k, size_t n)
 	return ret;
 }
 
+static int dev_reserve(struct stm_store *s, const struct stm_wkey *k, size_t n,
+		       unsigned bound_ms)
+{
+	struct stmdev_wait_ent stack[STACK_ENTS], *ents;
+	struct stmdev_reserve r;
+	int ret;
+
+	if (!(s->lim.features & STMDEV_F_RESERVE))
+		return -EOPNOTSUPP;
+	ret = wait_ents(k, n, stack, &ents);
+	if (ret)
+		return ret;
+	memset(&r, 0, sizeof(r));
+	r.entries = uptr(ents);
+	r.count = n;
+	r.bound_ms = bound_ms;
+	ret = xioctl(s->fd, STMDEV_IOC_RESERVE, &r);
+	if (ents != stack)
+		free(ents);
+	return ret ? ret : (int)(r.bound_ms > INT32_MAX ? INT32_MAX : r.bound_ms);
+}
+
 static int dev_pollfd(struct stm_store *s)
 {
 	return s->fd >= 0 ? s->fd : -EBADF;
@@ -574,4 +596,5 @@ const struct stm_backend stm_dev_backend = {
 	.family = dev_family,
 	.families = dev_families,
 	.ring = dev_ring,
+	.reserve = dev_reserve,
 };

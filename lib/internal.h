@@ -129,6 +129,13 @@ struct stm_backend {
 	 * (or a NULL ->ring) when the backend has no ring.
 	 */
 	int  (*ring)(struct stm_store *s, bool *bounded);
+	/*
+	 * Reserve the keys to this handle for at most bound_ms (0: the
+	 * backend's longest; n == 0 releases): the ms granted, or -errno;
+	 * -EOPNOTSUPP (or a NULL ->reserve) when the backend cannot.
+	 */
+	int  (*reserve)(struct stm_store *s, const struct stm_wkey *k, size_t n,
+			unsigned bound_ms);
 };
 
 extern const struct stm_backend stm_dev_backend;

@@ -89,6 +89,9 @@ extern "C" {
 /* Stores per network namespace, per-user limits (EDQUOT), `charge` */
 #define STMDEV_F_ISOLATION	(1ULL << 10)
 #endif
+#ifndef STMDEV_F_RESERVE
+#define STMDEV_F_RESERVE	(1ULL << 13)	/* RESERVE: stm_reserve(), STM_ESCALATE */
+#endif
 #ifndef STMDEV_F_ADD_BOUND
 #define STMDEV_F_ADD_BOUND	(1ULL << 14)	/* COMMIT: bounded ADD (STM_OP_BOUND) */
 #endif
@@ -740,18 +743,41 @@ struct stm_txn;		/* a running transaction; belongs to one thread */
  *               Only a writable handle adds a family to the store: on a
  *               read-only one, a family no writer named yet is not
  *               counted, and the transaction runs all the same.
+ * @escalate_after: with STM_ESCALATE in @flags (read only then): after
+ *               this many conflicts (0: 8), each rerun first reserves the
+ *               keys the attempts that conflicted read and wrote
+ *               (stm_reserve()), and any other key before it reads it, so
+ *               that other handles' commits that write them wait, and the
+ *               transaction commits.  Off by default: a reservation holds
+ *               other writers up, so a transaction opts in.
+ * @reserve_ms:  with STM_ESCALATE: the reservation's bound in ms (0: the
+ *               kernel's ``max_reserve_ms``, default 50).
  * @reserved:    zero.  Fields added later will be read only under a flag
  *               that asks for them.
  *
- * A NULL opts means all zero.
+ * A NULL opts means all zero.  Contention management (STM_ESCALATE) is
+ * best effort: where the backend cannot reserve (the etcd backend, a
+ * module without STMDEV_F_RESERVE) or the kernel refuses (the handle's
+ * cooldown after its last reservation, a limit), the transaction just
+ * keeps rerunning as without it, within @max_retries and @timeout_ms.
+ * A reservation is the handle's: on one handle shared by threads, another
+ * thread's commit passes it and its successful commit ends it.  It is
+ * released when stm_atomic() returns, whatever the outcome, and before a
+ * blocking retry sleeps.  Documentation/atomic.rst, "Contention
+ * management".
  */
 struct stm_txn_opts {
 	unsigned    flags;
 	unsigned    max_retries;
 	unsigned    timeout_ms;
 	const char *family;
-	uint64_t    reserved[4];
+	unsigned    escalate_after;	/* STM_ESCALATE */
+	unsigned    reserve_ms;		/* STM_ESCALATE */
+	uint64_t    reserved[3];
 };
+
+/* stm_txn_opts.flags: escalate after escalate_after conflicts (1.6). */
+#define STM_ESCALATE	(1 << 8)
 
 /**
  * stm_atomic() - run @fn as one transaction on @s, rerunning it until it
@@ -1306,6 +1332,47 @@ int stm_watch(struct stm_store *s, const char *const *keys, size_t n);
  */
 int stm_watch_n(struct stm_store *s, const void *const *keys, const size_t *lens,
 		size_t n);
+
+/**
+ * stm_reserve() - reserve keys to this handle for a bounded time.
+ * @s:        store handle, writable.
+ * @keys:     @n NUL-terminated keys.
+ * @n:        number of keys, 0 (release the handle's reservation) to
+ *            max_keys_per_call.
+ * @bound_ms: how long at most, in ms; 0 or more than the kernel allows
+ *            (module parameter ``max_reserve_ms``, default 50): that.
+ *
+ * Contention management: while the reservation lives, a commit through
+ * another handle that writes one of the keys waits for it to end (or fails
+ * with -STM_EBUSY when non-blocking); reads never wait.  It ends at this
+ * handle's first successful commit, at stm_reserve() with @n 0, when the
+ * handle is closed or its process exits, and after @bound_ms whatever
+ * happens.  A call while one is held replaces its keys and keeps its end.
+ * After one ends the handle may reserve again only once as long as it was
+ * held has passed (-STM_EBUSY before).  stm_atomic() does this itself
+ * with STM_ESCALATE (struct stm_txn_opts).
+ *
+ * Return: the ms the reservation has left (0 after a release); -EINVAL;
+ * -E2BIG (more than max_keys_per_call keys); -EBADF (read-only handle);
+ * -STM_EBUSY (cooldown); -EDQUOT (the user's ``max_reserved_per_user``);
+ * -ENOSPC (64 reservations live in the store); -EOPNOTSUPP (a backend or
+ * module without reservations: etcd, no STMDEV_F_RESERVE); -errno.
+ */
+int stm_reserve(struct stm_store *s, const char *const *keys, size_t n,
+		unsigned int bound_ms);
+
+/**
+ * stm_reserve_n() - stm_reserve() for binary keys.
+ * @s:        store handle, writable.
+ * @keys:     @n key pointers.
+ * @lens:     @n key lengths.
+ * @n:        number of keys (0 releases).
+ * @bound_ms: as stm_reserve().
+ *
+ * Return: as stm_reserve().
+ */
+int stm_reserve_n(struct stm_store *s, const void *const *keys, const size_t *lens,
+		  size_t n, unsigned int bound_ms);
 
 /* ---- transaction families ------------------------------------------------ */
 

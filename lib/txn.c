@@ -119,7 +119,16 @@ struct stm_txn {
 	size_t            nlate, late_cap;
 	struct tx_wspec   retry;
 	int64_t           wake_at;	/* ms: a blocking retry ends by then */
+	/* STM_ESCALATE: the keys reserved, and whether this attempt runs
+	 * under the reservation from its start until esc_until (ns) */
+	struct tx_keyset *esc;
+	bool              esc_live;
+	uint64_t          esc_until;
+	unsigned          esc_ms;
 };
+
+static void tx_esc_before_read(struct stm_txn *tx, const uint32_t *idx, size_t n);
+static bool tx_esc_live(const struct stm_txn *tx);
 
 static __thread struct stm_txn *tls_txns;
 
@@ -295,6 +304,8 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 	}
 	if (!max)
 		max = m ? m : 1;
+	if (tx->esc_live)
+		tx_esc_before_read(tx, map, m);
 	/* Read in calls of at most max_keys_per_call; all at one clock. */
 	for (size_t base = 0; base < m; base += chunk) {
 		uint64_t clock = tx->rv;
@@ -316,6 +327,20 @@ static int tx_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
 		}
 		ret = stm_read_grow(s, rd, chunk, tx->have_rv ? STM_RD_AT : 0,
 				    &clock, &conflict);
+		/*
+		 * Escalated, with every key this attempt read reserved before
+		 * it was read, and the reservation still live: nothing read so
+		 * far can have changed since, so the snapshot moves forward to
+		 * now instead of failing (a snapshot extension).
+		 */
+		if (ret == -ESTALE && tx_esc_live(tx)) {
+			clock = 0;
+			ret = stm_read_grow(s, rd, chunk, 0, &clock, &conflict);
+			if (!ret && tx_esc_live(tx))
+				tx->rv = clock;
+			else if (!ret)
+				ret = -ESTALE;
+		}
 		if (ret == -ESTALE) {
 			if (conflict < chunk)
 				note_conflict(s, rd[conflict].key, rd[conflict].klen);
@@ -1560,6 +1585,137 @@ int stm_family_id(struct stm_store *s, const char *name, uint32_t *id)
 }
 
 /* Join the transaction running on this store: closed nesting. */
+/*
+ * Contention management (STM_ESCALATE): the keys of every attempt that
+ * conflicted, once each.  An attempt whose snapshot went stale stops at
+ * the read that found it so, having read only some of its keys; the union
+ * over attempts is what the next one will most likely touch.
+ */
+struct tx_keyset {
+	struct stm_wkey *k;	/* key bytes owned */
+	uint32_t *hash;
+	size_t n, cap;
+};
+
+static void keyset_free(struct tx_keyset *ks)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		free((void *)ks->k[i].key);
+	free(ks->k);
+	free(ks->hash);
+	memset(ks, 0, sizeof(*ks));
+}
+
+/* Add @e's key, up to @max keys in all (0: no limit): 1 added, 0 there, -1 not. */
+static int keyset_add(struct tx_keyset *ks, const struct tx_ent *e, size_t max)
+{
+	size_t j, cap = ks->cap;
+	struct stm_wkey *nk;
+	uint32_t *nh;
+	void *copy;
+
+	for (j = 0; j < ks->n; j++)
+		if (ks->hash[j] == e->hash && ks->k[j].klen == e->klen &&
+		    !memcmp(ks->k[j].key, e->key, e->klen))
+			return 0;
+	if (max && ks->n >= max)
+		return -1;
+	nk = grow(ks->k, &cap, ks->n + 1, sizeof(*nk));
+	if (!nk)
+		return -1;
+	ks->k = nk;
+	cap = ks->cap;
+	nh = grow(ks->hash, &cap, ks->n + 1, sizeof(*nh));
+	if (!nh)
+		return -1;
+	ks->hash = nh;
+	ks->cap = cap;
+	copy = malloc(e->klen ? e->klen : 1);
+	if (!copy)
+		return -1;
+	memcpy(copy, e->key, e->klen);
+	ks->k[ks->n] = (struct stm_wkey){ copy, e->klen, 0 };
+	ks->hash[ks->n++] = e->hash;
+	return 1;
+}
+
+/* Add the attempt's keys.  Best effort. */
+static void keyset_merge(struct tx_keyset *ks, const struct stm_txn *tx, size_t max)
+{
+	for (size_t i = 0; i < tx->n; i++)
+		if (keyset_add(ks, &tx->ents[i], max) < 0)
+			return;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Is the reservation surely still live (the kernel's clock is the same)? */
+static bool tx_esc_live(const struct stm_txn *tx)
+{
+	return tx->esc_live && mono_ns() < tx->esc_until;
+}
+
+/*
+ * Reserve the key set, so that the rerun is not overtaken.  Best effort:
+ * false when the backend or kernel cannot or will not (the caller then
+ * reruns as usual).
+ */
+static bool tx_reserve(struct stm_txn *tx, const struct tx_keyset *ks,
+		       unsigned int bound_ms)
+{
+	struct stm_store *s = tx->s;
+	uint64_t t0 = mono_ns();
+	int left;
+
+	if (!ks->n || !s->be->reserve || (s->flags & STM_RDONLY))
+		return false;
+	left = s->be->reserve(s, ks->k, ks->n, bound_ms);
+	if (left < 0)
+		return false;
+	/* Rounded up by the kernel, from a clock read after t0: one ms less. */
+	tx->esc_until = t0 + (left > 1 ? (uint64_t)(left - 1) * 1000000u : 0);
+	return true;
+}
+
+/*
+ * Escalated: reserve the keys an attempt is about to read that the
+ * reservation lacks (the key set may grow from one attempt to the next),
+ * so that every key it reads is reserved before it is read.  A failure
+ * ends the attempt's escalation: it goes on as an ordinary one.
+ */
+static void tx_esc_before_read(struct stm_txn *tx, const uint32_t *idx, size_t n)
+{
+	size_t max = tx->s->lim.max_keys_per_call;
+	bool added = false;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		r = keyset_add(tx->esc, &tx->ents[idx[i]], max);
+		if (r < 0) {
+			tx->esc_live = false;
+			return;
+		}
+		added |= r > 0;
+	}
+	if (added && !tx_reserve(tx, tx->esc, tx->esc_ms))
+		tx->esc_live = false;
+}
+
+/* Give back the handle's reservation, if escalation took one. */
+static void tx_unreserve(struct stm_txn *tx, bool *reserved)
+{
+	if (!*reserved)
+		return;
+	tx->s->be->reserve(tx->s, NULL, 0, 0);
+	*reserved = false;
+}
+
 static int tx_nested(struct stm_txn *tx, int (*fn)(struct stm_txn *, void *), void *arg)
 {
 	if (tx->doomed)
@@ -1572,7 +1728,9 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 {
 	static const struct stm_txn_opts none;
 	struct stm_txn *outer, tx;
-	unsigned conflicts = 0;
+	unsigned conflicts = 0, escalate = 0;
+	struct tx_keyset ks = { 0 };
+	bool reserved = false, held = false;
 	int64_t deadline = 0;
 	unsigned int flags;
 	int r, ret;
@@ -1583,8 +1741,11 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 		opts = &none;
 	flags = opts->flags;
 	if (flags & ~(STM_RDONLY | STM_NONBLOCK | STM_TXN_READONLY_1_1 |
-		      STM_TXN_NONBLOCK_1_1))
+		      STM_TXN_NONBLOCK_1_1 | STM_ESCALATE))
 		return -EINVAL;
+	if (flags & STM_ESCALATE)
+		escalate = opts->escalate_after ? opts->escalate_after : 8;
+	flags &= ~STM_ESCALATE;
 	/* The 1.1-1.3 values of the same flags. */
 	if (flags & STM_TXN_READONLY_1_1)
 		flags = (flags & ~STM_TXN_READONLY_1_1) | STM_RDONLY;
@@ -1610,9 +1771,13 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 	if (tls_conflict.s == s)
 		tls_conflict.len = 0;
 
+	tx.esc = &ks;
+	tx.esc_ms = opts->reserve_ms;
 	for (;;) {
 		tx.attempt++;
 		tx.active = true;
+		/* Under a reservation of every key of the set, still live. */
+		tx.esc_live = held && mono_ns() < tx.esc_until;
 		tls_link(&tx);
 		r = fn(&tx, arg);
 		if (!tx.doomed && r >= 0 && r != STM_RETRY)
@@ -1625,6 +1790,8 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			ret = -ESTALE;
 		} else if (r == STM_RETRY) {
 			run_hooks(&tx, HK_ABORT, 0);
+			tx_unreserve(&tx, &reserved);	/* hold nothing asleep */
+			held = false;
 			ret = tx_wait(&tx, deadline);
 			if (ret)
 				break;
@@ -1655,9 +1822,19 @@ int stm_atomic(struct stm_store *s, int (*fn)(struct stm_txn *tx, void *arg),
 			ret = -ETIMEDOUT;
 			break;
 		}
+		if (escalate)
+			keyset_merge(&ks, &tx, s->lim.max_keys_per_call);
+		held = escalate && conflicts >= escalate &&
+		       tx_reserve(&tx, &ks, opts->reserve_ms);
+		reserved |= held;
 		tx_reset(&tx);
-		stm_backoff(conflicts);
+		/* The keys are held for a bounded time: no backing off then. */
+		if (!held)
+			stm_backoff(conflicts);
 	}
+	/* Whatever the outcome: a successful commit already ended it. */
+	tx_unreserve(&tx, &reserved);
+	keyset_free(&ks);
 	tx_free(&tx);
 	return ret;
 }

@@ -142,3 +142,41 @@ int stm_families(struct stm_store *s,
 		return -EINVAL;
 	return s->be->families(s, cb, arg);
 }
+
+int stm_reserve_n(struct stm_store *s, const void *const *keys, const size_t *lens,
+		  size_t n, unsigned int bound_ms)
+{
+	struct stm_wkey stack[STACK_KEYS], *k;
+	int ret;
+
+	if (!s || (n && !lens))
+		return -EINVAL;
+	if (!s->be->reserve)
+		return -EOPNOTSUPP;
+	ret = make_wkeys(s, keys, lens, NULL, n, stack, &k);
+	if (ret)
+		return ret;
+	ret = s->be->reserve(s, k, n, bound_ms);
+	if (k != stack)
+		free(k);
+	return ret;
+}
+
+int stm_reserve(struct stm_store *s, const char *const *keys, size_t n,
+		unsigned int bound_ms)
+{
+	struct stm_wkey stack[STACK_KEYS], *k;
+	int ret;
+
+	if (!s)
+		return -EINVAL;
+	if (!s->be->reserve)
+		return -EOPNOTSUPP;
+	ret = make_wkeys(s, (const void *const *)keys, NULL, NULL, n, stack, &k);
+	if (ret)
+		return ret;
+	ret = s->be->reserve(s, k, n, bound_ms);
+	if (k != stack)
+		free(k);
+	return ret;
+}

@@ -214,6 +214,32 @@
  * STMDEV_IOC_FAMILY_STATS (struct stmdev_family_stats)
  *	in: addr/len of a struct stmdev_family_ent array.  out: count filled,
  *	one per family registered (id order).
+ *
+ * STMDEV_IOC_RESERVE (struct stmdev_reserve)  (STMDEV_F_RESERVE)
+ *	Contention management: reserve keys to this fd for a bounded time,
+ *	so that a transaction that keeps conflicting can commit.  in:
+ *	entries/count (struct stmdev_wait_ent[]: the keys; version must be
+ *	0), bound_ms (0 or above the max_reserve_ms module parameter: that
+ *	parameter).  out: bound_ms, the milliseconds the reservation has
+ *	left.  While it lives, a COMMIT through another fd that writes
+ *	(PUT, DEL, ADD) a reserved key fails with EBUSY when non-blocking,
+ *	else sleeps until the reservation ends (a signal interrupts it);
+ *	READ, WAIT and read entries of a COMMIT are never held up.  It
+ *	returns once no commit that missed the reservation still holds a
+ *	reserved key: what the caller reads after it stays current until
+ *	the reservation ends (EINTR on a fatal signal while it waits).  Keys
+ *	are matched by the store's hash of them: a key sharing a reserved
+ *	key's hash is held up too, within the same bound.  The fd holds at
+ *	most one reservation: it ends at the fd's first successful COMMIT,
+ *	at count 0, on close (process exit) and at its expiry, whichever
+ *	comes first.  A call while one is held replaces its keys and keeps
+ *	its expiry.  After a reservation ends, the fd may reserve again only
+ *	once as long as it was held has passed: EBUSY before that, with
+ *	bound_ms the milliseconds to wait.  flags and reserved: zero
+ *	(EINVAL).  EBADF on a read-only attach, E2BIG past
+ *	max_keys_per_call keys, EDQUOT past max_reserved_per_user keys
+ *	reserved through the fds the caller's user opened, ENOSPC when the
+ *	store already has 64 live reservations.
  */
 #ifndef _UAPI_LINUX_STMDEV_H
 #define _UAPI_LINUX_STMDEV_H
@@ -241,6 +267,7 @@
 /* Stores per network namespace, per-user limits (EDQUOT), `charge` */
 #define STMDEV_F_ISOLATION	(1ULL << 10)
 #define STMDEV_F_PERSIST	(1ULL << 11)	/* EXPORT, IMPORT */
+#define STMDEV_F_RESERVE	(1ULL << 13)	/* RESERVE */
 #define STMDEV_F_ADD_BOUND	(1ULL << 14)	/* COMMIT: STMDEV_CENT_BOUND */
 
 struct stmdev_features {
@@ -473,6 +500,15 @@ struct stmdev_import {
 	__u64 reserved;
 };
 
+struct stmdev_reserve {
+	__u64 entries;		/* in: struct stmdev_wait_ent[] */
+	__u32 count;		/* in: keys; 0 releases */
+	__u32 flags;		/* must be zero */
+	__u32 bound_ms;		/* in: bound, 0 = max; out: ms left */
+	__u32 reserved0;
+	__u64 reserved;
+};
+
 /* io_uring passthrough: the 16-byte payload in the SQE's cmd area. */
 struct stmdev_uring_cmd {
 	__u64 addr;		/* the command's struct */
@@ -496,5 +532,6 @@ struct stmdev_uring_cmd {
 #define STMDEV_IOC_FAMILY_STATS	_IOWR(STMDEV_IOC_MAGIC, 0x0d, struct stmdev_family_stats)
 #define STMDEV_IOC_EXPORT	_IOWR(STMDEV_IOC_MAGIC, 0x0e, struct stmdev_export)
 #define STMDEV_IOC_IMPORT	_IOWR(STMDEV_IOC_MAGIC, 0x0f, struct stmdev_import)
+#define STMDEV_IOC_RESERVE	_IOWR(STMDEV_IOC_MAGIC, 0x11, struct stmdev_reserve)
 
 #endif /* _UAPI_LINUX_STMDEV_H */
