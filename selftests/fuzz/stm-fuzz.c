@@ -24,8 +24,12 @@
  * Oracles: bank workers keep a conserved total in store "bank" and an
  * auditor checks every snapshot (total, versions never go back, a changed
  * value has a newer version, clock >= versions); every successful commit's
- * version is above the versions it read; io_uring never shows EAGAIN; the
- * bank's STATS commits equal the commits the workers saw succeed; a
+ * version is above the versions it read; a bounded ADD's result lies in its
+ * bounds and its ERANGE names a bounded ADD; EXPORT chunks parse; an
+ * IMPORT into a new store leaves count keys and a second one gets
+ * ENOTEMPTY; RESERVE stays within max_reserve_ms; io_uring never shows
+ * EAGAIN; the bank's STATS commits equal the commits the workers saw
+ * succeed; a
  * watchdog fails any call over its bound; a kmsg watcher catches kernel
  * splats as they happen.  On a failure the last programs are written to
  * OUT/crash-N; --repro FILE replays such a file.
@@ -56,6 +60,7 @@
 #include <liburing.h>
 #include <linux/stmdev.h>
 
+#define EXP_SAVE	(16 << 10)	/* EXPORT records kept for IMPORT */
 #define KCOV_INIT_TRACE	_IOR('c', 1, unsigned long)
 #define KCOV_ENABLE	_IO('c', 100)
 #define KCOV_DISABLE	_IO('c', 101)
@@ -78,25 +83,34 @@
 #define INTR_NS		(200ULL * 1000000ULL)
 #define PARAM		"/sys/module/stm/parameters/"
 
-/* Ops: 0..13 are STMDEV_IOC_* numbers over ioctl; then actions. */
+/*
+ * Ops: 0..OP_NCMD-1 are the STMDEV_IOC_* numbers over ioctl; then actions.
+ * A command number the fuzzer does not know yet (ioc[] 0: RANGE, 0x10,
+ * until it is taught) keeps its slot, weight 0, and is never run.
+ * Programs name ops (corpus, crash files), so old names stay valid.
+ */
 enum {
-	OP_NCMD = 14,
+	OP_EXPORT = 14, OP_IMPORT, OP_RANGE, OP_RESERVE,
+	OP_NCMD,
 	OP_RAW = OP_NCMD, OP_OPEN, OP_CLOSE, OP_DUP, OP_POLL, OP_RING,
 	OP_REAP, OP_RINGCLOSE, OP_FORK, OP_KNOB, OP_YIELD, OP_WAITRACE,
 	NOPS
 };
-static const char *const opname[NOPS] = {
+static const char *const opname[] = {
 	"GET_FEATURES", "NOP", "ATTACH", "UNLINK", "INFO", "LIST_STORES",
 	"READ", "COMMIT", "LIST", "STATS", "WAIT", "WATCH", "FAMILY",
-	"FAMILY_STATS", "raw-ioctl", "open", "close", "dup", "poll",
-	"ring-submit", "ring-reap", "ring-close", "fork", "delay-knob",
+	"FAMILY_STATS", "EXPORT", "IMPORT", "RANGE", "RESERVE",
+	"raw-ioctl", "open", "close", "dup", "poll", "ring-submit", "ring-reap", "ring-close", "fork", "delay-knob",
 	"yield", "wait-race",
 };
 /* Generation weights. */
-static const int opweight[NOPS] = {
+static const int opweight[] = {
 	1, 1, 6, 2, 2, 2, 10, 14, 3, 2, 5, 3, 2, 1,
+	3, 3, 0, 3,		/* EXPORT, IMPORT, RANGE (not yet), RESERVE */
 	1, 2, 2, 1, 1, 10, 3, 2, 1, 1, 1, 4,
 };
+_Static_assert(sizeof(opname) / sizeof(opname[0]) == NOPS, "opname[] and the ops");
+_Static_assert(sizeof(opweight) / sizeof(opweight[0]) == NOPS, "opweight[] and the ops");
 
 /* Variant bits: near-valid arguments. */
 #define V_BADKEY	(1u << 0)
@@ -141,6 +155,8 @@ static struct prog corpus[CORPUS_MAX];
 static int corpus_n;
 static pthread_mutex_t corpus_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t max_value = 65536;
+static uint64_t features;		/* GET_FEATURES */
+static unsigned int max_reserve_ms;	/* the module parameter; 0: unknown */
 static bool knob_present;
 static int pin_site = -1;	/* --delay-site: the knob stays there */
 
@@ -168,6 +184,10 @@ struct tstate {
 	char *unmapped;
 	char *big;		/* max_value + 2 pages */
 	uint64_t rng;
+	uint64_t exp_cursor;	/* the cursor the last EXPORT gave out */
+	char *exp_save;		/* records of the last EXPORT chunk, for IMPORT */
+	uint32_t exp_len, exp_count;
+	bool fresh;		/* the IMPORT's fd is on a new, empty store */
 	int kcov;
 	unsigned long *cover;
 	volatile uint64_t call_start;
@@ -465,6 +485,140 @@ static uint64_t version_for(struct tstate *t, uint64_t *r, uint32_t v, int fd,
 }
 
 /*
+ * A bounded ADD's delta, min, max: mostly within reach (passes or ERANGE
+ * on the stored value), sometimes an int64 overflow, min > max, a bound
+ * of a single value.
+ */
+static void bound_args(uint64_t *r, uint32_t v, char *val)
+{
+	int64_t b[3];
+
+	b[0] = (int64_t)rnd(r, 2001) - 1000;
+	switch (rnd(r, 7)) {
+	case 0:		/* a transfer's debit: down to 0 at most */
+		b[0] = -(int64_t)rnd(r, 100);
+		b[1] = 0;
+		b[2] = INT64_MAX;
+		break;
+	case 1:		/* overflow: the exact sum leaves int64 */
+		b[0] = rnd(r, 2) ? INT64_MAX - (int64_t)rnd(r, 3) : INT64_MIN + (int64_t)rnd(r, 3);
+		b[1] = INT64_MIN;
+		b[2] = INT64_MAX;
+		break;
+	case 2:		/* min > max: EINVAL */
+		b[1] = (int64_t)rnd(r, 100) + 1;
+		b[2] = -(int64_t)rnd(r, 100);
+		break;
+	case 3:		/* one value allowed */
+		b[1] = b[2] = (int64_t)rnd(r, 5) - 2;
+		break;
+	case 4:		/* the whole range */
+		b[1] = INT64_MIN;
+		b[2] = INT64_MAX;
+		break;
+	default:	/* a window around 0 */
+		b[1] = -(int64_t)rnd(r, 5000);
+		b[2] = (int64_t)rnd(r, 5000);
+		break;
+	}
+	if ((v & V_STALE) && !rnd(r, 4)) {
+		int64_t x = b[1];
+
+		b[1] = b[2];
+		b[2] = x;
+	}
+	memcpy(val, b, sizeof(b));
+}
+
+/* One EXPORT/IMPORT record at p: its padded size. */
+static uint32_t put_rec(char *p, uint64_t ver, const char *k, uint32_t klen, uint32_t vlen,
+			char fill)
+{
+	struct stmdev_key_rec h = { .version = ver, .key_len = klen, .val_len = vlen };
+	uint32_t sz = (sizeof(h) + klen + vlen + 7) & ~7u;
+
+	memset(p, 0, sz);
+	memcpy(p, &h, sizeof(h));
+	memcpy(p + sizeof(h), k, klen);
+	memset(p + sizeof(h) + klen, fill, vlen);
+	return sz;
+}
+
+/*
+ * IMPORT's records: the last EXPORT chunk of this thread (valid records,
+ * some keys already present), or made up: keys k0..k7, small values;
+ * with the variants bad key lengths, a value over max_value_size,
+ * version 0, duplicate keys, non-zero padding, garbage bytes, a count or
+ * length that does not match the records.
+ */
+static void *build_import(struct tstate *t, uint64_t *r, uint32_t v, uint32_t *len)
+{
+	static const uint32_t vlens[] = { 0, 1, 8, 100 };
+	struct stmdev_import *a = buf(t, r, sizeof(*a), v);
+	uint32_t i, n, total = 0, cnt;
+	char *b, kb[256];
+
+	*len = sizeof(*a);
+	if (a == (void *)t->unmapped)
+		return a;
+	if (t->exp_count && rnd(r, 2)) {
+		b = buf(t, r, t->exp_len, v);
+		if (b != t->unmapped)
+			memcpy(b, t->exp_save, t->exp_len);
+		total = t->exp_len;
+		cnt = t->exp_count;
+	} else {
+		bool big = (v & V_BIGVAL) && rnd(r, 2);
+		uint32_t sz = 0, klen[4], vlen[4];
+		uint64_t ver[4];
+
+		n = big ? 1 : 1 + rnd(r, 4);
+		for (i = 0; i < n; i++) {
+			klen[i] = 2;
+			if ((v & V_BADKEY) && !rnd(r, 3))
+				klen[i] = (uint32_t[]){ 0, 255, 256 }[rnd(r, 3)];
+			vlen[i] = big ? max_value + 1 : vlens[rnd(r, 4)];
+			ver[i] = 1 + rnd(r, 1000);
+			if ((v & V_STALE) && !rnd(r, 4))
+				ver[i] = rnd(r, 2) ? 0 : ~0ULL;
+			sz += (sizeof(struct stmdev_key_rec) + klen[i] + vlen[i] + 7) & ~7u;
+		}
+		b = buf(t, r, sz, v);
+		for (i = 0; i < n && b != t->unmapped; i++) {
+			memset(kb, 'k', sizeof(kb));
+			kb[1] = '0' + rnd(r, 8);
+			if ((v & V_DUPKEY) && i && rnd(r, 2))
+				kb[1] = '0';
+			total += put_rec(b + total, ver[i], kb, klen[i], vlen[i], 'a' + i);
+			if ((v & V_RESERVED) && !rnd(r, 4) && ((klen[i] + vlen[i]) & 7))
+				b[total - 1] = 1;	/* non-zero padding */
+		}
+		if (b != t->unmapped && (v & V_STALE) && !rnd(r, 3))
+			for (i = 0; i < total; i++)	/* garbage records */
+				b[i] = rnd64(r);
+		cnt = n;
+	}
+	a->addr = (uintptr_t)b;
+	a->len = total;
+	a->count = cnt;
+	if (v & V_HUGECOUNT) {
+		switch (rnd(r, 4)) {
+		case 0: a->count = count(r, v, 4); break;
+		case 1: a->count = cnt + 1; break;
+		case 2: a->len = rnd(r, 2) ? ~0ULL : 1ULL << (32 + rnd(r, 20)); break;
+		default: a->len = total ? total - 1 - rnd(r, total) : 8; break;
+		}
+	}
+	if (v & V_RESERVED) {
+		if (rnd(r, 2))
+			a->flags = 1u << rnd(r, 32);
+		else
+			a->reserved = 1ULL << rnd(r, 64);
+	}
+	return a;
+}
+
+/*
  * Build the argument struct of command nr for fd.  Returns it and its
  * size in *len.  r drives every choice, v the near-valid variants.
  */
@@ -620,6 +774,7 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 		}
 		for (i = 0; i < n && i < 64; i++) {
 			uint32_t op = rnd(r, 4), vl;
+			bool bound;
 			char *val;
 
 			if ((v & V_DUPKEY) && i && rnd(r, 2)) {
@@ -640,6 +795,17 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 			vl = vlens[rnd(r, 6)];
 			if (op == STMDEV_OP_ADD)
 				vl = (v & V_STALE) && rnd(r, 2) ? rnd(r, 16) : 8;
+			/*
+			 * Bounded ADD (delta, min, max): on the fuzz stores'
+			 * keys only -- like plain ADD, never on the bank's
+			 * accounts (a fuzz fd never attaches "bank"), whose
+			 * total the auditor checks.
+			 */
+			bound = op == STMDEV_OP_ADD && !rnd(r, 3);
+			if (bound) {
+				e[i].flags |= STMDEV_CENT_BOUND;
+				vl = (v & V_STALE) && rnd(r, 2) ? rnd(r, 40) : 24;
+			}
 			if ((v & V_BIGVAL) && rnd(r, 2))
 				vl = max_value + rnd(r, 2);
 			if (op == STMDEV_OP_READ && (e[i].flags & STMDEV_CENT_FETCH))
@@ -656,6 +822,9 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 
 					memcpy(val, &d, 8);
 				}
+				if (bound && vl >= 24 && val != t->unmapped &&
+				    val != t->guard + 4096 - vl / 2)
+					bound_args(r, v, val);
 			}
 			e[i].val_addr = (op == STMDEV_OP_DEL && rnd(r, 2)) ? 0 : (uintptr_t)val;
 			e[i].val_len = vl;
@@ -746,6 +915,78 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 			a->reserved = 1;
 		return a;
 	}
+	case OP_EXPORT: {
+		static const uint32_t lens[] = { 0, 8, 16, 24, 100, 4096, 16384 };
+		struct stmdev_export *a = buf(t, r, sizeof(*a), v);
+		uint32_t li = rnd(r, 8), bl;
+		void *b;
+
+		*len = sizeof(*a);
+		if (a == (void *)t->unmapped)
+			return a;
+		if (li == 7) {	/* room for the largest value */
+			bl = max_value + 4096;
+			b = t->big;
+		} else {
+			bl = lens[li];
+			b = buf(t, r, bl ? bl : 1, v);
+		}
+		a->addr = (uintptr_t)b;
+		a->len = bl;
+		/* Usually a new snapshot or the next chunk of the last one. */
+		if (!rnd(r, 3))
+			a->cursor = t->exp_cursor;
+		if ((v & V_STALE) && rnd(r, 2)) {
+			switch (rnd(r, 4)) {
+			case 0: a->cursor = t->exp_cursor + 1; break;
+			case 1: a->cursor = t->exp_cursor - 1; break;
+			case 2: a->cursor = ~0ULL - rnd(r, 2); break;
+			default: a->cursor = rnd64(r); break;
+			}
+		}
+		if (v & V_RESERVED)
+			a->reserved = 1ULL << rnd(r, 64);
+		return a;
+	}
+	case OP_IMPORT:
+		return build_import(t, r, v, len);
+	case OP_RESERVE: {
+		static const uint32_t bounds[] = { 0, 1, 5, 20, 50, 1000, 0xffffffffu };
+		struct stmdev_reserve *a = buf(t, r, sizeof(*a), v);
+		struct stmdev_wait_ent *e;
+
+		*len = sizeof(*a);
+		if (a == (void *)t->unmapped)
+			return a;
+		n = rnd(r, 6) ? count(r, v, 4) : 0;	/* count 0 releases */
+		e = buf(t, r, sizeof(*e) * (n > 64 ? 64 : (n ? n : 1)), v);
+		if (e != (void *)t->unmapped) {
+			for (i = 0; i < n && i < 64; i++) {
+				if ((v & V_DUPKEY) && i && rnd(r, 2)) {
+					e[i] = e[i - 1];
+					continue;
+				}
+				k = key(t, r, v, &klen);
+				e[i].key_addr = (uintptr_t)k;
+				e[i].key_len = klen;
+				if ((v & V_STALE) && !rnd(r, 3))	/* must be 0 */
+					e[i].version = 1 + rnd(r, 1000);
+				if ((v & V_RESERVED) && !rnd(r, 3))
+					e[i].reserved = 1;
+			}
+		}
+		a->entries = (uintptr_t)e;
+		a->count = n;
+		a->bound_ms = bounds[rnd(r, 7)];
+		if (v & V_RESERVED) {
+			switch (rnd(r, 3)) {
+			case 0: a->flags = 1u << rnd(r, 32); break;
+			case 1: a->reserved0 = 1; break;
+			default: a->reserved = 1ULL << rnd(r, 64); break;
+			}
+		}
+		return a;
+	}
 	}
 	*len = 8;
 	return alloc(t, 64);
@@ -756,20 +997,122 @@ static const unsigned long ioc[OP_NCMD] = {
 	STMDEV_IOC_UNLINK, STMDEV_IOC_INFO, STMDEV_IOC_LIST_STORES,
 	STMDEV_IOC_READ, STMDEV_IOC_COMMIT, STMDEV_IOC_LIST, STMDEV_IOC_STATS,
 	STMDEV_IOC_WAIT, STMDEV_IOC_WATCH, STMDEV_IOC_FAMILY,
-	STMDEV_IOC_FAMILY_STATS,
+	STMDEV_IOC_FAMILY_STATS, STMDEV_IOC_EXPORT, STMDEV_IOC_IMPORT,
+	0 /* RANGE: not yet */, STMDEV_IOC_RESERVE,
 };
 
-/* Post-call oracles on a successful command. */
+/* A successful EXPORT chunk: whole records within the buffer; keep them. */
+static void check_export(struct tstate *t, struct stmdev_export *a)
+{
+	const char *b = (const char *)(uintptr_t)a->addr;
+	uint64_t off = 0;
+	uint32_t i;
+
+	t->exp_cursor = a->cursor;
+	for (i = 0; i < a->count; i++) {
+		struct stmdev_key_rec h;
+		uint64_t sz;
+
+		__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+		if (off + sizeof(h) > a->len) {
+			fail("EXPORT record %u of %u at offset %llu: header past len %u", i,
+			     a->count, (unsigned long long)off, a->len);
+			return;
+		}
+		memcpy(&h, b + off, sizeof(h));
+		sz = (sizeof(h) + (uint64_t)h.key_len + h.val_len + 7) & ~7ULL;
+		if (!h.key_len || h.key_len > STMDEV_KEY_MAX || h.val_len > max_value ||
+		    off + sz > a->len || !h.version || h.version > a->clock) {
+			fail("EXPORT record %u of %u at offset %llu: key_len %u val_len %u version %llu (clock %llu, len %u)",
+			     i, a->count, (unsigned long long)off, h.key_len, h.val_len,
+			     (unsigned long long)h.version, (unsigned long long)a->clock, a->len);
+			return;
+		}
+		off += sz;
+	}
+	if (a->count && off <= EXP_SAVE) {
+		memcpy(t->exp_save, b, off);
+		t->exp_len = off;
+		t->exp_count = a->count;
+	}
+}
+
+/*
+ * After a successful IMPORT of records into a new store this thread
+ * alone holds: it has exactly count keys, and a second IMPORT into it
+ * (no longer empty) fails with ENOTEMPTY.
+ */
+static void check_import(struct tstate *t, int fd, struct stmdev_import *a)
+{
+	struct stmdev_info inf = { 0 };
+	int ret;
+
+	if (!t->fresh || !a->count)
+		return;
+	__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+	ret = do_ioctl(t, fd, STMDEV_IOC_INFO, &inf);
+	if (ret || inf.keys != a->count) {
+		fail("IMPORT of %u records into an empty store: INFO %d, %llu keys",
+		     a->count, ret, (unsigned long long)inf.keys);
+		return;
+	}
+	ret = do_ioctl(t, fd, STMDEV_IOC_IMPORT, a);
+	if (ret != -ENOTEMPTY)
+		fail("IMPORT into a store of %llu keys returned %d, not ENOTEMPTY",
+		     (unsigned long long)inf.keys, ret);
+}
+
+/* Post-call oracles. */
 static void check_cmd(struct tstate *t, int fd, unsigned int nr, void *arg, int ret)
 {
-	if (ret || t->in_child)
+	if (t->in_child)
 		return;
-	if (nr == 7) {
+	if (nr == 7 && ret == -ERANGE) {
+		/* ERANGE names a bounded ADD among the entries. */
+		struct stmdev_commit *a = arg;
+		struct stmdev_commit_ent *e = (void *)(uintptr_t)a->entries;
+
+		__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+		if (a->conflict >= a->count ||
+		    (a->conflict < 64 && (e[a->conflict].op != STMDEV_OP_ADD ||
+					  !(e[a->conflict].flags & STMDEV_CENT_BOUND))))
+			fail("COMMIT ERANGE with conflict %u of %u entries, not a bounded ADD",
+			     a->conflict, a->count);
+		return;
+	}
+	if (ret)
+		return;
+	if (nr == OP_EXPORT) {
+		check_export(t, arg);
+	} else if (nr == OP_IMPORT) {
+		check_import(t, fd, arg);
+	} else if (nr == OP_RESERVE) {
+		struct stmdev_reserve *a = arg;
+
+		__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+		if (max_reserve_ms && a->count && a->bound_ms > max_reserve_ms)
+			fail("RESERVE left %u ms, over max_reserve_ms %u", a->bound_ms,
+			     max_reserve_ms);
+	} else if (nr == 7) {
 		struct stmdev_commit *a = arg;
 		struct stmdev_commit_ent *e = (void *)(uintptr_t)a->entries;
 		uint32_t i;
 
 		for (i = 0; i < a->count && i < 64; i++) {
+			if (e[i].op == STMDEV_OP_ADD &&
+			    (e[i].flags & (STMDEV_CENT_BOUND | STMDEV_CENT_FETCH)) ==
+			    (STMDEV_CENT_BOUND | STMDEV_CENT_FETCH)) {
+				/* A bounded ADD's result lies within its bounds. */
+				int64_t b[3];
+
+				memcpy(b, (void *)(uintptr_t)e[i].val_addr, sizeof(b));
+				__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+				if (b[0] < b[1] || b[0] > b[2]) {
+					fail("bounded ADD entry %u: result %lld outside [%lld, %lld]",
+					     i, (long long)b[0], (long long)b[1], (long long)b[2]);
+					return;
+				}
+			}
 			if ((e[i].op == STMDEV_OP_READ || (e[i].flags & STMDEV_CENT_CHECK)) &&
 			    !(e[i].flags & STMDEV_CENT_FETCH) &&
 			    a->version < e[i].version) {
@@ -919,6 +1262,10 @@ static void ring_submit(struct tstate *t, uint64_t *r, uint32_t v, int ri, int f
 		nr = rnd(r, 5) ? (rnd(r, 2) ? 10 : 7) : rnd(r, OP_NCMD);
 		if (!rnd(r, 4))
 			nr = 6;
+		else if (!rnd(r, 6))
+			nr = (const unsigned int[]){ OP_EXPORT, OP_IMPORT, OP_RESERVE }[rnd(r, 3)];
+		while (!ioc[nr])	/* a slot not taught yet */
+			nr = rnd(r, OP_NCMD);
 		arg = build(t, r, nr, v, fd, &len);
 		t->arena = save_arena;
 		t->arena_off = save;
@@ -1005,7 +1352,8 @@ static void do_fork(struct tstate *t, uint64_t *r, uint32_t v)
 	for (i = 0; i < ncalls; i++) {
 		do
 			sub[i].op = rnd(r, NOPS);
-		while (sub[i].op == OP_FORK || sub[i].op == OP_KNOB);
+		while (sub[i].op == OP_FORK || sub[i].op == OP_KNOB ||
+		       (sub[i].op < OP_NCMD && !ioc[sub[i].op]));
 		sub[i].variant = rnd(r, 4) ? 0 : (uint32_t)rnd64(r) & v;
 		sub[i].seed = (uint32_t)rnd64(r);
 	}
@@ -1050,6 +1398,27 @@ static void do_fork(struct tstate *t, uint64_t *r, uint32_t v)
 	ring_resync(t);
 }
 
+/*
+ * Slot s on a new, empty store that only this thread (or child) uses, so
+ * that an IMPORT can succeed and its oracle knows what the store holds.
+ */
+static void fresh_store(struct tstate *t, int s)
+{
+	struct stmdev_attach a = { .flags = STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL,
+				   .mode = 0600 };
+	struct stmdev_unlink u = { 0 };
+
+	if (t->fds[s] >= 0)
+		close(t->fds[s]);
+	t->fds[s] = dev_open();
+	if (t->fds[s] < 0)
+		return;
+	snprintf(u.name, sizeof(u.name), "imp%d%s", t->id, t->in_child ? "c" : "");
+	memcpy(a.name, u.name, sizeof(a.name));
+	do_ioctl(t, t->fds[s], STMDEV_IOC_UNLINK, &u);
+	t->fresh = do_ioctl(t, t->fds[s], STMDEV_IOC_ATTACH, &a) == 0;
+}
+
 static void exec_call(struct tstate *t, const struct call *c)
 {
 	uint64_t r = c->seed * 0x100000001b3ULL + c->op;
@@ -1065,6 +1434,11 @@ static void exec_call(struct tstate *t, const struct call *c)
 		t->call_start = now_ns();
 	}
 	if (c->op < OP_NCMD) {
+		if (!ioc[c->op])	/* e.g. a program naming RANGE */
+			goto out;
+		t->fresh = false;
+		if (c->op == OP_IMPORT && !rnd(&r, 3))
+			fresh_store(t, s);
 		fd = slot_fd(t, s);
 		if (fd < 0)
 			goto out;
@@ -1439,11 +1813,12 @@ static int tstate_init(struct tstate *t, int id)
 	 */
 	t->unmapped = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->big = mmap(NULL, max_value + 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t->exp_save = mmap(NULL, EXP_SAVE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	for (i = 0; i < NRING; i++)
 		t->ring_mem[i] = mmap(NULL, RING_SLOTS * SLOT_SZ, PROT_READ | PROT_WRITE,
 				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (t->arena == MAP_FAILED || t->guard == MAP_FAILED || t->unmapped == MAP_FAILED ||
-	    t->big == MAP_FAILED)
+	    t->big == MAP_FAILED || t->exp_save == MAP_FAILED)
 		return -1;
 	mprotect(t->guard + 4096, 4096, PROT_NONE);
 	t->rng = 0x5eed0000ULL + id * 7919 + now_ns();
@@ -1546,7 +1921,15 @@ static void *bank_worker(void *arg)
 		struct stmdev_read rd = { .entries = (uintptr_t)re, .count = 2 };
 		struct stmdev_commit_ent ce[2];
 		struct stmdev_commit cm = { .entries = (uintptr_t)ce, .count = 2 };
-		bool add = rnd(&t->rng, 3) == 0;
+		int mode = rnd(&t->rng, 6);
+		/*
+		 * A third of the transfers are ADDs: half of them bounded
+		 * (the documented transfer: -x with min 0, +x), which keeps
+		 * the total as well -- both entries or neither.
+		 */
+		bool bounded = mode == 1 && (features & STMDEV_F_ADD_BOUND);
+		bool add = mode == 0 || (mode == 1 && !bounded);
+		int64_t ba[3] = { 0, 0, INT64_MAX }, bb[3] = { 0, INT64_MIN, INT64_MAX };
 		struct io_uring_sqe *sqe;
 		int ret;
 
@@ -1563,7 +1946,15 @@ static void *bank_worker(void *arg)
 		ce[0].key_addr = (uintptr_t)ka;
 		ce[1].key_addr = (uintptr_t)kb;
 		ce[0].key_len = ce[1].key_len = strlen(ka);
-		if (add) {
+		if (bounded) {
+			ba[0] = -amt;
+			bb[0] = amt;
+			ce[0].op = ce[1].op = STMDEV_OP_ADD;
+			ce[0].flags = ce[1].flags = STMDEV_CENT_BOUND |
+				(rnd(&t->rng, 2) ? STMDEV_CENT_FETCH : 0);
+			ce[0].val_addr = (uintptr_t)ba;
+			ce[1].val_addr = (uintptr_t)bb;
+		} else if (add) {
 			da = -amt;
 			db = amt;
 			ce[0].op = ce[1].op = STMDEV_OP_ADD;
@@ -1579,7 +1970,7 @@ static void *bank_worker(void *arg)
 			ce[0].val_addr = (uintptr_t)&va;
 			ce[1].val_addr = (uintptr_t)&vb;
 		}
-		ce[0].val_len = ce[1].val_len = 8;
+		ce[0].val_len = ce[1].val_len = bounded ? 24 : 8;
 		if (rnd(&t->rng, 4) == 0)
 			cm.flags = STMDEV_COMMIT_NONBLOCK;
 		t->call_op = 7;
@@ -1627,6 +2018,17 @@ static void *bank_worker(void *arg)
 			}
 			vmax(&acc_maxver[a], cm.version);
 			vmax(&acc_maxver[b], cm.version);
+			if (bounded && (ce[0].flags & STMDEV_CENT_FETCH) && ba[0] < 0) {
+				fail("bank: bounded debit of %lld left account %d at %lld",
+				     (long long)amt, a, (long long)ba[0]);
+				break;
+			}
+		} else if (ret == -ERANGE && bounded) {
+			/* Only the debit (min 0) can be out of bounds. */
+			if (cm.conflict != 0) {
+				fail("bank: bounded transfer ERANGE with conflict %u", cm.conflict);
+				break;
+			}
 		} else if (ret != -ESTALE && ret != -EBUSY && ret != -EINTR) {
 			fail("bank: COMMIT failed: %s", strerror(-ret));
 			break;
@@ -2094,7 +2496,17 @@ int main(int argc, char **argv)
 	}
 	if (ioctl(devfd, STMDEV_IOC_GET_FEATURES, &feat) == 0 && feat.max_value_size)
 		max_value = feat.max_value_size;
+	features = feat.features;
 	close(devfd);
+	{
+		FILE *f = fopen(PARAM "max_reserve_ms", "r");
+
+		if (f) {
+			if (fscanf(f, "%u", &max_reserve_ms) != 1)
+				max_reserve_ms = 0;
+			fclose(f);
+		}
+	}
 	mkdir(outdir, 0755);
 	if (access("/sys/kernel/debug/kcov", F_OK))
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
