@@ -150,6 +150,9 @@ static uint8_t *pc_map;
 static unsigned long n_edges, n_pcs;
 static unsigned long cmd_count[NOPS], uring_count[OP_NCMD], total_calls, total_progs;
 static unsigned long oracle_checks;
+/* What the oracles of the newer commands saw (ioctl calls of fuzz threads). */
+static unsigned long n_bound_fetch, n_erange, n_export_ok, n_export_recs, n_import_ok,
+	n_reserve_ok, n_bank_bound_ok, n_bank_erange;
 static uint64_t op_ns[NOPS];
 static struct prog corpus[CORPUS_MAX];
 static int corpus_n;
@@ -1009,6 +1012,8 @@ static void check_export(struct tstate *t, struct stmdev_export *a)
 	uint32_t i;
 
 	t->exp_cursor = a->cursor;
+	__atomic_fetch_add(&n_export_ok, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&n_export_recs, a->count, __ATOMIC_RELAXED);
 	for (i = 0; i < a->count; i++) {
 		struct stmdev_key_rec h;
 		uint64_t sz;
@@ -1056,6 +1061,7 @@ static void check_import(struct tstate *t, int fd, struct stmdev_import *a)
 		     a->count, ret, (unsigned long long)inf.keys);
 		return;
 	}
+	__atomic_fetch_add(&n_import_ok, 1, __ATOMIC_RELAXED);
 	ret = do_ioctl(t, fd, STMDEV_IOC_IMPORT, a);
 	if (ret != -ENOTEMPTY)
 		fail("IMPORT into a store of %llu keys returned %d, not ENOTEMPTY",
@@ -1073,6 +1079,7 @@ static void check_cmd(struct tstate *t, int fd, unsigned int nr, void *arg, int 
 		struct stmdev_commit_ent *e = (void *)(uintptr_t)a->entries;
 
 		__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&n_erange, 1, __ATOMIC_RELAXED);
 		if (a->conflict >= a->count ||
 		    (a->conflict < 64 && (e[a->conflict].op != STMDEV_OP_ADD ||
 					  !(e[a->conflict].flags & STMDEV_CENT_BOUND))))
@@ -1090,6 +1097,7 @@ static void check_cmd(struct tstate *t, int fd, unsigned int nr, void *arg, int 
 		struct stmdev_reserve *a = arg;
 
 		__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&n_reserve_ok, 1, __ATOMIC_RELAXED);
 		if (max_reserve_ms && a->count && a->bound_ms > max_reserve_ms)
 			fail("RESERVE left %u ms, over max_reserve_ms %u", a->bound_ms,
 			     max_reserve_ms);
@@ -1107,6 +1115,7 @@ static void check_cmd(struct tstate *t, int fd, unsigned int nr, void *arg, int 
 
 				memcpy(b, (void *)(uintptr_t)e[i].val_addr, sizeof(b));
 				__atomic_fetch_add(&oracle_checks, 1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&n_bound_fetch, 1, __ATOMIC_RELAXED);
 				if (b[0] < b[1] || b[0] > b[2]) {
 					fail("bounded ADD entry %u: result %lld outside [%lld, %lld]",
 					     i, (long long)b[0], (long long)b[1], (long long)b[2]);
@@ -2018,6 +2027,8 @@ static void *bank_worker(void *arg)
 			}
 			vmax(&acc_maxver[a], cm.version);
 			vmax(&acc_maxver[b], cm.version);
+			if (bounded)
+				__atomic_fetch_add(&n_bank_bound_ok, 1, __ATOMIC_RELAXED);
 			if (bounded && (ce[0].flags & STMDEV_CENT_FETCH) && ba[0] < 0) {
 				fail("bank: bounded debit of %lld left account %d at %lld",
 				     (long long)amt, a, (long long)ba[0]);
@@ -2025,6 +2036,7 @@ static void *bank_worker(void *arg)
 			}
 		} else if (ret == -ERANGE && bounded) {
 			/* Only the debit (min 0) can be out of bounds. */
+			__atomic_fetch_add(&n_bank_erange, 1, __ATOMIC_RELAXED);
 			if (cm.conflict != 0) {
 				fail("bank: bounded transfer ERANGE with conflict %u", cm.conflict);
 				break;
@@ -2382,6 +2394,8 @@ static void write_stats(FILE *o, double secs)
 	fprintf(o, "# fuzz: per command (ioctl / io_uring):\n");
 	for (i = 0; i < OP_NCMD; i++)
 		fprintf(o, "# fuzz:   %-14s %9lu %9lu\n", opname[i], cmd_count[i], uring_count[i]);
+	fprintf(o, "# fuzz: newer commands (ioctl): bounded ADD results checked %lu, COMMIT ERANGE %lu, EXPORT chunks %lu (%lu records parsed), IMPORT into a fresh store %lu (ENOTEMPTY checked), RESERVE ok %lu\n",
+		n_bound_fetch, n_erange, n_export_ok, n_export_recs, n_import_ok, n_reserve_ok);
 	fprintf(o, "# fuzz: actions:");
 	for (i = OP_NCMD; i < NOPS; i++)
 		fprintf(o, " %s=%lu", opname[i], cmd_count[i]);
@@ -2389,7 +2403,8 @@ static void write_stats(FILE *o, double secs)
 	for (i = 0; i < NOPS; i++)
 		if (op_ns[i] > 100000000ULL)
 			fprintf(o, " %s=%.1f", opname[i], op_ns[i] / 1e9);
-	fprintf(o, "\n# fuzz: bank: %llu commits\n", (unsigned long long)bank_commits_ok);
+	fprintf(o, "\n# fuzz: bank: %llu commits (%lu bounded transfers), %lu bounded debits refused (ERANGE)\n",
+		(unsigned long long)bank_commits_ok, n_bank_bound_ok, n_bank_erange);
 }
 
 static int parse_repro(const char *file, struct prog *progs, int *tids, int max)
