@@ -808,6 +808,22 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 			if (bound) {
 				e[i].flags |= STMDEV_CENT_BOUND;
 				vl = (v & V_STALE) && rnd(r, 2) ? rnd(r, 40) : 24;
+				/*
+				 * Half of them on a counter key c0..c3 that
+				 * only ADDs write, so that it holds 8 bytes
+				 * (k0..k7 mostly do not: EINVAL before any
+				 * bound is looked at).
+				 */
+				if (!(v & V_BADKEY) && rnd(r, 2)) {
+					char *ck = alloc(t, 2);
+
+					ck[0] = 'c';
+					ck[1] = '0' + rnd(r, 4);
+					e[i].key_addr = (uintptr_t)ck;
+					e[i].key_len = 2;
+					if (e[i].flags & STMDEV_CENT_CHECK)
+						e[i].version = version_for(t, r, v, fd, ck, 2);
+				}
 			}
 			if ((v & V_BIGVAL) && rnd(r, 2))
 				vl = max_value + rnd(r, 2);
