@@ -3,6 +3,7 @@
 """bench/pybench.py: the Python binding against the C library, in one boot.
 
 usage: pybench.py [--c PATH] [--rounds N] [--ms MS] [--out DIR]
+       pybench.py --show [KERNEL=]pybench.json...   (the table again, on the host)
 
 For each operation, interleaved rounds run the C version (stm-pybench-c,
 libstmdev) and the Python version for about MS milliseconds each; each
@@ -23,13 +24,12 @@ import subprocess
 import sys
 import time
 
-import stmdev
-import stmdev.axon
-
 KEYS8 = ["k%d" % i for i in range(8)]
 
 
 def py_op(op, name):
+    import stmdev
+    import stmdev.axon
     if op == "cas1":
         S = stmdev.axon.Store(name)
         v = S.usevar("k")
@@ -73,13 +73,36 @@ def run_c(cbin, op, name, ms):
     return float(out.split("ns_per_op=")[1])
 
 
+def table(res, rounds, title=""):
+    print("stmdev (Python) vs libstmdev (C), same boot%s; median of %d interleaved rounds"
+          % (title, rounds))
+    print("%-9s %12s %12s %8s  %s" % ("op", "C ns/op", "Python ns/op", "Py/C", "goal <= 2"))
+    for op, r in res.items():
+        print("%-9s %12.0f %12.0f %8.2f  %s" % (op, r["c_ns"], r["py_ns"], r["ratio"],
+                                              "pass" if r["ratio"] <= 2 else "MISS"))
+
+
+def show(files):
+    for f in files:
+        k, _, path = f.rpartition("=")
+        with open(path) as fd:
+            j = json.load(fd)
+        table(j["ops"], j["rounds"], " (kernel %s, Python %s)" % (k or "?", j["python"]))
+        print()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--c", default="stm-pybench-c")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--ms", type=int, default=300)
     ap.add_argument("--out")
+    ap.add_argument("--show", nargs="+", metavar="[KERNEL=]JSON")
     a = ap.parse_args()
+    if a.show:
+        return show(a.show)
+    import stmdev
     name = "pybench-%d" % os.getpid()
     s = stmdev.Store(name)
     for k in KEYS8 + ["k"]:
@@ -96,12 +119,7 @@ def main():
         res[op] = {"c_ns": statistics.median(cs), "py_ns": statistics.median(ps),
                    "ratio": statistics.median(ratios), "ratios": ratios}
     stmdev.unlink(name)
-    print("stmdev (Python) vs libstmdev (C), same boot; median of %d interleaved rounds"
-          % a.rounds)
-    print("%-9s %12s %12s %8s  %s" % ("op", "C ns/op", "Python ns/op", "Py/C", "goal <= 2"))
-    for op, r in res.items():
-        print("%-9s %12.0f %12.0f %8.2f  %s" % (op, r["c_ns"], r["py_ns"], r["ratio"],
-                                              "pass" if r["ratio"] <= 2 else "MISS"))
+    table(res, a.rounds)
     if a.out:
         with open(os.path.join(a.out, "pybench.json"), "w") as f:
             json.dump({"tool": "pybench", "rounds": a.rounds, "ms": a.ms,

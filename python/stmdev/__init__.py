@@ -122,7 +122,8 @@ class Tx(object):
 
     def put(self, key, value):
         """Write key (published when the transaction commits)."""
-        self._raw.put(key_bytes(key), codec.encode(value, self._store._pickle))
+        # key_bytes() + codec.encode() + put, in C
+        self._raw.put_value(key, value, self._store._pickle)
 
     __setitem__ = put
 

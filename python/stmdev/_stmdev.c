@@ -1299,16 +1299,27 @@ static PyObject *axon_raise(int err, const void *k, size_t kl)
 static PyObject *axon_cas(StoreObject *self, PyObject *key, PyObject *version,
 			  PyObject *value, int pk)
 {
-	PyObject *data, *tmp = NULL, *out = NULL;
+	PyObject *tmp = NULL, *out = NULL;
 	unsigned long long want;
-	const char *k;
-	Py_ssize_t kl;
+	struct ebuf b;
+	const char *k, *d;
+	Py_ssize_t kl, dl;
 	uint64_t nv = 0;
 	int ret;
 
-	data = codec_encode(value, pk);
-	if (!data)
-		return NULL;
+	/* codec_encode() without its bytes object: the value is passed as is. */
+	eb_init(&b);
+	if (PyBytes_CheckExact(value) && PyBytes_GET_SIZE(value) != 8 &&
+	    (PyBytes_GET_SIZE(value) < CODEC_TAGLEN ||
+	     memcmp(PyBytes_AS_STRING(value), CODEC_TAG, CODEC_TAGLEN))) {
+		d = PyBytes_AS_STRING(value);
+		dl = PyBytes_GET_SIZE(value);
+	} else if (!encode_to(&b, value, pk, 0)) {
+		d = b.p;
+		dl = (Py_ssize_t)b.len;
+	} else {
+		goto out;
+	}
 	k = key_view(key, &kl, &tmp);
 	if (!k)
 		goto out;
@@ -1318,8 +1329,7 @@ static PyObject *axon_cas(StoreObject *self, PyObject *key, PyObject *version,
 	if (store_enter(self))
 		goto out;
 	Py_BEGIN_ALLOW_THREADS
-	ret = stm_cas_n(self->s, k, (size_t)kl, want, PyBytes_AS_STRING(data),
-			(size_t)PyBytes_GET_SIZE(data), &nv);
+	ret = stm_cas_n(self->s, k, (size_t)kl, want, d, (size_t)dl, &nv);
 	Py_END_ALLOW_THREADS
 	store_leave(self);
 	if (ret)
@@ -1328,7 +1338,7 @@ static PyObject *axon_cas(StoreObject *self, PyObject *key, PyObject *version,
 		out = PyLong_FromUnsignedLongLong(nv);
 out:
 	Py_XDECREF(tmp);
-	Py_DECREF(data);
+	eb_free(&b);
 	return out;
 }
 
@@ -1780,6 +1790,44 @@ static PyObject *tx_put(TxObject *t, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/*
+ * put_value(key, value, pickle): stmdev.Tx.put in one call — the key
+ * checked as key_bytes() does, the value encoded (codec), stm_put_n.
+ */
+static PyObject *tx_put_value(TxObject *t, PyObject *const *a, Py_ssize_t n)
+{
+	PyObject *tmp = NULL, *out = NULL;
+	struct ebuf b;
+	const char *k;
+	Py_ssize_t kl;
+	int pk, ret;
+
+	if (n != 3) {
+		PyErr_SetString(PyExc_TypeError, "put_value(key, value, pickle)");
+		return NULL;
+	}
+	if (tx_ok(t))
+		return NULL;
+	pk = PyObject_IsTrue(a[2]);
+	if (pk < 0)
+		return NULL;
+	k = key_view(a[0], &kl, &tmp);
+	if (!k)
+		return NULL;
+	eb_init(&b);
+	if (encode_to(&b, a[1], pk, 0))
+		goto out;
+	ret = stm_put_n(t->tx, k, (size_t)kl, b.p, b.len);
+	if (ret)
+		tx_err(ret, k, (size_t)kl);
+	else
+		out = Py_NewRef(Py_None);
+out:
+	eb_free(&b);
+	Py_XDECREF(tmp);
+	return out;
+}
+
 static PyObject *tx_delete(TxObject *t, PyObject *arg)
 {
 	char *k;
@@ -1939,6 +1987,8 @@ static void tx_dealloc(TxObject *t)
 static PyMethodDef tx_methods[] = {
 	{ "get", (PyCFunction)tx_get, METH_O, "get(key) -> bytes or None" },
 	{ "put", (PyCFunction)tx_put, METH_VARARGS, "put(key, data)" },
+	{ "put_value", (PyCFunction)(void (*)(void))tx_put_value, METH_FASTCALL,
+	  "put_value(key, value, pickle)" },
 	{ "delete", (PyCFunction)tx_delete, METH_O, "delete(key)" },
 	{ "add", (PyCFunction)tx_add, METH_VARARGS, "add(key, delta)" },
 	{ "retry", (PyCFunction)tx_retry, METH_VARARGS, "retry([keys, all])" },
