@@ -312,9 +312,9 @@ class Store(object):
                 (_stmdev.TXN_NONBLOCK if nonblock else 0)
         if family is not None:
             check_name(family)
-        st = self
-        return self._raw.atomic(lambda raw: fn(Tx(raw, st)), flags,
-                                int(max_retries), _ms(timeout), family)
+        # fn gets Tx(raw, self), built by the extension
+        return self._raw.atomic(fn, flags, int(max_retries), _ms(timeout), family,
+                                Tx, self)
 
     def transactional(self, **opts):
         """Decorator: f(tx, *args) becomes g(*args) running atomically."""

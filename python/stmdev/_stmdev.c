@@ -1228,7 +1228,7 @@ static PyObject *axon_value_cls;	/* axon.Value */
 static PyObject *axon_coll_cls;		/* axon.Collection */
 static PyObject *empty_tuple;
 #define AXON_FAST_KEYS	32	/* using() of more keys: the general path */
-static PyObject *s_version, *s_value, *s_store, *s_key, *s_raw, *s_pk, *s_set;
+static PyObject *s_version, *s_value, *s_store, *s_key, *s_raw, *s_pk, *s_set, *s_store_;
 
 /*
  * stmdev.key_bytes(): a str (UTF-8, surrogatepass) or bytes key of
@@ -1579,6 +1579,8 @@ struct call {
 	PyObject *result;	/* what fn returned on its last run */
 	PyObject *et, *ev, *etb; /* an exception to re-raise (not a retry/conflict) */
 	StoreObject *store;
+	PyObject *wrap;		/* if set, fn gets wrap(RawTx, wrap_store) (stmdev.Tx) */
+	PyObject *wrap_store;
 };
 
 /*
@@ -1643,7 +1645,19 @@ static int call_tramp(struct stm_txn *tx, void *arg)
 	t->tx = tx;
 	t->store = c->store;
 	Py_INCREF(c->store);
-	r = PyObject_CallOneArg(c->fn, (PyObject *)t);
+	if (c->wrap) {
+		/* stmdev.Tx(raw, store), without running its Python __init__ */
+		PyTypeObject *wt = (PyTypeObject *)c->wrap;
+		PyObject *w = wt->tp_new(wt, empty_tuple, NULL);
+
+		if (w && (PyObject_SetAttr(w, s_raw, (PyObject *)t) ||
+			  PyObject_SetAttr(w, s_store_, c->wrap_store)))
+			Py_CLEAR(w);
+		r = w ? PyObject_CallOneArg(c->fn, w) : NULL;
+		Py_XDECREF(w);
+	} else {
+		r = PyObject_CallOneArg(c->fn, (PyObject *)t);
+	}
 	t->tx = NULL;	/* a Tx kept past its attempt refuses to work */
 	Py_DECREF(t);
 	call_clear_exc(c);
@@ -1671,7 +1685,9 @@ out:
 }
 
 /*
- * atomic(fn, flags, max_retries, timeout_ms, family) -> fn's result.
+ * atomic(fn, flags, max_retries, timeout_ms, family[, wrap, store]) -> fn's
+ * result; with wrap (a class: stmdev.Tx), fn(tx) gets a new wrap object
+ * whose _raw is the RawTx and _store is store (stmdev's Store.atomic).
  */
 static PyObject *store_atomic(StoreObject *self, PyObject *args)
 {
@@ -1683,8 +1699,13 @@ static PyObject *store_atomic(StoreObject *self, PyObject *args)
 	int ret;
 
 	memset(&o, 0, sizeof(o));
-	if (!PyArg_ParseTuple(args, "OIIIz", &fn, &flags, &retries, &tmo, &family))
+	if (!PyArg_ParseTuple(args, "OIIIz|O!O", &fn, &flags, &retries, &tmo, &family,
+			      &PyType_Type, &c.wrap, &c.wrap_store))
 		return NULL;
+	if (c.wrap && !c.wrap_store) {
+		PyErr_SetString(PyExc_TypeError, "atomic: a wrap class needs its store");
+		return NULL;
+	}
 	if (!PyCallable_Check(fn)) {
 		PyErr_SetString(PyExc_TypeError, "the transaction must be callable");
 		return NULL;
@@ -2105,8 +2126,9 @@ PyMODINIT_FUNC PyInit__stmdev(void)
 	s_raw = PyUnicode_InternFromString("_raw");
 	s_pk = PyUnicode_InternFromString("_pk");
 	s_set = PyUnicode_InternFromString("set");
+	s_store_ = PyUnicode_InternFromString("_store");
 	if (!empty_tuple || !s_version || !s_value || !s_store || !s_key || !s_raw || !s_pk ||
-	    !s_set)
+	    !s_set || !s_store_)
 		return NULL;
 	m = PyModule_Create(&moddef);
 	if (!m)
