@@ -313,8 +313,8 @@ class Store(object):
         if family is not None:
             check_name(family)
         # fn gets Tx(raw, self), built by the extension
-        return self._raw.atomic(fn, flags, int(max_retries), _ms(timeout), family,
-                                Tx, self)
+        return self._raw.atomic(fn, flags, int(max_retries),
+                                0 if timeout is None else _ms(timeout), family, Tx, self)
 
     def transactional(self, **opts):
         """Decorator: f(tx, *args) becomes g(*args) running atomically."""

@@ -1430,15 +1430,14 @@ static PyObject *store_axon_using(StoreObject *self, PyObject *const *a, Py_ssiz
 		struct stm_value *v = stm_coll_get_n(c, kp[i], kl[i]);
 		const void *d;
 		size_t dl = 0;
-		PyObject *ver, *raw, *val, *vo = NULL;
+		PyObject *ver, *val, *vo = NULL;
 
+		/* decoded from the library's copy: no bytes object for an int */
 		d = stm_value_data(v, &dl);
-		raw = data_obj(d, dl);
-		val = raw ? codec_decode(raw, pk) : NULL;
+		val = d ? decode_at(NULL, d, (Py_ssize_t)dl, pk, 0) : Py_NewRef(Py_None);
 		ver = val ? PyLong_FromUnsignedLongLong(stm_value_version(v)) : NULL;
 		if (ver)
 			vo = axon_value_new(ver, val, store, PyTuple_GET_ITEM(keys, i));
-		Py_XDECREF(raw);
 		Py_XDECREF(val);
 		Py_XDECREF(ver);
 		if (!vo || PyDict_SetItem(coll, PyTuple_GET_ITEM(keys, i), vo)) {
