@@ -137,6 +137,7 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 	atomic64_set(&s->tbl_mem, stm_table_cost(s, 0));
 	stm_wait_init(s);
 	mutex_init(&s->fam_lock);
+	stm_ranges_init(s);
 	kref_init(&s->ref);
 	strscpy(s->name, name, sizeof(s->name));
 	s->uid = current_fsuid();
@@ -162,6 +163,7 @@ static void stm_store_release(struct kref *ref)
 {
 	struct stm_store *s = container_of(ref, struct stm_store, ref);
 
+	stm_ranges_destroy(s);
 	stm_table_destroy(s);
 	free_percpu(s->stats);
 	/* Everything the store held goes back to its owner. */
