@@ -230,7 +230,7 @@ void stm_range_member(struct stm_store *s, struct stm_rctx *rc,
 			m->k = k;
 			RCU_INIT_POINTER(m->next, rcu_dereference_protected(r->head, 1));
 			rcu_assign_pointer(r->head, m);
-			r->n++;
+			WRITE_ONCE(r->n, r->n + 1);
 			continue;
 		}
 		/* O(range): the records are not indexed by key. */
@@ -238,7 +238,7 @@ void stm_range_member(struct stm_store *s, struct stm_rctx *rc,
 		     pp = &m->next) {
 			if (m->k == k) {
 				rcu_assign_pointer(*pp, rcu_dereference_protected(m->next, 1));
-				r->n--;
+				WRITE_ONCE(r->n, r->n - 1);
 				kfree_rcu(m, rcu);
 				found = true;
 				break;
@@ -334,7 +334,7 @@ static void stm_range_clear(struct stm_store *s, struct stm_range *r)
 
 	RCU_INIT_POINTER(r->head, NULL);
 	stm_range_charge_force(s, -(s64)(r->n * stm_rmem_cost()));
-	r->n = 0;
+	WRITE_ONCE(r->n, 0);
 	for (; m; m = next) {
 		next = rcu_dereference_protected(m->next, 1);
 		kfree_rcu(m, rcu);
@@ -387,7 +387,7 @@ static int stm_range_build(struct stm_store *s, struct stm_range *r)
 			m->k = k;
 			RCU_INIT_POINTER(m->next, rcu_dereference_protected(r->head, 1));
 			rcu_assign_pointer(r->head, m);
-			r->n++;
+			WRITE_ONCE(r->n, r->n + 1);
 			added++;
 		}
 		rcu_read_unlock();
@@ -395,7 +395,7 @@ static int stm_range_build(struct stm_store *s, struct stm_range *r)
 			err = stm_user_charge(s->owner, 0, added * stm_rmem_cost());
 			if (err) {
 				/* stm_range_clear() gives back what was charged */
-				r->n -= added;
+				WRITE_ONCE(r->n, r->n - added);
 				goto out_clear;
 			}
 			atomic64_add(added * stm_rmem_cost(), &s->mem);
