@@ -107,6 +107,7 @@ static inline size_t size_mul(size_t a, size_t b)
 }
 
 #define array_size(a, b)	size_mul(a, b)
+#define check_add_overflow(a, b, d)	__builtin_add_overflow(a, b, d)
 #define struct_size(p, member, n) \
 	size_add(sizeof(*(p)), size_mul(sizeof((p)->member[0]), (n)))
 
