@@ -517,9 +517,16 @@ int stm_map_iterate(struct stm_txn *tx, const char *m,
 	if (n < 0)
 		return n;
 	it.plen = n;
-	/* A range read of the map's prefix: phantom-safe and O(map). */
+	/*
+	 * A range read of the map's prefix: phantom-safe and O(map).  When
+	 * the kernel cannot track the prefix (no range reads; a read-only
+	 * handle where nobody declared it yet; the store's prefixes all
+	 * taken; its owner's memory limit), the library's walk instead: it
+	 * fails before any callback ran.
+	 */
 	ret = stm_range(tx, pfx, n, m_iter_cb, &it);
-	if (ret != -EOPNOTSUPP)
+	if (ret != -EOPNOTSUPP && ret != -EBADF && ret != -ENOSPC &&
+	    ret != -EDQUOT)
 		return ret;
 	return m_iterate_names(tx, m, cb, arg);
 }
