@@ -198,11 +198,17 @@ endif
 # BENCH_KERNELS (STM_KERNELS overrides), then bench/report: the table on
 # stdout and, in BENCH_OUT, bench-<kernel>.json, bench-<kernel>.png and
 # bench.txt.  BENCH_ARGS go to stm-bench (e.g. --rounds 15); see
-# Documentation/bench.rst for what the figures mean.
+# Documentation/bench.rst for what the figures mean.  In the same boot,
+# after stm-bench, bench/pybench.py (as `make bench-python`): the Python
+# binding against the C library, its table after stm-bench's and
+# pybench.json beside bench.json (skipped, with a note, when the stmdev
+# extension could not be built; BENCH_PYTHON=0 skips it).
 BENCH_KERNELS ?= 6.1
 BENCH_CMD ?= stm-bench --out /out
 BENCH_ARGS ?=
 BENCH_OUT ?= $(TOP)/.build/bench
+BENCH_PYTHON ?= 1
+BENCH_PY_CMD = python3 /bin/pybench.py --c /bin/stm-pybench-c --out /out $(PYBENCH_ARGS)
 BENCH_DEPS_OK := command -v gnuplot >/dev/null && command -v python3 >/dev/null && \
 	test -f /usr/lib/x86_64-linux-gnu/liblmdb.a && \
 	test -f /usr/lib/x86_64-linux-gnu/libsqlite3.a && test -x /usr/bin/redis-server
@@ -217,17 +223,37 @@ bench:
 	$(NEED_DEPS)
 	@if ! ( $(BENCH_DEPS_OK) ); then bash $(TOP)/scripts/deps; fi
 	+$(MAKE) -C bench
-	@rc=0; runs=; \
+	$(if $(filter 1,$(BENCH_PYTHON)),+$(MAKE) lib python && $(MAKE) -C bench -f pybench.mk)
+	@rc=0; runs=; pyruns=; py=; \
+	if [ "$(BENCH_PYTHON)" = 1 ]; then \
+		if ls $(TOP)/python/stmdev/_stmdev*.so >/dev/null 2>&1; then \
+			py=1; \
+		else echo "make bench: the stmdev extension is not built: no Python figures" >&2; fi; \
+	fi; \
 	for k in $(or $(STM_KERNELS),$(BENCH_KERNELS)); do \
 		rm -rf "$(BENCH_OUT)/vm/$$k"; \
-		STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" \
-			-a $(TOP)/bench/stm-bench $(BENCH_REDIS) \
-			-c '$(BENCH_CMD) $(BENCH_ARGS)' || rc=1; \
+		if [ -n "$$py" ]; then \
+			STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" -P \
+				-a $(TOP)/bench/stm-bench $(BENCH_REDIS) \
+				-a $(TOP)/bench/stm-pybench-c -a $(TOP)/bench/pybench.py \
+				-c '$(BENCH_CMD) $(BENCH_ARGS); r=$$?; $(BENCH_PY_CMD) || r=1; exit $$r' \
+				|| rc=1; \
+		else \
+			STM_VM_NOBUILD=1 STM_VM_OUT="$(BENCH_OUT)/vm" $(VM_RUN) -k "$$k" \
+				-a $(TOP)/bench/stm-bench $(BENCH_REDIS) \
+				-c '$(BENCH_CMD) $(BENCH_ARGS)' || rc=1; \
+		fi; \
 		if [ -f "$(BENCH_OUT)/vm/$$k/bench.json" ]; then \
 			runs="$$runs $$k=$(BENCH_OUT)/vm/$$k/bench.json"; \
 		else echo "make bench: kernel $$k wrote no bench.json" >&2; rc=1; fi; \
+		if [ -n "$$py" ]; then \
+			if [ -f "$(BENCH_OUT)/vm/$$k/pybench.json" ]; then \
+				pyruns="$$pyruns $$k=$(BENCH_OUT)/vm/$$k/pybench.json"; \
+			else echo "make bench: kernel $$k wrote no pybench.json" >&2; rc=1; fi; \
+		fi; \
 	done; \
 	if [ -n "$$runs" ]; then echo; $(TOP)/bench/report --out "$(BENCH_OUT)" $$runs || rc=1; fi; \
+	if [ -n "$$pyruns" ]; then echo; python3 $(TOP)/bench/pybench.py --show $$pyruns || rc=1; fi; \
 	exit $$rc
 
 # `make bench-etcd`: on a local 3-member etcd cluster (host, no VM): bank
@@ -239,10 +265,11 @@ bench-etcd:
 	+$(MAKE) -C bench/etcd
 	$(TOP)/selftests/etcd/run -c '$(TOP)/bench/etcd/run $(BENCH_OUT)'
 
-# `make bench-python`: bench/pybench.py in one VM boot per kernel of
-# BENCH_KERNELS: the Python binding's 1-key commit, 1-key transaction and
-# 8-key using against the C library's, as Python/C ratios (goal <= 2);
-# the table on stdout, pybench.json in BENCH_OUT/vm/<kernel>/.
+# `make bench-python`: bench/pybench.py alone (`make bench` runs it too,
+# after stm-bench) in one VM boot per kernel of BENCH_KERNELS: the Python
+# binding's 1-key commit, 1-key transaction and 8-key using against the C
+# library's, as Python/C ratios (goal <= 2); the table on stdout,
+# pybench.json in BENCH_OUT/vm/<kernel>/.
 # Documentation/python.rst, "Performance".
 bench-python:
 	$(NEED_DEPS)

@@ -3,6 +3,7 @@
 """bench/pybench.py: the Python binding against the C library, in one boot.
 
 usage: pybench.py [--c PATH] [--rounds N] [--ms MS] [--out DIR]
+       pybench.py --show [KERNEL=]pybench.json...   (the table again, on the host)
 
 For each operation, interleaved rounds run the C version (stm-pybench-c,
 libstmdev) and the Python version for about MS milliseconds each; each
@@ -14,6 +15,10 @@ median ratio (goal: <= 2).  Prints a table; writes DIR/pybench.json.
            Python store.atomic(lambda tx: tx.put("k", i))
   using8   8-key read at one snapshot: C stm_using + stm_coll_free;
            Python stmdev.axon Store.using(8 keys) (Values decoded)
+  cas1raw  the floor of cas1 (not a goal): C stm_cas against the least a
+           binding can do, one call of the extension's RawStore.cas with
+           the encoded bytes ready (GIL released around stm_cas_n), from a
+           Python loop like the others
 """
 import argparse
 import json
@@ -23,13 +28,12 @@ import subprocess
 import sys
 import time
 
-import stmdev
-import stmdev.axon
-
 KEYS8 = ["k%d" % i for i in range(8)]
 
 
 def py_op(op, name):
+    import stmdev
+    import stmdev.axon
     if op == "cas1":
         S = stmdev.axon.Store(name)
         v = S.usevar("k")
@@ -50,6 +54,14 @@ def py_op(op, name):
 
         def one(i):
             S.using(*KEYS8)
+        return one
+    if op == "cas1raw":
+        raw = stmdev.Store(name)._raw
+        ver = [raw.read([b"k"])[0][0]]
+        data = b"\x01" * 8
+
+        def one(i):
+            ver[0] = raw.cas(b"k", ver[0], data)
         return one
     raise ValueError(op)
 
@@ -73,22 +85,46 @@ def run_c(cbin, op, name, ms):
     return float(out.split("ns_per_op=")[1])
 
 
+def table(res, rounds, title=""):
+    print("stmdev (Python) vs libstmdev (C), same boot%s; median of %d interleaved rounds"
+          % (title, rounds))
+    print("%-9s %12s %12s %8s  %s" % ("op", "C ns/op", "Python ns/op", "Py/C", "goal <= 2"))
+    for op, r in res.items():
+        print("%-9s %12.0f %12.0f %8.2f  %s" % (op, r["c_ns"], r["py_ns"], r["ratio"],
+                                              "(floor)" if op == "cas1raw" else
+                                              "pass" if r["ratio"] <= 2 else "MISS"))
+
+
+def show(files):
+    for f in files:
+        k, _, path = f.rpartition("=")
+        with open(path) as fd:
+            j = json.load(fd)
+        table(j["ops"], j["rounds"], " (kernel %s, Python %s)" % (k or "?", j["python"]))
+        print()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--c", default="stm-pybench-c")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--ms", type=int, default=300)
     ap.add_argument("--out")
+    ap.add_argument("--show", nargs="+", metavar="[KERNEL=]JSON")
     a = ap.parse_args()
+    if a.show:
+        return show(a.show)
+    import stmdev
     name = "pybench-%d" % os.getpid()
     s = stmdev.Store(name)
     for k in KEYS8 + ["k"]:
         s.put(k, 0)
     res = {}
-    for op in ("cas1", "atomic1", "using8"):
+    for op in ("cas1", "atomic1", "using8", "cas1raw"):
         ratios, cs, ps = [], [], []
         for _ in range(a.rounds):
-            c = run_c(a.c, op, name, a.ms)
+            c = run_c(a.c, "cas1" if op == "cas1raw" else op, name, a.ms)
             p = run_py(op, name, a.ms)
             cs.append(c)
             ps.append(p)
@@ -96,12 +132,7 @@ def main():
         res[op] = {"c_ns": statistics.median(cs), "py_ns": statistics.median(ps),
                    "ratio": statistics.median(ratios), "ratios": ratios}
     stmdev.unlink(name)
-    print("stmdev (Python) vs libstmdev (C), same boot; median of %d interleaved rounds"
-          % a.rounds)
-    print("%-9s %12s %12s %8s  %s" % ("op", "C ns/op", "Python ns/op", "Py/C", "goal <= 2"))
-    for op, r in res.items():
-        print("%-9s %12.0f %12.0f %8.2f  %s" % (op, r["c_ns"], r["py_ns"], r["ratio"],
-                                              "pass" if r["ratio"] <= 2 else "MISS"))
+    table(res, a.rounds)
     if a.out:
         with open(os.path.join(a.out, "pybench.json"), "w") as f:
             json.dump({"tool": "pybench", "rounds": a.rounds, "ms": a.ms,

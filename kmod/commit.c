@@ -68,6 +68,9 @@ struct stm_commit_ctx {
 	u32 nw;
 	struct stm_went *r;	/* READ entries, sorted */
 	u32 nr;
+	struct stm_went *g;	/* RANGE entries (range.c), sorted */
+	u32 ng;
+	struct stm_rctx rc;	/* the ranges its writes lock */
 	bool nonblock;		/* EBUSY rather than wait for a lock */
 	bool nowait;		/* io_uring inline issue: EAGAIN to wait */
 	u32 conflict;		/* user index of the first conflict */
@@ -109,6 +112,7 @@ static void stm_unlock_all(struct stm_commit_ctx *c)
 		}
 		w->k = NULL;
 	}
+	stm_range_unlock(c->s, &c->rc, 0);
 }
 
 /*
@@ -205,6 +209,30 @@ static bool stm_went_puts(const struct stm_went *w)
 	return w->op == STMDEV_OP_PUT || w->op == STMDEV_OP_ADD;
 }
 
+/* Does the write create (absent -> value) or delete (value -> absent) its key? */
+static bool stm_went_flips(const struct stm_went *w)
+{
+	return (w->k->state == STM_ABSENT) == stm_went_puts(w);
+}
+
+/*
+ * Lock the declared ranges whose membership the writes change, after the
+ * keys (range.c): same returns as stm_lock_writes().  Same caller context.
+ */
+static int stm_lock_ranges(struct stm_commit_ctx *c)
+{
+	u32 i;
+
+	c->rc.want = 0;
+	c->rc.need = 0;
+	c->rc.dmem = 0;
+	for (i = 0; i < c->nw; i++)
+		if (stm_went_flips(&c->w[i]))
+			stm_range_note(c->s, &c->rc, &c->w[i].kr,
+				       stm_went_puts(&c->w[i]));
+	return stm_range_lock(c->s, &c->rc, c->nonblock);
+}
+
 /* Entry @w conflicts: the key's version is @cur. */
 static void stm_conflict(struct stm_commit_ctx *c, const struct stm_went *w,
 			 u64 cur)
@@ -268,6 +296,20 @@ static int stm_validate(struct stm_commit_ctx *c)
 			continue;	/* a fetch need not validate */
 		if (cur != r->expect)
 			stm_conflict(c, r, cur);
+	}
+
+	/* RANGE entries: no key under the prefix created or deleted since. */
+	for (i = 0; i < c->ng; i++) {
+		struct stm_went *g = &c->g[i];
+		u64 cur;
+
+		if (stm_range_seen(c->s, &c->rc, &g->kr, &cur)) {
+			c->hot = &g->kr;
+			return c->nonblock ? -EBUSY : STM_BACKOFF;
+		}
+		c->rmax = max(c->rmax, cur);
+		if (cur != g->expect)
+			stm_conflict(c, g, cur);
 	}
 	return c->conflict == STMDEV_NO_CONFLICT ? 0 : -ESTALE;
 }
@@ -415,6 +457,7 @@ static int stm_charge(struct stm_commit_ctx *c)
 		c->conflict = range;
 		return -ERANGE;
 	}
+	dmem += c->rc.dmem;	/* range member records (range.c) */
 	c->dkeys = dkeys;
 	c->dbytes = dbytes;
 	c->dmem = dmem;
@@ -477,6 +520,11 @@ static void stm_apply(struct stm_commit_ctx *c, u64 wv)
 	 * userspace build's TSan report.)
 	 */
 	smp_wmb();
+	/* Range members first, while each key's state is still the old one. */
+	for (i = 0; c->rc.held && i < c->nw; i++)
+		if (stm_went_flips(&c->w[i]))
+			stm_range_member(c->s, &c->rc, c->w[i].k,
+					 stm_went_puts(&c->w[i]));
 	for (i = 0; i < c->nw; i++) {
 		struct stm_went *w = &c->w[i];
 		struct stm_key *k = w->k;
@@ -514,6 +562,8 @@ static void stm_apply(struct stm_commit_ctx *c, u64 wv)
 			stm_val_put(old);
 		w->k = NULL;
 	}
+	/* The keys before the ranges' versions: see stm_range_walk(). */
+	stm_range_unlock(c->s, &c->rc, wv);
 }
 
 /* Ready a placeholder for every write whose key is absent now.  May sleep. */
@@ -563,6 +613,8 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		err = stm_lock_writes(c);
 		if (!err)
 			err = stm_resv_writes(c);
+		if (!err)
+			err = stm_lock_ranges(c);
 		if (!err) {
 			stm_debug_delay(STM_DBG_COMMIT_LOCKED, true);
 			wv = atomic64_read(&c->s->clock);
@@ -611,7 +663,7 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 		}
 		if (err != STM_BACKOFF)
 			return err;
-		if (c->need) {
+		if (c->need || c->rc.npool < c->rc.need) {
 			/*
 			 * Only allocation, but keys may keep vanishing under
 			 * churn: each pass may still sleep and be killed.
@@ -619,6 +671,8 @@ static int stm_commit_run(struct stm_commit_ctx *c)
 			if (fatal_signal_pending(current))
 				return -EINTR;
 			err = stm_prepare_fresh(c);
+			if (!err)
+				err = stm_range_prepare(&c->rc);
 			if (err)
 				return err;
 			cond_resched();
@@ -719,6 +773,24 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 	}
 	if (copy_from_user(data, u64_to_user_ptr(e->val_addr), w->vlen))
 		return -EFAULT;
+	return 0;
+}
+
+/* A RANGE entry: the prefix of a declared range and its version seen. */
+static int stm_went_load_range(struct stm_store *s, struct stm_went *w,
+			       const struct stmdev_commit_ent *e, u8 **cur)
+{
+	int err;
+
+	if (e->reserved || e->flags || e->val_len)
+		return -EINVAL;
+	err = stm_copy_key(s, &w->kr, cur, e->key_addr, e->key_len);
+	if (err)
+		return err;
+	if (!stm_range_declared(s, &w->kr))
+		return -EINVAL;
+	w->op = e->op;
+	w->expect = e->version;
 	return 0;
 }
 
@@ -873,18 +945,30 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 
 	/* Writes first, READ entries after them, each group in key order. */
 	for (i = 0; i < n; i++)
-		if (ents[i].op != STMDEV_OP_READ)
+		if (ents[i].op == STMDEV_OP_RANGE)
+			c.ng++;	/* RANGE entries last, apart (range.c) */
+		else if (ents[i].op != STMDEV_OP_READ)
 			c.nw++;
 	err = -EBADF;
 	if (c.nw && (f->flags & STMDEV_ATTACH_RDONLY))
 		goto out_free;
 	c.w = all;
 	c.r = all + c.nw;
+	c.g = all + n - c.ng;
+	c.ng = 0;
 	cur = keys;
 	for (i = 0; i < n; i++) {
-		struct stm_went *w = ents[i].op == STMDEV_OP_READ ?
-				     &c.r[c.nr++] : &c.w[i - c.nr];
+		struct stm_went *w;
 
+		if (ents[i].op == STMDEV_OP_RANGE) {
+			w = &c.g[c.ng++];
+			w->idx = i;
+			err = stm_went_load_range(c.s, w, &ents[i], &cur);
+			if (err)
+				goto out_release;
+			continue;
+		}
+		w = ents[i].op == STMDEV_OP_READ ? &c.r[c.nr++] : &c.w[i - c.nr - c.ng];
 		w->idx = i;
 		err = stm_went_load(c.s, w, &ents[i], &cur);
 		if (err)
@@ -892,8 +976,10 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	}
 	sort(c.w, c.nw, sizeof(*c.w), stm_went_cmp, NULL);
 	sort(c.r, c.nr, sizeof(*c.r), stm_went_cmp, NULL);
+	sort(c.g, c.ng, sizeof(*c.g), stm_went_cmp, NULL);
 	err = -EINVAL;
-	if (stm_went_dups(c.w, c.nw) || stm_went_dups(c.r, c.nr))
+	if (stm_went_dups(c.w, c.nw) || stm_went_dups(c.r, c.nr) ||
+	    stm_went_dups(c.g, c.ng))
 		goto out_release;
 	err = stm_pair_fetches(&c, uents, ents);
 	if (err)
@@ -942,6 +1028,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 out_release:
 	for (i = 0; i < n; i++)
 		stm_went_release(c.s, &all[i]);
+	stm_range_release(&c.rc);
 out_free:
 	trace_stm_commit(c.s, n, c.nw, cm->family, err, err ? 0 : c.version, t0);
 	stm_scratch_end(&sc);

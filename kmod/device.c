@@ -17,8 +17,8 @@
 #define STM_FEATURES	(STMDEV_F_STORE | STMDEV_F_READ | STMDEV_F_COMMIT | \
 			 STMDEV_F_LIST | STMDEV_F_STATS | STMDEV_F_WAIT | \
 			 STMDEV_F_FAMILY | STMDEV_F_URING | STMDEV_F_FETCH_OLD | \
-			 STMDEV_F_ISOLATION | STMDEV_F_PERSIST | STMDEV_F_RESERVE | \
-			 STMDEV_F_ADD_BOUND | \
+			 STMDEV_F_ISOLATION | STMDEV_F_PERSIST | STMDEV_F_RANGE | \
+			 STMDEV_F_RESERVE | STMDEV_F_ADD_BOUND | \
 			 (STM_URING_CANCEL ? STMDEV_F_URING_CANCEL : 0))
 
 union stm_cmd_arg {
@@ -38,6 +38,7 @@ union stm_cmd_arg {
 	struct stmdev_family_stats family_stats;
 	struct stmdev_export export;
 	struct stmdev_import import;
+	struct stmdev_range range;
 	struct stmdev_reserve reserve;
 };
 
@@ -127,7 +128,24 @@ static int stm_export_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int
 
 static int stm_import_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
 {
-	return stm_import(f, &u->import);
+	struct stm_store *s = f->store;
+	int err;
+
+	/*
+	 * Only into a store with no declared range (range.c), and none
+	 * declared meanwhile: imported keys are not commits, so no range
+	 * would track them.
+	 */
+	if (mutex_lock_killable(&s->range_lock))
+		return -EINTR;
+	err = READ_ONCE(s->nranges) ? -ENOTEMPTY : stm_import(f, &u->import);
+	mutex_unlock(&s->range_lock);
+	return err;
+}
+
+static int stm_range_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
+{
+	return stm_range(f, &u->range, how);
 }
 
 static int stm_reserve_cmd(struct stm_file *f, union stm_cmd_arg *u, unsigned int how)
@@ -188,6 +206,7 @@ static const struct stm_cmd stm_cmds[] = {
 	{ STMDEV_IOC_EXPORT,		A | O,	stm_export_cmd },
 	{ STMDEV_IOC_IMPORT,		A | O | P, stm_import_cmd,
 	  STM_OUTPUTS(struct stmdev_import, clock, reserved) },
+	{ STMDEV_IOC_RANGE,		A | O,	stm_range_cmd },
 	[_IOC_NR(STMDEV_IOC_RESERVE)] = { STMDEV_IOC_RESERVE, A | O | P, stm_reserve_cmd,
 	  STM_OUTPUTS(struct stmdev_reserve, bound_ms, reserved0) },
 };

@@ -139,6 +139,37 @@ struct stm_pcpu_stats {
 
 #define stm_stat_inc(s, field)	this_cpu_inc((s)->stats->field)
 
+/*
+ * A declared range (range.c): a prefix whose present keys the store keeps
+ * on a list, and a version word like a key's that every commit creating
+ * or deleting a key under the prefix holds locked while it applies, and
+ * leaves at its own version.
+ */
+struct stm_rmem {
+	struct stm_rmem __rcu *next;
+	struct stm_key *k;		/* present while it is on the list */
+	struct rcu_head rcu;
+};
+
+struct stm_range {
+	u64 lockver;			/* version << 1 | STM_LOCKED */
+	struct stm_rmem __rcu *head;	/* the members, under the lock */
+	u32 n;				/* members, under the lock */
+	u8 ready;			/* members all collected */
+	u8 len;
+	u8 prefix[];
+};
+
+/* A commit's part in the ranges: what it holds, what it will add. */
+struct stm_rctx {
+	u64 want;			/* ranges to lock (bit = index) */
+	u64 held;			/* ranges it holds locked */
+	u32 need;			/* member records its writes add */
+	u32 npool;
+	struct stm_rmem *pool;		/* records allocated ahead */
+	s64 dmem;			/* their charge, net of deletes */
+};
+
 struct stm_tbl;
 struct stm_persist;
 
@@ -174,6 +205,10 @@ struct stm_store {
 	struct mutex fam_lock;		/* adding families */
 	u32 nfamilies;			/* published with release */
 	struct stm_family families[STMDEV_FAMILIES_MAX];
+
+	struct mutex range_lock;	/* declaring ranges */
+	u32 nranges;			/* published with release */
+	struct stm_range *ranges[STMDEV_RANGES_MAX];
 
 	/* Key reservations (reserve.c) */
 	atomic_t nresv;			/* live ones: 0 is the fast path */
@@ -339,6 +374,22 @@ int stm_read(struct stm_file *f, struct stmdev_read *r);
 
 int stm_commit(struct stm_file *f, struct stmdev_commit *c, unsigned int how);
 void stm_charge_table(struct stm_store *s);
+
+/* range.c */
+int stm_range(struct stm_file *f, struct stmdev_range *r, unsigned int how);
+void stm_ranges_init(struct stm_store *s);
+void stm_ranges_destroy(struct stm_store *s);
+void stm_range_note(struct stm_store *s, struct stm_rctx *rc,
+		    const struct stm_kref *kr, bool add);
+int stm_range_lock(struct stm_store *s, struct stm_rctx *rc, bool nonblock);
+void stm_range_unlock(struct stm_store *s, struct stm_rctx *rc, u64 wv);
+void stm_range_member(struct stm_store *s, struct stm_rctx *rc,
+		      struct stm_key *k, bool add);
+int stm_range_seen(struct stm_store *s, struct stm_rctx *rc,
+		   const struct stm_kref *kr, u64 *ver);
+bool stm_range_declared(struct stm_store *s, const struct stm_kref *kr);
+int stm_range_prepare(struct stm_rctx *rc);
+void stm_range_release(struct stm_rctx *rc);
 
 /* persist.c */
 int stm_export(struct stm_file *f, struct stmdev_export *e);

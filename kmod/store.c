@@ -138,6 +138,7 @@ static struct stm_store *stm_store_create(const char *name, umode_t mode)
 	stm_wait_init(s);
 	stm_resv_init(s);
 	mutex_init(&s->fam_lock);
+	stm_ranges_init(s);
 	kref_init(&s->ref);
 	strscpy(s->name, name, sizeof(s->name));
 	s->uid = current_fsuid();
@@ -163,6 +164,7 @@ static void stm_store_release(struct kref *ref)
 {
 	struct stm_store *s = container_of(ref, struct stm_store, ref);
 
+	stm_ranges_destroy(s);
 	stm_table_destroy(s);
 	free_percpu(s->stats);
 	/* Everything the store held goes back to its owner. */

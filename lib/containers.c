@@ -473,18 +473,75 @@ out_nomem:
 	return 1;
 }
 
+struct m_iter {
+	size_t plen;
+	int (*cb)(struct stm_txn *tx, const void *key, size_t klen,
+		  const void *val, size_t vlen, void *arg);
+	void *arg;
+};
+
+/* One key of the map's range: its value at the snapshot, to the caller. */
+static int m_iter_cb(struct stm_txn *tx, const void *key, size_t klen, void *arg)
+{
+	struct m_iter *it = arg;
+	const void *d;
+	size_t dlen;
+	int ret;
+
+	ret = stm_get_n(tx, key, klen, &d, &dlen);
+	if (ret)
+		return ret;	/* never -ENOENT: the range is at the snapshot */
+	return it->cb(tx, (const char *)key + it->plen, klen - it->plen, d,
+		      dlen, it->arg);
+}
+
+/* Without range reads: the store's key list and the counter (O(store)). */
+static int m_iterate_names(struct stm_txn *tx, const char *m,
+			   int (*cb)(struct stm_txn *tx, const void *key,
+				     size_t klen, const void *val, size_t vlen,
+				     void *arg),
+			   void *arg);
+
 int stm_map_iterate(struct stm_txn *tx, const char *m,
 		    int (*cb)(struct stm_txn *tx, const void *key, size_t klen,
 			      const void *val, size_t vlen, void *arg),
 		    void *arg)
 {
 	char pfx[STM_KEY_MAX + 1];
-	struct m_walk w = { .pfx = pfx };
-	uint64_t size, present = 0;
+	struct m_iter it = { .cb = cb, .arg = arg };
 	int n, ret;
 
 	if (!cb)
 		return -EINVAL;
+	n = m_key(pfx, m, "/k/", NULL, 0);
+	if (n < 0)
+		return n;
+	it.plen = n;
+	/*
+	 * A range read of the map's prefix: phantom-safe and O(map).  When
+	 * the kernel cannot track the prefix (no range reads; a read-only
+	 * handle where nobody declared it yet; the store's prefixes all
+	 * taken; its owner's memory limit), the library's walk instead: it
+	 * fails before any callback ran.
+	 */
+	ret = stm_range(tx, pfx, n, m_iter_cb, &it);
+	if (ret != -EOPNOTSUPP && ret != -EBADF && ret != -ENOSPC &&
+	    ret != -EDQUOT)
+		return ret;
+	return m_iterate_names(tx, m, cb, arg);
+}
+
+static int m_iterate_names(struct stm_txn *tx, const char *m,
+			   int (*cb)(struct stm_txn *tx, const void *key,
+				     size_t klen, const void *val, size_t vlen,
+				     void *arg),
+			   void *arg)
+{
+	char pfx[STM_KEY_MAX + 1];
+	struct m_walk w = { .pfx = pfx };
+	uint64_t size, present = 0;
+	int n, ret;
+
 	ret = stm_map_size(tx, m, &size);
 	if (ret)
 		return ret;

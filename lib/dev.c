@@ -87,6 +87,22 @@ void stm_enc_wait(struct stmdev_wait_ent *ents, const struct stm_wkey *k, size_t
 		};
 }
 
+void stm_enc_range(struct stmdev_range *r, const void *pfx, size_t plen,
+		   unsigned flags, uint64_t clock, void *buf, uint32_t len,
+		   uint64_t cursor, uint64_t version)
+{
+	*r = (struct stmdev_range){
+		.prefix_addr = uptr(pfx),
+		.prefix_len = (__u32)plen,
+		.flags = (flags & STM_RD_AT) ? STMDEV_RANGE_AT : 0,
+		.addr = uptr(buf),
+		.len = len,
+		.cursor = cursor,
+		.clock = (flags & STM_RD_AT) ? clock : 0,
+		.version = cursor ? version : 0,
+	};
+}
+
 __u32 stm_enc_wait_flags(unsigned flags)
 {
 	return (flags & STM_WT_ALL) ? STMDEV_WAIT_ALL : 0;
@@ -367,6 +383,80 @@ out_free:
 	return ret;
 }
 
+/* Walks of a range restarted because it changed between two calls. */
+#define RANGE_RESTARTS	64
+
+static int dev_range(struct stm_store *s, const void *pfx, size_t plen,
+		     unsigned flags, uint64_t *clock, uint64_t *version,
+		     struct stm_rkeys *out)
+{
+	struct stmdev_range r;
+	unsigned restarts = 0;
+	uint64_t cursor = 0, ver = 0, at = 0;
+	size_t cap = 0;
+	uint8_t *buf;
+	int ret;
+
+	if (!(s->lim.features & STMDEV_F_RANGE))
+		return -EOPNOTSUPP;
+	buf = malloc(LIST_BUF);
+	if (!buf)
+		return -ENOMEM;
+	*out = (struct stm_rkeys){ 0 };
+	for (;;) {
+		size_t off = 0;
+
+		stm_enc_range(&r, pfx, plen, flags, *clock, buf, LIST_BUF,
+			      cursor, ver);
+		ret = xioctl(s->fd, STMDEV_IOC_RANGE, &r);
+		if (ret == -ESTALE && cursor && !(flags & STM_RD_AT) &&
+		    ++restarts < RANGE_RESTARTS) {
+			/* The range changed between two calls: walk it again. */
+			stm_range_keys_free(out);
+			cap = 0;
+			cursor = 0;
+			continue;
+		}
+		if (ret)
+			goto out_free;
+		if (!cursor) {
+			ver = r.version;
+			at = r.clock;
+		}
+		for (__u32 i = 0; i < r.count; i++) {
+			struct stmdev_key_rec rec;
+
+			if (off + sizeof(rec) > LIST_BUF) {
+				ret = -EPROTO;
+				goto out_free;
+			}
+			memcpy(&rec, buf + off, sizeof(rec));
+			if (rec.key_len == 0 || off + sizeof(rec) + rec.key_len > LIST_BUF) {
+				ret = -EPROTO;
+				goto out_free;
+			}
+			ret = stm_range_keys_add(out, &cap, buf + off + sizeof(rec),
+						 rec.key_len, rec.version);
+			if (ret)
+				goto out_free;
+			off += (sizeof(rec) + rec.key_len + 7) & ~(size_t)7;
+		}
+		cursor = r.cursor;
+		if (!cursor)
+			break;
+	}
+	*version = ver;
+	if (!(flags & STM_RD_AT))
+		*clock = at;
+	free(buf);
+	return 0;
+
+out_free:
+	stm_range_keys_free(out);
+	free(buf);
+	return ret;
+}
+
 static int dev_info(struct stm_store *s, struct stm_info *out)
 {
 	struct stmdev_info in;
@@ -596,5 +686,6 @@ const struct stm_backend stm_dev_backend = {
 	.family = dev_family,
 	.families = dev_families,
 	.ring = dev_ring,
+	.range = dev_range,
 	.reserve = dev_reserve,
 };

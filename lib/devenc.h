@@ -30,6 +30,10 @@ void stm_enc_commit_ent(struct stmdev_commit_ent *e, const struct stm_cop *op,
 			const void *key, const void *val, bool fetch);
 /* A commit's flags (STM_CM_*) as STMDEV_COMMIT_*. */
 __u32 stm_enc_commit_flags(unsigned flags);
+/* A RANGE call: from @cursor (0: start) of @version, records into @buf. */
+void stm_enc_range(struct stmdev_range *r, const void *pfx, size_t plen,
+		   unsigned flags, uint64_t clock, void *buf, uint32_t len,
+		   uint64_t cursor, uint64_t version);
 /* Wait entries for @k. */
 void stm_enc_wait(struct stmdev_wait_ent *ents, const struct stm_wkey *k, size_t n);
 /* A wait's flags (STM_WT_*) as STMDEV_WAIT_*. */

@@ -38,6 +38,9 @@ struct stm_rd {
 #define STM_COP_BOUND	(1U << 2)	/* ADD: val is delta, min, max (24
 					 * bytes LE); -ERANGE out of bounds */
 
+/* Internal op: a range's version (range.c); key = prefix, no value. */
+#define STM_OP_RANGE	4
+
 /* One entry of a commit. */
 struct stm_cop {
 	const void *key;
@@ -78,6 +81,12 @@ struct stm_wkey {
 struct stm_key_walk {
 	int (*cb)(const struct stm_key_info *ki, void *arg);
 	void *arg;
+};
+
+/* The keys under a prefix, as a backend's ->range found them. */
+struct stm_rkeys {
+	size_t               n;
+	struct stm_key_info *ki;	/* n keys (value_len 0), each malloc'd */
 };
 
 /*
@@ -129,6 +138,17 @@ struct stm_backend {
 	 * (or a NULL ->ring) when the backend has no ring.
 	 */
 	int  (*ring)(struct stm_store *s, bool *bounded);
+	/*
+	 * The keys present under a prefix at one instant, *clock (in too
+	 * with STM_RD_AT: -ESTALE if the range or a key changed after it),
+	 * and the range's version, which changes when a key under the
+	 * prefix is created or deleted (a commit's STM_OP_RANGE entry
+	 * validates it).  *out is freed with stm_range_keys_free().
+	 * NULL or -EOPNOTSUPP: the backend cannot.
+	 */
+	int  (*range)(struct stm_store *s, const void *pfx, size_t plen,
+		      unsigned flags, uint64_t *clock, uint64_t *version,
+		      struct stm_rkeys *out);
 	/*
 	 * Reserve the keys to this handle for at most bound_ms (0: the
 	 * backend's longest; n == 0 releases): the ms granted, or -errno;
@@ -253,5 +273,14 @@ int stm_ops_check(struct stm_store *s, const struct stm_op *ops, size_t n,
 		  struct stm_cop *cops, uint8_t (*le)[24]);
 int stm_coll_new(struct stm_store *s, const void *const *keys,
 		 const size_t *lens, size_t n, struct stm_coll **out);
+
+/* range.c */
+int stm_range_fetch(struct stm_store *s, const void *pfx, size_t plen,
+		    unsigned flags, uint64_t *clock, uint64_t *version,
+		    struct stm_rkeys *out);
+void stm_range_keys_free(struct stm_rkeys *k);
+void stm_range_keys_sort(struct stm_rkeys *k);
+int stm_range_keys_add(struct stm_rkeys *k, size_t *cap, const void *key,
+		       uint32_t klen, uint64_t version);
 
 #endif /* STMDEV_INTERNAL_H */

@@ -1174,11 +1174,15 @@ int stm_sem_release(struct stm_txn *tx, const char *sem, uint64_t n);
  * the key, 0 when it replaced it; stm_map_del() -ENOENT when absent;
  * stm_map_contains() 1 or 0; stm_map_size() the number of entries (a
  * counter key, exact at the snapshot); stm_map_iterate() calls @cb for
- * every entry at the transaction's snapshot (a non-zero @cb result stops
- * and is returned).  Iteration reads the counter: an entry added or removed
- * by another process before the commit makes it conflict (no phantoms for
- * transactions that write; a read-only one sees one snapshot).  It walks
- * the whole store's key list to find the prefix (O(store)).
+ * every entry at the transaction's snapshot, in key byte order, with the
+ * transaction's own puts and deletes applied (a non-zero @cb result stops
+ * and is returned).  Iteration is a range read of the map's prefix
+ * (stm_range()): an entry added or removed by another process before the
+ * commit makes it conflict, a value changed does not (no phantoms for
+ * transactions that write; a read-only one sees one snapshot), and it
+ * costs O(map), not O(store).  Without kernel range reads (etcd, or a
+ * module without STMDEV_F_RANGE) it falls back to walking the whole store
+ * and reading the counter, which then conflicts on any change of the size.
  * A set is a map with empty values.
  */
 int stm_map_get(struct stm_txn *tx, const char *m, const void *key, size_t klen,
@@ -1208,6 +1212,56 @@ int stm_array_get(struct stm_txn *tx, const char *a, uint64_t i, void *buf,
 		  size_t cap, size_t *len);
 int stm_array_set(struct stm_txn *tx, const char *a, uint64_t i, const void *data,
 		  size_t len);
+
+/**
+ * stm_range() - the keys under a prefix, in a transaction, without phantoms.
+ * @tx:     transaction.
+ * @prefix: the prefix, 1..max_key_len bytes.
+ * @plen:   its length.
+ * @cb:     called once per key under @prefix present at the transaction's
+ *          snapshot, with the transaction's own pending writes applied
+ *          (keys it deleted left out, keys it created added), in byte
+ *          order; may use @tx (e.g. stm_get_n() the value).  Non-zero stops.
+ * @arg:    passed to @cb.
+ *
+ * The commit then fails with a conflict (the transaction reruns) if
+ * another process created or deleted a key under @prefix since the
+ * snapshot; overwriting the value of a key already there does not conflict
+ * (read the value to depend on it).  A read-only transaction sends no
+ * commit: it sees the keys at its one snapshot.  The first range read of a
+ * prefix in a store declares it in the kernel: one walk of the whole store
+ * then, a small charge per key under the prefix from then on, at most 64
+ * prefixes per store (-ENOSPC); through a read-only handle only prefixes
+ * already declared can be read (-EBADF).  A range read walks only the keys
+ * under the prefix.  A blocking retry (stm_retry()) waits on the keys read,
+ * not on the range: read the key whose change should wake it.
+ *
+ * Return: 0; the non-zero value @cb returned; -EINVAL; -ENOMEM; -ESTALE
+ * (the range changed since the snapshot: the attempt reruns);
+ * -EOPNOTSUPP when the backend has no range reads (etcd, or a module
+ * without STMDEV_F_RANGE); -ENOSPC; -EDQUOT; -EBADF.
+ */
+int stm_range(struct stm_txn *tx, const void *prefix, size_t plen,
+	      int (*cb)(struct stm_txn *tx, const void *key, size_t klen, void *arg),
+	      void *arg);
+
+/**
+ * stm_range_keys() - the keys under a prefix, at one instant, outside a
+ *                    transaction.
+ * @s:      store handle.
+ * @prefix: the prefix, 1..max_key_len bytes.
+ * @plen:   its length.
+ * @cb:     called once per key present under @prefix (version set,
+ *          value_len 0), in byte order; non-zero stops.
+ * @arg:    passed to @cb.
+ *
+ * Declares the prefix on first use, as stm_range() does.
+ *
+ * Return: the number of keys, the non-zero value @cb returned, or -errno
+ * as for stm_range().
+ */
+int stm_range_keys(struct stm_store *s, const void *prefix, size_t plen,
+		   int (*cb)(const struct stm_key_info *ki, void *arg), void *arg);
 
 /**
  * stm_before_commit() - call @cb before each commit attempt.

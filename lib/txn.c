@@ -94,6 +94,13 @@ struct tx_sp {
 	uint32_t serial;	/* the enclosing level's */
 };
 
+/* A prefix the transaction read with stm_range(), and its range version. */
+struct tx_range {
+	uint8_t  *pfx;
+	uint32_t  plen;
+	uint64_t  version;
+};
+
 struct stm_txn {
 	struct stm_store *s;
 	struct stm_txn   *next;		/* the thread's other transactions */
@@ -119,6 +126,8 @@ struct stm_txn {
 	size_t            nlate, late_cap;
 	struct tx_wspec   retry;
 	int64_t           wake_at;	/* ms: a blocking retry ends by then */
+	struct tx_range  *ranges;	/* stm_range(): validated at commit */
+	size_t            nranges, ranges_cap;
 	/* STM_ESCALATE: the keys reserved, and whether this attempt runs
 	 * under the reservation from its start until esc_until (ns) */
 	struct tx_keyset *esc;
@@ -393,7 +402,7 @@ static size_t commit_size(const struct stm_txn *tx, size_t *nw)
 			(*nw)++;
 		need += (e->w != TXW_NONE) + (e->rd && (e->w == TXW_NONE || e->w == TXW_ADD));
 	}
-	return need;
+	return need + tx->nranges;	/* one STM_OP_RANGE entry each */
 }
 
 /*
@@ -737,6 +746,100 @@ int stm_get_n(struct stm_txn *tx, const void *key, size_t klen,
 			*len = e->rlen;
 	}
 	return 0;
+}
+
+/* ---- range reads (range.c) ------------------------------------------------ */
+
+/* Note that the commit must validate @pfx's range at @version. */
+static int tx_range_note(struct stm_txn *tx, const void *pfx, size_t plen,
+			 uint64_t version)
+{
+	struct tx_range *r;
+
+	for (size_t i = 0; i < tx->nranges; i++)
+		if (tx->ranges[i].plen == plen && !memcmp(tx->ranges[i].pfx, pfx, plen))
+			return 0;	/* read at the same clock: same version */
+	r = grow(tx->ranges, &tx->ranges_cap, tx->nranges + 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	tx->ranges = r;
+	r = &tx->ranges[tx->nranges];
+	r->pfx = malloc(plen ? plen : 1);
+	if (!r->pfx)
+		return -ENOMEM;
+	memcpy(r->pfx, pfx, plen);
+	r->plen = (uint32_t)plen;
+	r->version = version;
+	tx->nranges++;
+	return 0;
+}
+
+/* Is key @key under @pfx? */
+static bool under(const void *key, size_t klen, const void *pfx, size_t plen)
+{
+	return klen >= plen && !memcmp(key, pfx, plen);
+}
+
+int stm_range(struct stm_txn *tx, const void *prefix, size_t plen,
+	      int (*cb)(struct stm_txn *tx, const void *key, size_t klen, void *arg),
+	      void *arg)
+{
+	struct stm_rkeys k;
+	uint64_t clock = tx ? tx->rv : 0, version = 0;
+	size_t cap, nstore;
+	uint32_t i;
+	int ret;
+
+	ret = tx_check(tx);
+	if (ret)
+		return ret;
+	if (!cb)
+		return -EINVAL;
+	ret = stm_range_fetch(tx->s, prefix, plen, tx->have_rv ? STM_RD_AT : 0,
+			      &clock, &version, &k);
+	if (ret == -ESTALE)
+		tx->doomed = -ESTALE;	/* changed since the snapshot */
+	if (ret)
+		return ret;
+	cap = k.n;
+	if (!tx->have_rv) {
+		tx->rv = clock;
+		tx->have_rv = true;
+	}
+	ret = tx_range_note(tx, prefix, plen, version);
+	if (ret)
+		goto out_free;
+	/* The transaction's own writes: its deletes out, its creations in. */
+	nstore = k.n;
+	for (size_t j = 0; j < nstore; j++) {
+		if (ent_find(tx, k.ki[j].key, k.ki[j].key_len, false, &i) ||
+		    tx->ents[i].w != TXW_DEL)
+			continue;
+		k.ki[j].key_len = 0;	/* deleted here: skipped below */
+	}
+	for (size_t j = 0; j < tx->n; j++) {
+		const struct tx_ent *e = &tx->ents[j];
+		bool seen = false;
+
+		if (e->w == TXW_NONE || e->w == TXW_DEL ||
+		    !under(e->key, e->klen, prefix, plen))
+			continue;
+		for (size_t m = 0; m < nstore && !seen; m++)
+			seen = k.ki[m].key_len == e->klen &&
+			       !memcmp(k.ki[m].key, e->key, e->klen);
+		if (!seen) {
+			ret = stm_range_keys_add(&k, &cap, e->key, e->klen, 0);
+			if (ret)
+				goto out_free;
+		}
+	}
+	stm_range_keys_sort(&k);
+	for (size_t j = 0; j < k.n && !ret; j++)
+		if (k.ki[j].key_len)
+			ret = cb(tx, k.ki[j].key, k.ki[j].key_len, arg);
+out_free:
+	stm_range_keys_free(&k);
+	return ret;
 }
 
 int stm_get(struct stm_txn *tx, const char *key, const void **data, size_t *len)
@@ -1256,6 +1359,9 @@ static void tx_reset(struct stm_txn *tx)
 	tx->have_rv = false;
 	tx->rv = 0;
 	tx->doomed = 0;
+	for (size_t i = 0; i < tx->nranges; i++)
+		free(tx->ranges[i].pfx);
+	tx->nranges = 0;
 }
 
 static void tx_free(struct stm_txn *tx)
@@ -1267,6 +1373,7 @@ static void tx_free(struct stm_txn *tx)
 	for (int k = 0; k < HK_N; k++)
 		free(tx->hooks[k]);
 	free(tx->late);
+	free(tx->ranges);
 }
 
 static int deadline_left_ms(int64_t deadline)
@@ -1442,6 +1549,12 @@ static int tx_commit(struct stm_txn *tx, int64_t deadline)
 			op.flags = STM_COP_CHECK;
 		ops[n++] = op;
 	}
+	/* The prefixes read: no key created or deleted under them since. */
+	for (size_t i = 0; i < tx->nranges; i++)
+		ops[n++] = (struct stm_cop){
+			.key = tx->ranges[i].pfx, .klen = tx->ranges[i].plen,
+			.op = STM_OP_RANGE, .version = tx->ranges[i].version,
+		};
 	/*
 	 * A store attached non-blocking: resend the same commit, backing
 	 * off, until the deadline (-ETIMEDOUT) or, with none, for

@@ -51,6 +51,7 @@ static const struct cmd_num cmds[] = {
 	CMD(STMDEV_IOC_FAMILY_STATS, 0x0d, stmdev_family_stats),
 	CMD(STMDEV_IOC_EXPORT, 0x0e, stmdev_export),
 	CMD(STMDEV_IOC_IMPORT, 0x0f, stmdev_import),
+	CMD(STMDEV_IOC_RANGE, 0x10, stmdev_range),
 };
 
 TEST(command_numbers_encode_their_struct)

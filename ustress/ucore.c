@@ -472,6 +472,7 @@ struct stm_store *ucore_store_new(u32 uid, u32 seed)
 	s->stats = calloc(1, sizeof(*s->stats));
 	BUG_ON(!s->stats);
 	mutex_init(&s->fam_lock);
+	stm_ranges_init(s);
 	for (i = 0; i < STM_WAIT_BUCKETS; i++)
 		s->wq[i].unused = 0;
 	BUG_ON(stm_table_init(s));
@@ -484,6 +485,7 @@ void ucore_store_free(struct stm_store *s)
 {
 	struct stm_user *u = s->owner;
 
+	stm_ranges_destroy(s);
 	stm_table_destroy(s);
 	stm_user_charge(u, -atomic64_read(&s->nkeys), -atomic64_read(&s->mem));
 	stm_user_del_store(u);

@@ -107,6 +107,7 @@ static inline size_t size_mul(size_t a, size_t b)
 }
 
 #define array_size(a, b)	size_mul(a, b)
+#define check_add_overflow(a, b, d)	__builtin_add_overflow(a, b, d)
 #define struct_size(p, member, n) \
 	size_add(sizeof(*(p)), size_mul(sizeof((p)->member[0]), (n)))
 
@@ -253,6 +254,7 @@ struct mutex { pthread_mutex_t m; };
 #define mutex_lock(l)		pthread_mutex_lock(&(l)->m)
 #define mutex_unlock(l)		pthread_mutex_unlock(&(l)->m)
 #define mutex_trylock(l)	(!pthread_mutex_trylock(&(l)->m))
+#define mutex_lock_killable(l)	(mutex_lock(l), 0)
 #define lockdep_is_held(l)	((void)(l), 1)
 #define mutex_destroy(l)	pthread_mutex_destroy(&(l)->m)
 
@@ -392,6 +394,11 @@ static inline void *ERR_PTR(long e) { return (void *)e; }
 static inline long PTR_ERR(const void *p) { return (long)p; }
 static inline bool IS_ERR(const void *p) { return IS_ERR_VALUE(p); }
 static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
+static inline long PTR_ERR_OR_ZERO(const void *p) { return IS_ERR(p) ? PTR_ERR(p) : 0; }
+
+/* ---- bits (range.c) ---- */
+#define BIT_ULL(n)	(1ULL << (n))
+#define __ffs64(x)	((unsigned long)__builtin_ctzll(x))
 
 /* ---- strings, sort, hashing, byte order ---- */
 void *memchr_inv(const void *p, int c, size_t n);

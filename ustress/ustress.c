@@ -15,6 +15,11 @@
  *            still there at the end (sum and xor of ids).
  *   tick     ADD + FETCH of 1: each thread's results strictly increase.
  *   list     a full LIST walk lists every account exactly once.
+ *   range    a RANGE of the token slots' prefix (declared by the first,
+ *            under churn) holds exactly the T tokens, no version past its
+ *            clock, the slots a READ_AT at that clock finds present; a
+ *            read-only commit of its RANGE entry and every slot's READ
+ *            conflicts, if at all, on the RANGE entry first.
  *   always   versions never exceed the snapshot clock; a later snapshot
  *            never sees an older version; READ_AT an earlier snapshot's
  *            clock returns that snapshot exactly or ESTALE; write versions
@@ -684,6 +689,90 @@ static void op_list(struct tstat *t)
 			FAIL(t, "list: account %u seen %u times", i, seen[i]);
 }
 
+/* RANGE over the token slots (see the top of the file). */
+static void op_range(struct tstat *t)
+{
+	u8 buf[1024] __aligned(8);
+	struct stmdev_range a = {
+		.prefix_addr = (uintptr_t)"slot", .prefix_len = 4,
+		.addr = (uintptr_t)buf, .len = sizeof(buf),
+	};
+	struct stmdev_read_ent re[MAXS];
+	struct stmdev_commit_ent ce[MAXS + 1];
+	struct stmdev_commit cm = { .entries = (uintptr_t)ce };
+	u8 vals[MAXS][48];
+	u32 seen[MAXS] = { 0 }, i, n = 0;
+	size_t off = 0;
+	u64 clock;
+	int err;
+
+	err = stm_range(&F, &a, 0);
+	t->ops++;
+	t->reads++;	/* counted as a read in the store's statistics */
+	if (err == -ENOMEM && ucore_hooks.fail_alloc) {
+		t->enomem++;
+		return;
+	}
+	if (err) {
+		FAIL(t, "range: %d", err);
+		return;
+	}
+	if (a.cursor || a.members != opt.tokens || a.version > a.clock)
+		FAIL(t, "range: cursor %llu, %llu members, version %llu clock %llu",
+		     (unsigned long long)a.cursor, (unsigned long long)a.members,
+		     (unsigned long long)a.version, (unsigned long long)a.clock);
+	for (i = 0; i < a.count; i++) {
+		struct stmdev_key_rec rec;
+		const char *key = (const char *)buf + off + sizeof(rec);
+		u32 s;
+
+		memcpy(&rec, buf + off, sizeof(rec));
+		off += sizeof(rec) + ALIGN(rec.key_len, 8);
+		if (off > sizeof(buf) || rec.key_len != 6 || memcmp(key, "slot", 4)) {
+			FAIL(t, "range record %u malformed", i);
+			return;
+		}
+		s = (key[4] - '0') * 10 + key[5] - '0';
+		/* Slots are never overwritten, only created and deleted. */
+		if (s >= opt.slots || seen[s]++ || !rec.version || rec.version > a.clock)
+			FAIL(t, "range: slot %u twice or version %llu past clock %llu",
+			     s, (unsigned long long)rec.version,
+			     (unsigned long long)a.clock);
+		n++;
+	}
+	if (n != opt.tokens)
+		FAIL(t, "range: %u tokens, want %u", n, opt.tokens);
+	clock = a.clock;
+	if (snap(t, skey, opt.slots, re, vals, true, &clock))
+		return;		/* changed since: nothing to compare */
+	for (i = 0; i < opt.slots; i++)
+		if (!!(re[i].flags & STMDEV_RENT_PRESENT) != !!seen[i])
+			FAIL(t, "range and READ_AT at %llu differ on slot %u",
+			     (unsigned long long)clock, i);
+	/* The RANGE entry first: any slot that changed moved the range. */
+	memset(ce, 0, sizeof(ce));
+	ce[0].key_addr = (uintptr_t)"slot";
+	ce[0].key_len = 4;
+	ce[0].op = STMDEV_OP_RANGE;
+	ce[0].version = a.version;
+	for (i = 0; i < opt.slots; i++) {
+		ce[i + 1].key_addr = (uintptr_t)skey[i];
+		ce[i + 1].key_len = strlen(skey[i]);
+		ce[i + 1].op = STMDEV_OP_READ;
+		ce[i + 1].version = re[i].version;
+	}
+	cm.count = opt.slots + 1;
+	err = stm_commit(&F, &cm, 0);
+	t->ops++;
+	t->commits += !err;
+	t->conflicts += err == -ESTALE;
+	if (err == -ESTALE && cm.conflict != 0)
+		FAIL(t, "range commit: slot entry %u conflicts, the range does not",
+		     cm.conflict);
+	else if (err && err != -ESTALE && !(err == -ENOMEM && ucore_hooks.fail_alloc))
+		FAIL(t, "range commit: %d", err);
+}
+
 static u64 now_ns(void)
 {
 	struct timespec ts;
@@ -744,6 +833,8 @@ static void *worker(void *arg)
 			op_tick(t);
 		else if (r < 92)
 			op_list(t);
+		else if (r < 96)
+			op_range(t);
 		else
 			op_ro_commit(t);
 		ucore_quiescent();

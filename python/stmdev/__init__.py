@@ -126,7 +126,8 @@ class Tx(object):
 
     def put(self, key, value):
         """Write key (published when the transaction commits)."""
-        self._raw.put(key_bytes(key), codec.encode(value, self._store._pickle))
+        # key_bytes() + codec.encode() + put, in C
+        self._raw.put_value(key, value, self._store._pickle)
 
     __setitem__ = put
 
@@ -358,9 +359,9 @@ class Store(object):
                 (_stmdev.TXN_NONBLOCK if nonblock else 0)
         if family is not None:
             check_name(family)
-        st = self
-        return self._raw.atomic(lambda raw: fn(Tx(raw, st)), flags,
-                                int(max_retries), _ms(timeout), family)
+        # fn gets Tx(raw, self), built by the extension
+        return self._raw.atomic(fn, flags, int(max_retries),
+                                0 if timeout is None else _ms(timeout), family, Tx, self)
 
     def transactional(self, **opts):
         """Decorator: f(tx, *args) becomes g(*args) running atomically."""

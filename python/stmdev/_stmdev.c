@@ -2,8 +2,10 @@
 /*
  * _stmdev: the CPython extension under the stmdev package, a thin layer
  * over libstmdev (lib/stmdev.h).  Keys and values cross it as bytes; the
- * value encoding, the Axon classes and the Pythonic API are Python code
- * (stmdev/__init__.py, stmdev/codec.py, stmdev/axon.py).
+ * Axon classes and the Pythonic API are Python code (stmdev/__init__.py,
+ * stmdev/axon.py).  The value encoding is here (encode/decode, with
+ * stmdev/codec.py as its reference), and so are the hot paths of
+ * stmdev.axon (Value.set/commit, Store.using: issue 13, within 2x of C).
  *
  * The GIL is released around every libstmdev call that may enter the
  * kernel.  stm_atomic() runs with the GIL released and takes it back only
@@ -16,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
@@ -50,6 +53,591 @@ static PyObject *raise_err(int err, const void *key, size_t klen)
 	PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
 	Py_DECREF(exc);
 	return NULL;
+}
+
+/* ---- the value encoding (stmdev/codec.py is the reference) --------------- */
+
+/*
+ * encode()/decode() below are codec.py's encode()/decode() in C, byte for
+ * byte and error for error (python/tests/test_codec.py compares them); see
+ * codec.py for the format.  Recursion is bounded by CODEC_MAX_DEPTH, as
+ * there.  Only pickle runs Python code, and only when the store opted in.
+ */
+#define CODEC_MAX_DEPTH	64
+#define CODEC_TAG	"\0STM"
+#define CODEC_TAGLEN	4
+#define CODEC_INLINE	256
+
+static PyObject *invalid_exc;		/* stmdev._errors.InvalidArgument */
+static PyObject *unencodable_exc;	/* stmdev._errors.UnencodableValue */
+static PyObject *pickle_mod;		/* imported on first use */
+static PyObject *pickle_proto;		/* pickle.HIGHEST_PROTOCOL */
+
+static int pickle_import(void)
+{
+	if (pickle_mod)
+		return 0;
+	pickle_mod = PyImport_ImportModule("pickle");
+	if (!pickle_mod)
+		return -1;
+	pickle_proto = PyObject_GetAttrString(pickle_mod, "HIGHEST_PROTOCOL");
+	if (!pickle_proto) {
+		Py_CLEAR(pickle_mod);
+		return -1;
+	}
+	return 0;
+}
+
+/* A growing output buffer, CODEC_INLINE bytes of it on the stack. */
+struct ebuf {
+	char *p;
+	size_t len, cap;
+	char inl[CODEC_INLINE];
+};
+
+static void eb_init(struct ebuf *b)
+{
+	b->p = b->inl;
+	b->len = 0;
+	b->cap = sizeof(b->inl);
+}
+
+static void eb_free(struct ebuf *b)
+{
+	if (b->p != b->inl)
+		PyMem_Free(b->p);
+}
+
+static int eb_grow(struct ebuf *b, size_t n)
+{
+	size_t cap = b->cap;
+	char *p;
+
+	if (n > (size_t)PY_SSIZE_T_MAX - b->len) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	while (cap - b->len < n)
+		cap = cap > (size_t)PY_SSIZE_T_MAX / 2 ? b->len + n : cap * 2;
+	if (b->p == b->inl) {
+		p = PyMem_Malloc(cap);
+		if (p)
+			memcpy(p, b->inl, b->len);
+	} else {
+		p = PyMem_Realloc(b->p, cap);
+	}
+	if (!p) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static inline int eb_put(struct ebuf *b, const void *d, size_t n)
+{
+	if (b->cap - b->len < n && eb_grow(b, n))
+		return -1;
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+	return 0;
+}
+
+static inline void put_u32(char *p, uint32_t v)
+{
+	p[0] = (char)v;
+	p[1] = (char)(v >> 8);
+	p[2] = (char)(v >> 16);
+	p[3] = (char)(v >> 24);
+}
+
+static inline uint32_t get_u32(const unsigned char *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int eb_tag(struct ebuf *b, char t)
+{
+	char h[CODEC_TAGLEN + 1];
+
+	memcpy(h, CODEC_TAG, CODEC_TAGLEN);
+	h[CODEC_TAGLEN] = t;
+	return eb_put(b, h, sizeof(h));
+}
+
+/* codec._tag(): a 3-byte payload goes lower-cased with one NUL appended. */
+static int eb_tagged(struct ebuf *b, char t, const char *d, size_t n)
+{
+	if (n == 3) {
+		if (eb_tag(b, (char)(t - 'A' + 'a')) || eb_put(b, d, 3))
+			return -1;
+		return eb_put(b, "", 1);
+	}
+	if (eb_tag(b, t))
+		return -1;
+	return eb_put(b, d, n);
+}
+
+/* A str's UTF-8 (surrogatepass): *tmp holds the bytes when not cached. */
+static const char *str_utf8(PyObject *s, Py_ssize_t *n, PyObject **tmp)
+{
+	const char *p = PyUnicode_AsUTF8AndSize(s, n);
+
+	*tmp = NULL;
+	if (p)
+		return p;
+	if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+		return NULL;
+	PyErr_Clear();	/* lone surrogates: as codec.py, surrogatepass */
+	*tmp = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+	if (!*tmp)
+		return NULL;
+	*n = PyBytes_GET_SIZE(*tmp);
+	return PyBytes_AS_STRING(*tmp);
+}
+
+static int encode_to(struct ebuf *b, PyObject *o, int pk, int depth);
+
+/* The u32 length of an item, then the item (codec.py's list/dict parts). */
+static int encode_item(struct ebuf *b, PyObject *o, int pk, int depth)
+{
+	size_t at = b->len, n;
+	char z[4] = { 0 };
+
+	if (eb_put(b, z, 4) || encode_to(b, o, pk, depth))
+		return -1;
+	n = b->len - at - 4;
+	if (n > UINT32_MAX) {
+		PyErr_SetString(PyExc_OverflowError, "an item of 4 GiB or more");
+		return -1;
+	}
+	put_u32(b->p + at, (uint32_t)n);
+	return 0;
+}
+
+static int encode_pickle(struct ebuf *b, PyObject *o)
+{
+	PyObject *d;
+	int ret;
+
+	if (pickle_import())
+		return -1;
+	d = PyObject_CallMethod(pickle_mod, "dumps", "OO", o, pickle_proto);
+	if (!d)
+		return -1;
+	if (!PyBytes_Check(d)) {
+		Py_DECREF(d);
+		PyErr_SetString(PyExc_TypeError, "pickle.dumps did not return bytes");
+		return -1;
+	}
+	ret = eb_tag(b, 'P') || eb_put(b, PyBytes_AS_STRING(d), (size_t)PyBytes_GET_SIZE(d));
+	Py_DECREF(d);
+	return ret ? -1 : 0;
+}
+
+static int encode_to(struct ebuf *b, PyObject *o, int pk, int depth)
+{
+	PyTypeObject *t = Py_TYPE(o);
+	Py_ssize_t n, i;
+	int ret = -1;
+
+	if (t == &PyLong_Type) {
+		int over = 0;
+		long long v = PyLong_AsLongLongAndOverflow(o, &over);
+		PyObject *s;
+
+		if (v == -1 && PyErr_Occurred())
+			return -1;
+		if (!over) {
+			unsigned char le[8];
+
+			for (i = 0; i < 8; i++)
+				le[i] = (unsigned char)((unsigned long long)v >> (8 * i));
+			return eb_put(b, le, 8);
+		}
+		s = PyObject_Str(o);
+		if (!s)
+			return -1;
+		{
+			Py_ssize_t sl;
+			const char *sp = PyUnicode_AsUTF8AndSize(s, &sl);
+
+			ret = !sp || eb_tag(b, 'I') || eb_put(b, sp, (size_t)sl) ? -1 : 0;
+		}
+		Py_DECREF(s);
+		return ret;
+	}
+	if (t == &PyBytes_Type) {
+		const char *d = PyBytes_AS_STRING(o);
+
+		n = PyBytes_GET_SIZE(o);
+		if (n != 8 && !(n >= CODEC_TAGLEN && !memcmp(d, CODEC_TAG, CODEC_TAGLEN)))
+			return eb_put(b, d, (size_t)n);
+		return eb_tagged(b, 'B', d, (size_t)n);
+	}
+	if (o == Py_None)
+		return eb_tag(b, 'N');
+	if (t == &PyBool_Type)
+		return eb_tag(b, o == Py_True ? 'T' : 'F');
+	if (t == &PyUnicode_Type) {
+		PyObject *tmp;
+		const char *d = str_utf8(o, &n, &tmp);
+
+		ret = d ? eb_tagged(b, 'S', d, (size_t)n) : -1;
+		Py_XDECREF(tmp);
+		return ret;
+	}
+	if (t == &PyFloat_Type) {
+		char d[8];
+
+		if (PyFloat_Pack8(PyFloat_AS_DOUBLE(o), d, 1) || eb_tag(b, 'D'))
+			return -1;
+		return eb_put(b, d, 8);
+	}
+	if (depth >= CODEC_MAX_DEPTH) {
+		PyErr_Format(unencodable_exc, "value nested more than %d deep", CODEC_MAX_DEPTH);
+		return -1;
+	}
+	if (t == &PyList_Type || t == &PyTuple_Type) {
+		/* A snapshot of the items: pickling one cannot change the rest. */
+		PyObject *items = PySequence_Tuple(o);
+		char h[4];
+
+		if (!items)
+			return -1;
+		n = PyTuple_GET_SIZE(items);
+		put_u32(h, (uint32_t)n);
+		if (eb_tag(b, t == &PyList_Type ? 'L' : 'U') || eb_put(b, h, 4))
+			goto out_items;
+		for (i = 0; i < n; i++)
+			if (encode_item(b, PyTuple_GET_ITEM(items, i), pk, depth + 1))
+				goto out_items;
+		ret = 0;
+out_items:
+		Py_DECREF(items);
+		return ret;
+	}
+	if (t == &PyDict_Type) {
+		PyObject *items = PyDict_Items(o);
+		char h[4];
+
+		if (!items)
+			return -1;
+		n = PyList_GET_SIZE(items);
+		put_u32(h, (uint32_t)n);
+		if (eb_tag(b, 'M') || eb_put(b, h, 4))
+			goto out_kv;
+		for (i = 0; i < n; i++) {
+			PyObject *kv = PyList_GET_ITEM(items, i);
+
+			if (encode_item(b, PyTuple_GET_ITEM(kv, 0), pk, depth + 1) ||
+			    encode_item(b, PyTuple_GET_ITEM(kv, 1), pk, depth + 1))
+				goto out_kv;
+		}
+		ret = 0;
+out_kv:
+		Py_DECREF(items);
+		return ret;
+	}
+	if (t == &PyByteArray_Type || t == &PyMemoryView_Type) {
+		PyObject *by = PyBytes_FromObject(o);
+
+		if (!by)
+			return -1;
+		ret = encode_to(b, by, pk, depth);
+		Py_DECREF(by);
+		return ret;
+	}
+	if (pk)
+		return encode_pickle(b, o);
+	PyErr_Format(unencodable_exc,
+		     "cannot store a %s: stmdev stores None, bool, int, float, str, bytes, "
+		     "list, tuple and dict (open the store with pickle=True for other types)",
+		     t->tp_name);
+	return -1;
+}
+
+/* The bytes stored for @o (codec.encode). */
+static PyObject *codec_encode(PyObject *o, int pk)
+{
+	struct ebuf b;
+	PyObject *out = NULL;
+
+	if (Py_TYPE(o) == &PyBytes_Type && PyBytes_GET_SIZE(o) != 8 &&
+	    (PyBytes_GET_SIZE(o) < CODEC_TAGLEN ||
+	     memcmp(PyBytes_AS_STRING(o), CODEC_TAG, CODEC_TAGLEN))) {
+		Py_INCREF(o);
+		return o;
+	}
+	eb_init(&b);
+	if (!encode_to(&b, o, pk, 0))
+		out = PyBytes_FromStringAndSize(b.p, (Py_ssize_t)b.len);
+	eb_free(&b);
+	return out;
+}
+
+/*
+ * Raise InvalidArgument(EINVAL, "malformed stmdev value: " + why), its
+ * __cause__ the exception pending (if any), as codec.py's "raise ... from e".
+ */
+static PyObject *codec_bad(const char *fmt, ...)
+{
+	PyObject *et = NULL, *ev = NULL, *etb = NULL, *msg, *exc;
+	va_list ap;
+
+	if (PyErr_Occurred()) {
+		PyErr_Fetch(&et, &ev, &etb);
+		PyErr_NormalizeException(&et, &ev, &etb);
+	}
+	va_start(ap, fmt);
+	msg = PyUnicode_FromFormatV(fmt, ap);
+	va_end(ap);
+	exc = msg ? PyObject_CallFunction(invalid_exc, "iO", EINVAL, msg) : NULL;
+	Py_XDECREF(msg);
+	if (exc) {
+		if (ev) {
+			if (etb)
+				PyException_SetTraceback(ev, etb);
+			PyException_SetCause(exc, ev);	/* steals ev */
+			ev = NULL;
+		}
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+		Py_DECREF(exc);
+	}
+	Py_XDECREF(et);
+	Py_XDECREF(ev);
+	Py_XDECREF(etb);
+	return NULL;
+}
+
+static PyObject *decode_at(PyObject *whole, const unsigned char *d, Py_ssize_t n,
+			   int pk, int depth);
+
+/* codec._items(): @cnt items of u32 length + encoding, exactly filling p[pos:end]. */
+static PyObject *decode_items(const unsigned char *p, Py_ssize_t end, Py_ssize_t pos,
+			      unsigned long long cnt, int pk, int depth)
+{
+	PyObject *out, *x;
+	Py_ssize_t i;
+
+	if (cnt > (unsigned long long)end)
+		return codec_bad("malformed stmdev value: count %llu over the data", cnt);
+	out = PyList_New((Py_ssize_t)cnt);
+	if (!out)
+		return NULL;
+	for (i = 0; i < (Py_ssize_t)cnt; i++) {
+		uint32_t ln;
+
+		if (pos + 4 > end) {
+			codec_bad("malformed stmdev value: item length cut");
+			goto fail;
+		}
+		ln = get_u32(p + pos);
+		pos += 4;
+		if ((Py_ssize_t)ln > end - pos) {
+			codec_bad("malformed stmdev value: item longer than the data");
+			goto fail;
+		}
+		x = decode_at(NULL, p + pos, ln, pk, depth + 1);
+		if (!x)
+			goto fail;
+		PyList_SET_ITEM(out, i, x);
+		pos += ln;
+	}
+	if (pos != end) {
+		codec_bad("malformed stmdev value: trailing bytes");
+		goto fail;
+	}
+	return out;
+fail:
+	Py_DECREF(out);
+	return NULL;
+}
+
+static PyObject *decode_pickle(const unsigned char *p, Py_ssize_t n, int pk)
+{
+	PyObject *by, *r;
+
+	if (!pk)
+		return codec_bad("the value is pickled; this store was not opened "
+				 "with pickle=True, and unpickling runs code");
+	if (pickle_import())
+		return NULL;
+	by = PyBytes_FromStringAndSize((const char *)p, n);
+	if (!by)
+		return NULL;
+	r = PyObject_CallMethod(pickle_mod, "loads", "O", by);
+	Py_DECREF(by);
+	return r;
+}
+
+/*
+ * codec._decode() of d[0:n]; @whole is the bytes object d is all of, if
+ * there is one (returned as it is for raw data).
+ */
+static PyObject *decode_at(PyObject *whole, const unsigned char *d, Py_ssize_t n,
+			   int pk, int depth)
+{
+	const unsigned char *p = d + CODEC_TAGLEN + 1;
+	Py_ssize_t pl = n - CODEC_TAGLEN - 1;
+	char t;
+
+	if (n == 8) {
+		unsigned long long v = 0;
+		int i;
+
+		for (i = 7; i >= 0; i--)
+			v = v << 8 | d[i];
+		return PyLong_FromLongLong((long long)v);
+	}
+	if (n < CODEC_TAGLEN + 1 || memcmp(d, CODEC_TAG, CODEC_TAGLEN)) {
+		if (whole) {
+			Py_INCREF(whole);
+			return whole;
+		}
+		return PyBytes_FromStringAndSize((const char *)d, n);
+	}
+	if (depth > CODEC_MAX_DEPTH)
+		return codec_bad("malformed stmdev value: nested more than %d deep",
+				 CODEC_MAX_DEPTH);
+	t = (char)d[CODEC_TAGLEN];
+	if (t == 's' || t == 'b') {
+		if (pl != 4 || p[3] != 0)
+			return codec_bad("malformed stmdev value: padded str/bytes not 3 bytes + NUL");
+		t = (char)(t - 'a' + 'A');
+		pl = 3;
+	}
+	switch (t) {
+	case 'S': {
+		PyObject *s = PyUnicode_DecodeUTF8((const char *)p, pl, "surrogatepass");
+
+		if (!s && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+			return codec_bad("malformed stmdev value: str not UTF-8");
+		return s;
+	}
+	case 'N':
+		if (!pl)
+			Py_RETURN_NONE;
+		break;
+	case 'T':
+		if (!pl)
+			Py_RETURN_TRUE;
+		break;
+	case 'F':
+		if (!pl)
+			Py_RETURN_FALSE;
+		break;
+	case 'B':
+		return PyBytes_FromStringAndSize((const char *)p, pl);
+	case 'D':
+		if (pl == 8) {
+			double x = PyFloat_Unpack8((const char *)p, 1);
+
+			if (x == -1.0 && PyErr_Occurred())
+				return NULL;
+			return PyFloat_FromDouble(x);
+		}
+		break;
+	case 'I':
+		if (pl > 0 && pl <= 4096) {
+			PyObject *s = PyUnicode_DecodeASCII((const char *)p, pl, NULL), *v;
+
+			v = s ? PyLong_FromUnicodeObject(s, 10) : NULL;
+			Py_XDECREF(s);
+			if (!v && PyErr_ExceptionMatches(PyExc_ValueError))
+				return codec_bad("malformed stmdev value: int");
+			return v;
+		}
+		break;
+	case 'L':
+	case 'U':
+	case 'M':
+		if (pl >= 4) {
+			unsigned long long cnt = get_u32(p);
+			PyObject *items, *r;
+			Py_ssize_t i;
+
+			if (t != 'M') {
+				items = decode_items(p, pl, 4, cnt, pk, depth);
+				if (!items || t == 'L')
+					return items;
+				r = PyList_AsTuple(items);
+				Py_DECREF(items);
+				return r;
+			}
+			if (cnt > (unsigned long long)pl)
+				return codec_bad("malformed stmdev value: count %llu over the data",
+						 cnt);
+			items = decode_items(p, pl, 4, 2 * cnt, pk, depth);
+			if (!items)
+				return NULL;
+			r = PyDict_New();
+			for (i = 0; r && i < PyList_GET_SIZE(items); i += 2) {
+				if (PyDict_SetItem(r, PyList_GET_ITEM(items, i),
+						   PyList_GET_ITEM(items, i + 1))) {
+					Py_CLEAR(r);
+					if (PyErr_ExceptionMatches(PyExc_TypeError))
+						codec_bad("malformed stmdev value: unhashable dict key");
+				}
+			}
+			Py_DECREF(items);
+			return r;
+		}
+		break;
+	case 'P':
+		return decode_pickle(p, pl, pk);
+	}
+	{
+		PyObject *tb = PyBytes_FromStringAndSize(&t, 1);
+
+		if (!tb)
+			return NULL;
+		codec_bad("malformed stmdev value: unknown type %R", tb);
+		Py_DECREF(tb);
+		return NULL;
+	}
+}
+
+/* The value stored as @data, bytes or None (codec.decode). */
+static PyObject *codec_decode(PyObject *data, int pk)
+{
+	if (data == Py_None)
+		Py_RETURN_NONE;
+	return decode_at(data, (const unsigned char *)PyBytes_AS_STRING(data),
+			 PyBytes_GET_SIZE(data), pk, 0);
+}
+
+/* encode(obj, allow_pickle=False) -> bytes: codec.encode in C. */
+static PyObject *mod_encode(PyObject *m, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "obj", "allow_pickle", NULL };
+	PyObject *o;
+	int pk = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p", kwlist, &o, &pk))
+		return NULL;
+	return codec_encode(o, pk);
+}
+
+/* decode(data, allow_pickle=False) -> the value: codec.decode in C. */
+static PyObject *mod_decode(PyObject *m, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "data", "allow_pickle", NULL };
+	PyObject *d, *out;
+	Py_buffer b;
+	int pk = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p", kwlist, &d, &pk))
+		return NULL;
+	if (d == Py_None || PyBytes_CheckExact(d))
+		return codec_decode(d, pk);
+	/* bytearray, memoryview: decoded from a copy (raw data comes back as bytes) */
+	if (PyObject_GetBuffer(d, &b, PyBUF_SIMPLE))
+		return NULL;
+	out = decode_at(NULL, b.buf, b.len, pk, 0);
+	PyBuffer_Release(&b);
+	return out;
 }
 
 /* ---- Store --------------------------------------------------------------- */
@@ -624,6 +1212,356 @@ static PyObject *store_limits(StoreObject *self, PyObject *noargs)
 			     "features", (unsigned long long)l.features);
 }
 
+/* ---- stmdev.axon's hot paths ---------------------------------------------- */
+
+/*
+ * Axon's Value.set + Value.commit and Store.using, done here without a
+ * Python frame (issue 13: within 2x of the C library).  stmdev.axon
+ * registers its classes with _axon_init(); the behaviour is axon.py's:
+ * Value is a Python class whose base (AxonValue) holds no state, its four
+ * attributes live in its __dict__ as before.
+ */
+static PyObject *axon_store_set;	/* axon.Store.set: commit() calls it if overridden */
+static PyObject *axon_conflict_exc;	/* axon.ConcurrentUpdate */
+static PyObject *axon_busy_exc;		/* axon.BusyRetry */
+static PyObject *axon_value_cls;	/* axon.Value */
+static PyObject *axon_coll_cls;		/* axon.Collection */
+static PyObject *empty_tuple;
+#define AXON_FAST_KEYS	32	/* using() of more keys: the general path */
+static PyObject *s_version, *s_value, *s_store, *s_key, *s_raw, *s_pk, *s_set, *s_store_;
+
+/*
+ * stmdev.key_bytes(): a str (UTF-8, surrogatepass) or bytes key of
+ * 1..KEY_MAX bytes; *tmp holds bytes to release when a str needed them.
+ */
+static const char *key_view(PyObject *key, Py_ssize_t *n, PyObject **tmp)
+{
+	const char *p;
+
+	*tmp = NULL;
+	if (PyBytes_CheckExact(key)) {
+		p = PyBytes_AS_STRING(key);
+		*n = PyBytes_GET_SIZE(key);
+	} else if (PyUnicode_CheckExact(key)) {
+		p = str_utf8(key, n, tmp);
+		if (!p)
+			return NULL;
+	} else {
+		PyObject *e = PyObject_CallFunction(invalid_exc, "iN", EINVAL,
+			PyUnicode_FromFormat("a key is a str or bytes, not %s",
+					     Py_TYPE(key)->tp_name));
+
+		if (e) {
+			PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+			Py_DECREF(e);
+		}
+		return NULL;
+	}
+	if (*n < 1 || *n > STM_KEY_MAX) {
+		PyObject *e = PyObject_CallFunction(invalid_exc, "iNy#", EINVAL,
+			PyUnicode_FromFormat("a key is 1..%d bytes, this one is %zd",
+					     STM_KEY_MAX, *n),
+			p, *n > STM_KEY_MAX ? (Py_ssize_t)STM_KEY_MAX : *n);
+
+		if (e) {
+			PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+			Py_DECREF(e);
+		}
+		Py_CLEAR(*tmp);
+		return NULL;
+	}
+	return p;
+}
+
+/* Raise for -err as the axon layer does: Axon's classes for conflict and busy. */
+static PyObject *axon_raise(int err, const void *k, size_t kl)
+{
+	PyObject *cls = NULL, *kb;
+
+	if (err == -STM_ECONFLICT)
+		cls = axon_conflict_exc;
+	else if (err == -STM_EBUSY)
+		cls = axon_busy_exc;
+	if (!cls)
+		return raise_err(err, k, kl);
+	kb = k ? PyBytes_FromStringAndSize(k, (Py_ssize_t)kl) : Py_NewRef(Py_None);
+	if (kb) {
+		PyErr_SetObject(cls, kb);
+		Py_DECREF(kb);
+	}
+	return NULL;
+}
+
+/*
+ * axon_set(key, version, value, pickle) -> the new version: axon's
+ * Store.set(key, Value) — encode, stm_cas_n against version.
+ */
+static PyObject *axon_cas(StoreObject *self, PyObject *key, PyObject *version,
+			  PyObject *value, int pk)
+{
+	PyObject *tmp = NULL, *out = NULL;
+	unsigned long long want;
+	struct ebuf b;
+	const char *k, *d;
+	Py_ssize_t kl, dl;
+	uint64_t nv = 0;
+	int ret;
+
+	/* codec_encode() without its bytes object: the value is passed as is. */
+	eb_init(&b);
+	if (PyBytes_CheckExact(value) && PyBytes_GET_SIZE(value) != 8 &&
+	    (PyBytes_GET_SIZE(value) < CODEC_TAGLEN ||
+	     memcmp(PyBytes_AS_STRING(value), CODEC_TAG, CODEC_TAGLEN))) {
+		d = PyBytes_AS_STRING(value);
+		dl = PyBytes_GET_SIZE(value);
+	} else if (!encode_to(&b, value, pk, 0)) {
+		d = b.p;
+		dl = (Py_ssize_t)b.len;
+	} else {
+		goto out;
+	}
+	k = key_view(key, &kl, &tmp);
+	if (!k)
+		goto out;
+	want = PyLong_AsUnsignedLongLongMask(version);
+	if (want == (unsigned long long)-1 && PyErr_Occurred())
+		goto out;
+	if (store_enter(self))
+		goto out;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_cas_n(self->s, k, (size_t)kl, want, d, (size_t)dl, &nv);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret)
+		axon_raise(ret, k, (size_t)kl);
+	else
+		out = PyLong_FromUnsignedLongLong(nv);
+out:
+	Py_XDECREF(tmp);
+	eb_free(&b);
+	return out;
+}
+
+static PyObject *store_axon_set(StoreObject *self, PyObject *const *a, Py_ssize_t n)
+{
+	int pk;
+
+	if (n != 4) {
+		PyErr_SetString(PyExc_TypeError, "axon_set(key, version, value, pickle)");
+		return NULL;
+	}
+	pk = PyObject_IsTrue(a[3]);
+	if (pk < 0)
+		return NULL;
+	return axon_cas(self, a[0], a[1], a[2], pk);
+}
+
+/* A Value(version, value, store, key) without running Python code. */
+static PyObject *axon_value_new(PyObject *version, PyObject *value, PyObject *store,
+				PyObject *key)
+{
+	PyTypeObject *t = (PyTypeObject *)axon_value_cls;
+	PyObject *o = t->tp_new(t, empty_tuple, NULL);
+
+	if (!o)
+		return NULL;
+	if (PyObject_SetAttr(o, s_version, version) || PyObject_SetAttr(o, s_value, value) ||
+	    PyObject_SetAttr(o, s_store, store) || PyObject_SetAttr(o, s_key, key)) {
+		Py_DECREF(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * axon_using(keys, store, pickle) -> Collection {key: Value} read at one
+ * snapshot, or None when a key is absent or keys is empty (axon.py then
+ * creates the absent keys, its slow path).
+ */
+static PyObject *store_axon_using(StoreObject *self, PyObject *const *a, Py_ssize_t na)
+{
+	PyObject *keys, *store, *coll = NULL, *out = NULL;
+	PyObject *tmps[AXON_FAST_KEYS] = { NULL };
+	const void *kp[AXON_FAST_KEYS];
+	size_t kl[AXON_FAST_KEYS];
+	struct stm_coll *c = NULL;
+	Py_ssize_t n, i;
+	int pk, ret;
+
+	if (na != 3 || !PyTuple_Check(a[0]) || !axon_value_cls) {
+		PyErr_SetString(PyExc_TypeError, "axon_using(tuple of keys, store, pickle)");
+		return NULL;
+	}
+	keys = a[0];
+	store = a[1];
+	pk = PyObject_IsTrue(a[2]);
+	if (pk < 0)
+		return NULL;
+	n = PyTuple_GET_SIZE(keys);
+	if (n == 0 || n > AXON_FAST_KEYS)	/* the general path (axon.py) takes these */
+		Py_RETURN_NONE;
+	for (i = 0; i < n; i++) {
+		Py_ssize_t l;
+
+		kp[i] = key_view(PyTuple_GET_ITEM(keys, i), &l, &tmps[i]);
+		if (!kp[i])
+			goto out;
+		kl[i] = (size_t)l;
+	}
+	if (store_enter(self))
+		goto out;
+	Py_BEGIN_ALLOW_THREADS
+	ret = stm_using_n(self->s, kp, kl, (size_t)n, &c);
+	Py_END_ALLOW_THREADS
+	store_leave(self);
+	if (ret) {
+		axon_raise(ret, NULL, 0);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (!stm_value_version(stm_coll_get_n(c, kp[i], kl[i]))) {
+			out = Py_NewRef(Py_None);
+			goto out;
+		}
+	coll = PyObject_CallNoArgs(axon_coll_cls);
+	if (!coll)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct stm_value *v = stm_coll_get_n(c, kp[i], kl[i]);
+		const void *d;
+		size_t dl = 0;
+		PyObject *ver, *val, *vo = NULL;
+
+		/* decoded from the library's copy: no bytes object for an int */
+		d = stm_value_data(v, &dl);
+		val = d ? decode_at(NULL, d, (Py_ssize_t)dl, pk, 0) : Py_NewRef(Py_None);
+		ver = val ? PyLong_FromUnsignedLongLong(stm_value_version(v)) : NULL;
+		if (ver)
+			vo = axon_value_new(ver, val, store, PyTuple_GET_ITEM(keys, i));
+		Py_XDECREF(val);
+		Py_XDECREF(ver);
+		if (!vo || PyDict_SetItem(coll, PyTuple_GET_ITEM(keys, i), vo)) {
+			Py_XDECREF(vo);
+			goto out;
+		}
+		Py_DECREF(vo);
+	}
+	if (PyObject_SetAttr(coll, s_store, store))
+		goto out;
+	out = coll;
+	coll = NULL;
+out:
+	stm_coll_free(c);
+	Py_XDECREF(coll);
+	for (i = 0; i < n && i < AXON_FAST_KEYS; i++)
+		Py_XDECREF(tmps[i]);
+	return out;
+}
+
+/* The base of axon.Value: no state of its own, the hot methods in C. */
+static int axval_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "version", "value", "store", "key", NULL };
+	PyObject *ver, *val, *st, *key;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO", kwlist, &ver, &val, &st, &key))
+		return -1;
+	if (PyObject_SetAttr(self, s_version, ver) || PyObject_SetAttr(self, s_value, val) ||
+	    PyObject_SetAttr(self, s_store, st) || PyObject_SetAttr(self, s_key, key))
+		return -1;
+	return 0;
+}
+
+static PyObject *axval_set(PyObject *self, PyObject *value)
+{
+	if (PyObject_SetAttr(self, s_value, value))
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/*
+ * commit(): self.store.set(self.key, self) — done here when the store's
+ * set is axon's own (not overridden) and its raw store is ours.
+ */
+static PyObject *axval_commit(PyObject *self, PyObject *noargs)
+{
+	PyObject *store, *key = NULL, *raw = NULL, *pkobj = NULL, *ver = NULL, *val = NULL;
+	PyObject *nv = NULL, *out = NULL;
+	int pk;
+
+	store = PyObject_GetAttr(self, s_store);
+	if (!store)
+		return NULL;
+	key = PyObject_GetAttr(self, s_key);
+	if (!key)
+		goto out;
+	if (!axon_store_set || _PyType_Lookup(Py_TYPE(store), s_set) != axon_store_set ||
+	    !(raw = PyObject_GetAttr(store, s_raw)) || !PyObject_TypeCheck(raw, &StoreType)) {
+		PyErr_Clear();
+		out = PyObject_CallMethodObjArgs(store, s_set, key, self, NULL);
+		goto out;
+	}
+	pkobj = PyObject_GetAttr(store, s_pk);
+	ver = PyObject_GetAttr(self, s_version);
+	val = ver ? PyObject_GetAttr(self, s_value) : NULL;
+	if (!pkobj || !val)
+		goto out;
+	pk = PyObject_IsTrue(pkobj);
+	if (pk < 0)
+		goto out;
+	nv = axon_cas((StoreObject *)raw, key, ver, val, pk);
+	if (nv && !PyObject_SetAttr(self, s_version, nv))
+		out = Py_NewRef(Py_None);
+out:
+	Py_XDECREF(nv);
+	Py_XDECREF(val);
+	Py_XDECREF(ver);
+	Py_XDECREF(pkobj);
+	Py_XDECREF(raw);
+	Py_XDECREF(key);
+	Py_DECREF(store);
+	return out;
+}
+
+static PyMethodDef axval_methods[] = {
+	{ "set", axval_set, METH_O, "Set the value without storing" },
+	{ "commit", axval_commit, METH_NOARGS, "Commit a new version of the value to the store" },
+	{ NULL }
+};
+
+static PyTypeObject AxonValueType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "stmdev._stmdev.AxonValue",
+	.tp_basicsize = sizeof(PyObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = "The base of stmdev.axon.Value (its set and commit in C).",
+	.tp_methods = axval_methods,
+	.tp_init = axval_init,
+	.tp_new = PyType_GenericNew,
+};
+
+/* _axon_init(Store.set, ConcurrentUpdate, BusyRetry, Value, Collection) */
+static PyObject *mod_axon_init(PyObject *m, PyObject *args)
+{
+	PyObject *set, *cu, *br, *vc, *cc;
+
+	if (!PyArg_ParseTuple(args, "OOOO!O!", &set, &cu, &br, &PyType_Type, &vc,
+			      &PyType_Type, &cc))
+		return NULL;
+	if (!PyType_IsSubtype((PyTypeObject *)vc, &AxonValueType) ||
+	    !PyType_IsSubtype((PyTypeObject *)cc, &PyDict_Type)) {
+		PyErr_SetString(PyExc_TypeError, "_axon_init: Value must derive AxonValue, "
+				"Collection dict");
+		return NULL;
+	}
+	Py_XSETREF(axon_store_set, Py_NewRef(set));
+	Py_XSETREF(axon_conflict_exc, Py_NewRef(cu));
+	Py_XSETREF(axon_busy_exc, Py_NewRef(br));
+	Py_XSETREF(axon_value_cls, Py_NewRef(vc));
+	Py_XSETREF(axon_coll_cls, Py_NewRef(cc));
+	Py_RETURN_NONE;
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 typedef struct {
@@ -640,6 +1578,8 @@ struct call {
 	PyObject *result;	/* what fn returned on its last run */
 	PyObject *et, *ev, *etb; /* an exception to re-raise (not a retry/conflict) */
 	StoreObject *store;
+	PyObject *wrap;		/* if set, fn gets wrap(RawTx, wrap_store) (stmdev.Tx) */
+	PyObject *wrap_store;
 };
 
 /*
@@ -704,7 +1644,19 @@ static int call_tramp(struct stm_txn *tx, void *arg)
 	t->tx = tx;
 	t->store = c->store;
 	Py_INCREF(c->store);
-	r = PyObject_CallOneArg(c->fn, (PyObject *)t);
+	if (c->wrap) {
+		/* stmdev.Tx(raw, store), without running its Python __init__ */
+		PyTypeObject *wt = (PyTypeObject *)c->wrap;
+		PyObject *w = wt->tp_new(wt, empty_tuple, NULL);
+
+		if (w && (PyObject_SetAttr(w, s_raw, (PyObject *)t) ||
+			  PyObject_SetAttr(w, s_store_, c->wrap_store)))
+			Py_CLEAR(w);
+		r = w ? PyObject_CallOneArg(c->fn, w) : NULL;
+		Py_XDECREF(w);
+	} else {
+		r = PyObject_CallOneArg(c->fn, (PyObject *)t);
+	}
 	t->tx = NULL;	/* a Tx kept past its attempt refuses to work */
 	Py_DECREF(t);
 	call_clear_exc(c);
@@ -732,7 +1684,9 @@ out:
 }
 
 /*
- * atomic(fn, flags, max_retries, timeout_ms, family) -> fn's result.
+ * atomic(fn, flags, max_retries, timeout_ms, family[, wrap, store]) -> fn's
+ * result; with wrap (a class: stmdev.Tx), fn(tx) gets a new wrap object
+ * whose _raw is the RawTx and _store is store (stmdev's Store.atomic).
  */
 static PyObject *store_atomic(StoreObject *self, PyObject *args)
 {
@@ -744,8 +1698,13 @@ static PyObject *store_atomic(StoreObject *self, PyObject *args)
 	int ret;
 
 	memset(&o, 0, sizeof(o));
-	if (!PyArg_ParseTuple(args, "OIIIz", &fn, &flags, &retries, &tmo, &family))
+	if (!PyArg_ParseTuple(args, "OIIIz|O!O", &fn, &flags, &retries, &tmo, &family,
+			      &PyType_Type, &c.wrap, &c.wrap_store))
 		return NULL;
+	if (c.wrap && !c.wrap_store) {
+		PyErr_SetString(PyExc_TypeError, "atomic: a wrap class needs its store");
+		return NULL;
+	}
 	if (!PyCallable_Check(fn)) {
 		PyErr_SetString(PyExc_TypeError, "the transaction must be callable");
 		return NULL;
@@ -849,6 +1808,44 @@ static PyObject *tx_put(TxObject *t, PyObject *args)
 	if (ret)
 		return NULL;
 	Py_RETURN_NONE;
+}
+
+/*
+ * put_value(key, value, pickle): stmdev.Tx.put in one call — the key
+ * checked as key_bytes() does, the value encoded (codec), stm_put_n.
+ */
+static PyObject *tx_put_value(TxObject *t, PyObject *const *a, Py_ssize_t n)
+{
+	PyObject *tmp = NULL, *out = NULL;
+	struct ebuf b;
+	const char *k;
+	Py_ssize_t kl;
+	int pk, ret;
+
+	if (n != 3) {
+		PyErr_SetString(PyExc_TypeError, "put_value(key, value, pickle)");
+		return NULL;
+	}
+	if (tx_ok(t))
+		return NULL;
+	pk = PyObject_IsTrue(a[2]);
+	if (pk < 0)
+		return NULL;
+	k = key_view(a[0], &kl, &tmp);
+	if (!k)
+		return NULL;
+	eb_init(&b);
+	if (encode_to(&b, a[1], pk, 0))
+		goto out;
+	ret = stm_put_n(t->tx, k, (size_t)kl, b.p, b.len);
+	if (ret)
+		tx_err(ret, k, (size_t)kl);
+	else
+		out = Py_NewRef(Py_None);
+out:
+	eb_free(&b);
+	Py_XDECREF(tmp);
+	return out;
 }
 
 static PyObject *tx_delete(TxObject *t, PyObject *arg)
@@ -1010,6 +2007,8 @@ static void tx_dealloc(TxObject *t)
 static PyMethodDef tx_methods[] = {
 	{ "get", (PyCFunction)tx_get, METH_O, "get(key) -> bytes or None" },
 	{ "put", (PyCFunction)tx_put, METH_VARARGS, "put(key, data)" },
+	{ "put_value", (PyCFunction)(void (*)(void))tx_put_value, METH_FASTCALL,
+	  "put_value(key, value, pickle)" },
 	{ "delete", (PyCFunction)tx_delete, METH_O, "delete(key)" },
 	{ "add", (PyCFunction)tx_add, METH_VARARGS, "add(key, delta)" },
 	{ "retry", (PyCFunction)tx_retry, METH_VARARGS, "retry([keys, all])" },
@@ -1049,6 +2048,8 @@ static PyMethodDef store_methods[] = {
 	{ "last_conflict", (PyCFunction)store_last_conflict, METH_NOARGS, NULL },
 	{ "limits", (PyCFunction)store_limits, METH_NOARGS, NULL },
 	{ "atomic", (PyCFunction)store_atomic, METH_VARARGS, NULL },
+	{ "axon_set", (PyCFunction)(void (*)(void))store_axon_set, METH_FASTCALL, NULL },
+	{ "axon_using", (PyCFunction)(void (*)(void))store_axon_using, METH_FASTCALL, NULL },
 	{ NULL }
 };
 
@@ -1730,6 +2731,11 @@ static int ext_init(PyObject *m)
 
 static PyMethodDef mod_methods[] = {
 	{ "unlink", mod_unlink, METH_O, "unlink(name): remove a store's name" },
+	{ "encode", (PyCFunction)(void (*)(void))mod_encode, METH_VARARGS | METH_KEYWORDS,
+	  "encode(obj, allow_pickle=False) -> bytes (stmdev.codec.encode)" },
+	{ "decode", (PyCFunction)(void (*)(void))mod_decode, METH_VARARGS | METH_KEYWORDS,
+	  "decode(data, allow_pickle=False) -> value (stmdev.codec.decode)" },
+	{ "_axon_init", mod_axon_init, METH_VARARGS, NULL },
 	{ NULL }
 };
 
@@ -1741,7 +2747,7 @@ PyMODINIT_FUNC PyInit__stmdev(void)
 {
 	PyObject *m, *errs;
 
-	if (PyType_Ready(&StoreType) || PyType_Ready(&TxType))
+	if (PyType_Ready(&StoreType) || PyType_Ready(&TxType) || PyType_Ready(&AxonValueType))
 		return NULL;
 	errs = PyImport_ImportModule("stmdev._errors");
 	if (!errs)
@@ -1749,14 +2755,30 @@ PyMODINIT_FUNC PyInit__stmdev(void)
 	make_error = PyObject_GetAttrString(errs, "make_error");
 	retry_exc = PyObject_GetAttrString(errs, "RetryTransaction");
 	conflict_exc = PyObject_GetAttrString(errs, "ConflictError");
+	invalid_exc = PyObject_GetAttrString(errs, "InvalidArgument");
+	unencodable_exc = PyObject_GetAttrString(errs, "UnencodableValue");
 	Py_DECREF(errs);
-	if (!make_error || !retry_exc || !conflict_exc)
+	if (!make_error || !retry_exc || !conflict_exc || !invalid_exc || !unencodable_exc)
+		return NULL;
+	empty_tuple = PyTuple_New(0);
+	s_version = PyUnicode_InternFromString("version");
+	s_value = PyUnicode_InternFromString("value");
+	s_store = PyUnicode_InternFromString("store");
+	s_key = PyUnicode_InternFromString("key");
+	s_raw = PyUnicode_InternFromString("_raw");
+	s_pk = PyUnicode_InternFromString("_pk");
+	s_set = PyUnicode_InternFromString("set");
+	s_store_ = PyUnicode_InternFromString("_store");
+	if (!empty_tuple || !s_version || !s_value || !s_store || !s_key || !s_raw || !s_pk ||
+	    !s_set || !s_store_)
 		return NULL;
 	m = PyModule_Create(&moddef);
 	if (!m)
 		return NULL;
 	Py_INCREF(&StoreType);
 	PyModule_AddObject(m, "RawStore", (PyObject *)&StoreType);
+	Py_INCREF(&AxonValueType);
+	PyModule_AddObject(m, "AxonValue", (PyObject *)&AxonValueType);
 	PyModule_AddIntConstant(m, "CREAT", STM_CREAT);
 	PyModule_AddIntConstant(m, "EXCL", STM_EXCL);
 	PyModule_AddIntConstant(m, "RDONLY", STM_RDONLY);

@@ -57,28 +57,19 @@ def _axon_errors(fn):
     return g
 
 
-class Value(object):
+class Value(_stmdev.AxonValue):
     """Value(version, value, store, key) -> new Value object
 
     A simple versioned key-value pair which belongs to a thread-safe store.
-    You do not instantiate these: the Store does that."""
+    You do not instantiate these: the Store does that.
 
-    def __init__(self, version, value, store, key):
-        self.version = version
-        self.value = value
-        self.store = store
-        self.key = key
+    Its base (_stmdev.AxonValue) keeps no state: version, value, store and
+    key are plain attributes; it gives __init__, set(value) ("Set the value
+    without storing") and commit() ("Commit a new version of the value to
+    the store": self.store.set(self.key, self)) in C, the hot path."""
 
     def __repr__(self):
         return "Value" + repr((self.version, self.value))
-
-    def set(self, value):
-        """Set the value without storing"""
-        self.value = value
-
-    def commit(self):
-        """Commit a new version of the value to the store"""
-        self.store.set(self.key, self)
 
     def clone(self):
         """Returns a clone of the value"""
@@ -111,6 +102,8 @@ class Store(object):
 
     def __init__(self, name=None, pickle=False):
         self._s = stmdev.Store(name, nonblock=True, pickle=pickle)
+        self._raw = self._s._raw        # for the C hot paths (_stmdev.c)
+        self._pk = self._s._pickle
 
     @property
     def stmdev_store(self):
@@ -146,14 +139,24 @@ class Store(object):
     def usevar(self, key, islocked=False):
         """Tries to get an item from the store. Returns the requested Value
         object.  If the store is already in use a BusyRetry error is raised."""
+        D = self._raw.axon_using((key,), self, self._pk)
+        if D is not None:
+            return D[key]
         ((v, d),) = self._read_create([key])
         return Value(v, codec.decode(d, self._pickle()), self, key)
 
-    @_axon_errors
     def using(self, *keys):
         """Tries to get a selection of items from the store. Returns a
         Collection dictionary containing the requested values, read at one
         snapshot.  If the store is already in use a BusyRetry error is raised."""
+        # In C when every key exists (raising Axon's exceptions itself).
+        D = self._raw.axon_using(keys, self, self._pk)
+        if D is not None:
+            return D
+        return self._using(keys)
+
+    @_axon_errors
+    def _using(self, keys):
         got = self._read_create(keys)
         D = Collection()
         pk = self._pickle()
@@ -162,13 +165,12 @@ class Store(object):
         D.set_store(self)
         return D
 
-    @_axon_errors
     def set(self, key, value):
         """Tries to update a value in the store. If the store is already in
         use a BusyRetry error is raised. If the value has been updated by
         another thread a ConcurrentUpdate error is raised"""
-        data = codec.encode(value.value, self._pickle())
-        value.version = self._s._raw.cas(key_bytes(key), value.version, data)
+        # Encode, check the key, stm_cas: in C, raising Axon's exceptions.
+        value.version = self._raw.axon_set(key, value.version, value.value, self._pk)
 
     @_axon_errors
     def set_values(self, D):
@@ -222,3 +224,7 @@ class Store(object):
         for k, v in self.snapshot().items():
             print("     ", k, ":", v)
         print()
+
+
+# The C hot paths (Value.commit, using) call back into these.
+_stmdev._axon_init(Store.set, ConcurrentUpdate, BusyRetry, Value, Collection)

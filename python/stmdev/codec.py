@@ -22,6 +22,10 @@ Self-describing, readable by C and stmctl:
 
 Reading never runs code: pickle is refused unless the store opted in.
 Malformed tagged data raises stmdev.InvalidArgument.
+
+encode() and decode() are the C extension's (stmdev._stmdev), for speed;
+py_encode() and py_decode() here are their reference: the same bytes, the
+same values, the same exceptions (python/tests/test_codec.py checks).
 """
 
 import errno
@@ -46,8 +50,8 @@ def _tag(t, payload):
     return TAG + t + payload
 
 
-def encode(obj, allow_pickle=False, _depth=0):
-    """Encode a Python value to the bytes stored under a key."""
+def py_encode(obj, allow_pickle=False, _depth=0):
+    """Encode a Python value to the bytes stored under a key (reference)."""
     t = type(obj)
     if t is int:
         if _MIN <= obj <= _MAX:
@@ -70,18 +74,18 @@ def encode(obj, allow_pickle=False, _depth=0):
     if t is list or t is tuple:
         parts = [TAG, b"L" if t is list else b"U", _U32.pack(len(obj))]
         for x in obj:
-            e = encode(x, allow_pickle, _depth + 1)
+            e = py_encode(x, allow_pickle, _depth + 1)
             parts += (_U32.pack(len(e)), e)
         return b"".join(parts)
     if t is dict:
         parts = [TAG, b"M", _U32.pack(len(obj))]
         for k, v in obj.items():
             for x in (k, v):
-                e = encode(x, allow_pickle, _depth + 1)
+                e = py_encode(x, allow_pickle, _depth + 1)
                 parts += (_U32.pack(len(e)), e)
         return b"".join(parts)
     if t is bytearray or t is memoryview:
-        return encode(bytes(obj), allow_pickle, _depth)
+        return py_encode(bytes(obj), allow_pickle, _depth)
     if allow_pickle:
         import pickle
         return TAG + b"P" + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -114,8 +118,9 @@ def _items(buf, pos, n, allow_pickle, depth):
     return out
 
 
-def decode(data, allow_pickle=False):
-    """Decode the bytes read from a key (None: absent) to a Python value."""
+def py_decode(data, allow_pickle=False):
+    """Decode the bytes read from a key (None: absent) to a Python value
+    (reference)."""
     if data is None:
         return None
     return _decode(data, allow_pickle, 0)
@@ -178,3 +183,7 @@ def _decode(data, allow_pickle, depth):
         import pickle
         return pickle.loads(p)
     raise _bad("unknown type %r" % t)
+
+
+# The C versions (stmdev._stmdev): what the binding uses.
+from ._stmdev import encode, decode  # noqa: E402

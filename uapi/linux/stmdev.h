@@ -215,6 +215,36 @@
  *	in: addr/len of a struct stmdev_family_ent array.  out: count filled,
  *	one per family registered (id order).
  *
+ * STMDEV_IOC_RANGE (struct stmdev_range)  (STMDEV_F_RANGE)
+ *	Read the keys under a prefix without phantoms.  in: prefix_addr/
+ *	prefix_len (1..STMDEV_KEY_MAX bytes), flags, addr/len of a record
+ *	buffer, cursor (0 to start), clock (STMDEV_RANGE_AT), version (with
+ *	a non-zero cursor: the version the first call gave).  The first
+ *	RANGE of a prefix declares it: the store then tracks which keys lie
+ *	under it, at the cost of one walk of the whole store now and of one
+ *	small record per key under it from then on (charged to the store's
+ *	owner: EDQUOT).  At most STMDEV_RANGES_MAX prefixes per store
+ *	(ENOSPC).  Only a writable attachment declares (EBADF through a
+ *	read-only one, which may read prefixes already declared).
+ *	out: count records (struct stmdev_key_rec, its val_len zero, then
+ *	the key bytes, padded to 8: the keys present under the prefix, in no
+ *	particular order, each with its version as the walk saw it); cursor
+ *	to pass next (0 when done); clock, an instant at which exactly these
+ *	keys were present under the prefix; version, the prefix's range
+ *	version: a commit clock value that changes whenever a key under the
+ *	prefix is created or deleted, and not when one is overwritten;
+ *	members, how many keys the prefix has.  With STMDEV_RANGE_AT, ESTALE
+ *	if the range version or a returned key's version is newer than the
+ *	clock given.  A later call with a cursor fails with ESTALE if the
+ *	range version is no longer the one given.  E2BIG when not even one
+ *	record fits.  A call walks only the prefix's keys (the cursor's
+ *	skip included): O(keys under the prefix), whatever the store holds.
+ *	COMMIT validates a range with an entry of op STMDEV_OP_RANGE: key =
+ *	the prefix (declared, else EINVAL), version = the range version seen,
+ *	val_len and flags zero; ESTALE if a key under the prefix was created
+ *	or deleted since.  Allowed through a read-only attachment.  IMPORT
+ *	refuses a store with declared ranges (ENOTEMPTY).
+ *
  * STMDEV_IOC_RESERVE (struct stmdev_reserve)  (STMDEV_F_RESERVE)
  *	Contention management: reserve keys to this fd for a bounded time,
  *	so that a transaction that keeps conflicting can commit.  in:
@@ -267,6 +297,7 @@
 /* Stores per network namespace, per-user limits (EDQUOT), `charge` */
 #define STMDEV_F_ISOLATION	(1ULL << 10)
 #define STMDEV_F_PERSIST	(1ULL << 11)	/* EXPORT, IMPORT */
+#define STMDEV_F_RANGE		(1ULL << 12)	/* RANGE, STMDEV_OP_RANGE */
 #define STMDEV_F_RESERVE	(1ULL << 13)	/* RESERVE */
 #define STMDEV_F_ADD_BOUND	(1ULL << 14)	/* COMMIT: STMDEV_CENT_BOUND */
 
@@ -365,6 +396,7 @@ struct stmdev_read {
 #define STMDEV_OP_PUT		1
 #define STMDEV_OP_DEL		2
 #define STMDEV_OP_ADD		3	/* add 8-byte LE signed delta */
+#define STMDEV_OP_RANGE		4	/* validate a prefix's range version */
 
 /* stmdev_commit_ent.flags */
 #define STMDEV_CENT_CHECK	(1U << 0)	/* write entry: validate `version` */
@@ -500,6 +532,25 @@ struct stmdev_import {
 	__u64 reserved;
 };
 
+/* RANGE flags */
+#define STMDEV_RANGE_AT		(1U << 0)	/* fail with ESTALE past `clock` */
+
+#define STMDEV_RANGES_MAX	64	/* declared prefixes per store */
+
+struct stmdev_range {
+	__u64 prefix_addr;	/* in */
+	__u32 prefix_len;	/* in: 1..STMDEV_KEY_MAX */
+	__u32 flags;		/* in: STMDEV_RANGE_* */
+	__u64 addr;		/* in: record buffer */
+	__u32 len;		/* in: bytes at addr */
+	__u32 count;		/* out: records */
+	__u64 cursor;		/* in/out: 0 to start; out 0: done */
+	__u64 clock;		/* in (RANGE_AT) / out: the instant */
+	__u64 version;		/* in (cursor != 0) / out: range version */
+	__u64 members;		/* out: keys under the prefix */
+	__u64 reserved[2];
+};
+
 struct stmdev_reserve {
 	__u64 entries;		/* in: struct stmdev_wait_ent[] */
 	__u32 count;		/* in: keys; 0 releases */
@@ -532,6 +583,7 @@ struct stmdev_uring_cmd {
 #define STMDEV_IOC_FAMILY_STATS	_IOWR(STMDEV_IOC_MAGIC, 0x0d, struct stmdev_family_stats)
 #define STMDEV_IOC_EXPORT	_IOWR(STMDEV_IOC_MAGIC, 0x0e, struct stmdev_export)
 #define STMDEV_IOC_IMPORT	_IOWR(STMDEV_IOC_MAGIC, 0x0f, struct stmdev_import)
+#define STMDEV_IOC_RANGE	_IOWR(STMDEV_IOC_MAGIC, 0x10, struct stmdev_range)
 #define STMDEV_IOC_RESERVE	_IOWR(STMDEV_IOC_MAGIC, 0x11, struct stmdev_reserve)
 
 #endif /* _UAPI_LINUX_STMDEV_H */
