@@ -85,8 +85,8 @@
 
 /*
  * Ops: 0..OP_NCMD-1 are the STMDEV_IOC_* numbers over ioctl; then actions.
- * A command number the fuzzer does not know yet (ioc[] 0: RANGE, 0x10,
- * until it is taught) keeps its slot, weight 0, and is never run.
+ * A command number the fuzzer does not know yet (ioc[] 0) keeps its slot,
+ * weight 0, and is never run.
  * Programs name ops (corpus, crash files), so old names stay valid.
  */
 enum {
@@ -106,7 +106,7 @@ static const char *const opname[] = {
 /* Generation weights. */
 static const int opweight[] = {
 	1, 1, 6, 2, 2, 2, 10, 14, 3, 2, 5, 3, 2, 1,
-	3, 3, 0, 3,		/* EXPORT, IMPORT, RANGE (not yet), RESERVE */
+	3, 3, 3, 3,		/* EXPORT, IMPORT, RANGE, RESERVE */
 	1, 2, 2, 1, 1, 10, 3, 2, 1, 1, 1, 4,
 };
 _Static_assert(sizeof(opname) / sizeof(opname[0]) == NOPS, "opname[] and the ops");
@@ -190,6 +190,7 @@ struct tstate {
 	uint64_t exp_cursor;	/* the cursor the last EXPORT gave out */
 	char *exp_save;		/* records of the last EXPORT chunk, for IMPORT */
 	uint32_t exp_len, exp_count;
+	uint64_t range_cursor, range_version;	/* the last RANGE's */
 	bool fresh;		/* the IMPORT's fd is on a new, empty store */
 	int kcov;
 	unsigned long *cover;
@@ -969,6 +970,52 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 	}
 	case OP_IMPORT:
 		return build_import(t, r, v, len);
+	case OP_RANGE: {
+		/* A prefix of the fuzz keys: "k", "k3", "K", "c"; a walk
+		 * from the start or on with the last cursor. */
+		static const uint32_t lens[] = { 0, 8, 24, 100, 4096 };
+		static const char *const pfx[] = { "k", "k0", "k3", "K", "c", "z" };
+		struct stmdev_range *a = buf(t, r, sizeof(*a), v);
+		uint32_t bl = lens[rnd(r, 5)];
+		char *p;
+
+		*len = sizeof(*a);
+		if (a == (void *)t->unmapped)
+			return a;
+		if (v & V_BADKEY) {
+			k = key(t, r, v, &klen);
+			a->prefix_addr = (uintptr_t)k;
+			a->prefix_len = klen;
+		} else {
+			const char *q = pfx[rnd(r, 6)];
+
+			p = alloc(t, 8);
+			memcpy(p, q, strlen(q));
+			a->prefix_addr = (uintptr_t)p;
+			a->prefix_len = strlen(q);
+		}
+		a->addr = (uintptr_t)buf(t, r, bl ? bl : 1, v);
+		a->len = bl;
+		if (!rnd(r, 4)) {
+			a->flags = STMDEV_RANGE_AT;
+			a->clock = (v & V_STALE) ? rnd64(r) % 100 : ~0ULL >> 1;
+		}
+		if (!rnd(r, 3)) {
+			a->cursor = t->range_cursor;
+			a->version = t->range_version;
+		}
+		if ((v & V_STALE) && rnd(r, 2)) {
+			a->cursor = rnd(r, 2) ? rnd64(r) : t->range_cursor + 1;
+			a->version = rnd(r, 2) ? rnd64(r) % 1000 : t->range_version - 1;
+		}
+		if (v & V_RESERVED) {
+			if (rnd(r, 2))
+				a->flags |= 2u << rnd(r, 30);
+			else
+				a->reserved[rnd(r, 2)] = 1;
+		}
+		return a;
+	}
 	case OP_RESERVE: {
 		static const uint32_t bounds[] = { 0, 1, 5, 20, 50, 1000, 0xffffffffu };
 		struct stmdev_reserve *a = buf(t, r, sizeof(*a), v);
@@ -1017,7 +1064,7 @@ static const unsigned long ioc[OP_NCMD] = {
 	STMDEV_IOC_READ, STMDEV_IOC_COMMIT, STMDEV_IOC_LIST, STMDEV_IOC_STATS,
 	STMDEV_IOC_WAIT, STMDEV_IOC_WATCH, STMDEV_IOC_FAMILY,
 	STMDEV_IOC_FAMILY_STATS, STMDEV_IOC_EXPORT, STMDEV_IOC_IMPORT,
-	0 /* RANGE: not yet */, STMDEV_IOC_RESERVE,
+	STMDEV_IOC_RANGE, STMDEV_IOC_RESERVE,
 };
 
 /* A successful EXPORT chunk: whole records within the buffer; keep them. */
@@ -1105,7 +1152,12 @@ static void check_cmd(struct tstate *t, int fd, unsigned int nr, void *arg, int 
 	}
 	if (ret)
 		return;
-	if (nr == OP_EXPORT) {
+	if (nr == OP_RANGE) {
+		struct stmdev_range *a = arg;
+
+		t->range_cursor = a->cursor;
+		t->range_version = a->version;
+	} else if (nr == OP_EXPORT) {
 		check_export(t, arg);
 	} else if (nr == OP_IMPORT) {
 		check_import(t, fd, arg);
@@ -1288,7 +1340,7 @@ static void ring_submit(struct tstate *t, uint64_t *r, uint32_t v, int ri, int f
 		if (!rnd(r, 4))
 			nr = 6;
 		else if (!rnd(r, 6))
-			nr = (const unsigned int[]){ OP_EXPORT, OP_IMPORT, OP_RESERVE }[rnd(r, 3)];
+			nr = OP_EXPORT + rnd(r, 4);	/* EXPORT..RESERVE */
 		while (!ioc[nr])	/* a slot not taught yet */
 			nr = rnd(r, OP_NCMD);
 		arg = build(t, r, nr, v, fd, &len);
