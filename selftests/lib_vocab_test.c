@@ -58,7 +58,7 @@ TEST_F(voc, one_spelling_for_read_only_and_non_blocking)
 {
 	struct stm_txn_opts ro = { .flags = STM_RDONLY };
 	struct stm_txn_opts nb = { .flags = STM_NONBLOCK };
-	struct stm_txn_opts bad = { .flags = STM_CREAT << 8 };
+	struct stm_txn_opts bad = { .flags = 1U << 20 };	/* no such flag */
 
 	EXPECT_EQ(STM_RDONLY, STM_TXN_READONLY);
 	EXPECT_EQ(STM_NONBLOCK, STM_TXN_NONBLOCK);

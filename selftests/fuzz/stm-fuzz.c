@@ -2535,6 +2535,36 @@ static void usage(void)
 	exit(2);
 }
 
+/*
+ * Unlink every store the run may have named, so that the tests after it
+ * in the same boot start with nothing owned by root (isolation_test counts
+ * root's stores against max_stores_per_user).
+ */
+static void unlink_stores(void)
+{
+	struct stmdev_unlink u;
+	int fd = dev_open(), i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < 6 + 2 * MAX_FUZZ; i++) {
+		memset(&u, 0, sizeof(u));
+		if (i < 4)
+			strcpy(u.name, names[i]);
+		else if (i == 4)
+			strcpy(u.name, "bank");
+		else if (i == 5)
+			memset(u.name, 'n', 63);
+		else
+			snprintf(u.name, sizeof(u.name), "imp%d%s", (i - 6) / 2,
+				 (i - 6) % 2 ? "c" : "");
+		ioctl(fd, STMDEV_IOC_UNLINK, &u);
+	}
+	strcpy(u.name, "..");
+	ioctl(fd, STMDEV_IOC_UNLINK, &u);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	int seconds = -1, i, bankfd, ktap_fail = 0;
@@ -2695,6 +2725,7 @@ int main(int argc, char **argv)
 			     (unsigned long long)st.commits, (unsigned long long)bank_commits_ok);
 	}
 	close(bankfd);
+	unlink_stores();
 	/* Every fd and ring is closed: the module's references must go
 	 * (an async WAIT outlives its ring by at most 1 s on 6.1). */
 	for (i = 0; i < 100 && module_refs() > 0; i++)
