@@ -991,12 +991,25 @@ static int ledger_lease(struct etcd *e, bool fresh, int64_t *id)
 	return 0;
 }
 
-/* A put of ledger key @lid under @lease. */
-static json_t *ledger_put(struct etcd *e, const char *lid, int64_t lease)
+/* The ledger key's value: "1" put by the commit, "0" by a fence. */
+#define LEDGER_APPLIED	"MQ=="
+#define LEDGER_FENCED	"MA=="
+
+/* A put of ledger key @lid under @lease, with value @val. */
+static json_t *ledger_put(struct etcd *e, const char *lid, int64_t lease,
+			  const char *val)
 {
 	return json_pack("{s:{s:o, s:s, s:o}}", "request_put", "key",
-			 jkey(e, "l/", lid, strlen(lid)), "value", "MQ==", "lease",
+			 jkey(e, "l/", lid, strlen(lid)), "value", val, "lease",
 			 ji64(lease));
+}
+
+/* A ledger key @kv (of a range) the commit itself put: it applied. */
+static bool ledger_applied(json_t *kv)
+{
+	const char *v = json_string_value(json_object_get(kv, "value"));
+
+	return v && !strcmp(v, LEDGER_APPLIED) && jget64(kv, "mod_revision") > 0;
 }
 
 /* Did the commit with ledger @lid apply?  1 (*rev its revision), 0 (and
@@ -1020,7 +1033,7 @@ static int resolve(struct etcd *e, const char *lid, int64_t *rev)
 		 * read it back. */
 		req = json_pack("{s:[o], s:[o], s:[o]}", "compare",
 				compare_ver(jkey(e, "l/", lid, strlen(lid)), 0),
-				"success", ledger_put(e, lid, lease),
+				"success", ledger_put(e, lid, lease, LEDGER_FENCED),
 				"failure", range_op(jkey(e, "l/", lid, strlen(lid))));
 		if (!req)
 			return -ENOMEM;
@@ -1036,12 +1049,15 @@ static int resolve(struct etcd *e, const char *lid, int64_t *rev)
 		}
 		if (r)
 			return r;
+		/* Not created now: the commit's own put (applied), or
+		 * this very fence delivered twice (an HTTP client resends a
+		 * request whose reused connection died), which is fenced. */
 		if (json_is_true(json_object_get(resp, "succeeded"))) {
 			ret = 0;
 		} else {
 			kv = resp_kv(resp, 0);
 			*rev = kv ? jget64(kv, "mod_revision") : 0;
-			ret = *rev ? 1 : -EPROTO;
+			ret = !kv ? -EPROTO : ledger_applied(kv) ? 1 : 0;
 		}
 		json_decref(resp);
 		return ret;
@@ -1170,7 +1186,8 @@ static int commit_once(struct etcd *e, struct stm_cop *ops, size_t n,
 		goto out;
 	if (writes &&
 	    (json_array_append_new(cmp, compare_ver(jkey(e, "l/", lid, strlen(lid)), 0)) ||
-	     json_array_append_new(succ, ledger_put(e, lid, lease))))
+	     json_array_append_new(succ, ledger_put(e, lid, lease, LEDGER_APPLIED)) ||
+	     json_array_append_new(fail, range_op(jkey(e, "l/", lid, strlen(lid))))))
 		goto out;
 	req = json_pack("{s:O, s:O, s:O}", "compare", cmp, "success", succ,
 			"failure", fail);
@@ -1186,7 +1203,7 @@ static int commit_once(struct etcd *e, struct stm_cop *ops, size_t n,
 			if (ret)
 				goto out;
 			json_array_set_new(succ, json_array_size(succ) - 1,
-					   ledger_put(e, lid, lease));
+					   ledger_put(e, lid, lease, LEDGER_APPLIED));
 			json_object_set(req, "success", succ);
 			continue;
 		}
@@ -1213,9 +1230,12 @@ static int commit_once(struct etcd *e, struct stm_cop *ops, size_t n,
 		json_array_set_new(cmp, json_array_size(cmp) - 1,
 				   compare_ver(jkey(e, "l/", lid, strlen(lid)), 0));
 		json_array_set_new(succ, json_array_size(succ) - 1,
-				   ledger_put(e, lid, lease));
+				   ledger_put(e, lid, lease, LEDGER_APPLIED));
+		json_array_set_new(fail, json_array_size(fail) - 1,
+				   range_op(jkey(e, "l/", lid, strlen(lid))));
 		json_object_set(req, "compare", cmp);
 		json_object_set(req, "success", succ);
+		json_object_set(req, "failure", fail);
 		(void)done;
 	}
 	if (ret)
@@ -1223,7 +1243,17 @@ static int commit_once(struct etcd *e, struct stm_cop *ops, size_t n,
 	if (!json_is_true(json_object_get(resp, "succeeded"))) {
 		bool add_only = true;
 		json_t *meta = resp_kv(resp, ncmp);
+		json_t *own = writes ? resp_kv(resp, ncmp + 1) : NULL;
 
+		/* The ledger key is there: this very Txn applied before
+		 * (an HTTP client resends a request whose reused connection
+		 * died with no reply: "refused" next does not mean "never
+		 * sent").  A fence is only ever put on an older ledger key. */
+		if (own && ledger_applied(own)) {
+			*version = jget64(own, "mod_revision");
+			ret = 0;
+			goto out_fetch;
+		}
 		ret = -EIDRM;	/* unlinked (and maybe created again) */
 		if (!meta || jget64(meta, "create_revision") != e->incarnation)
 			goto out;
