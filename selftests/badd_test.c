@@ -375,15 +375,7 @@ TEST_F(badd, rdonly)
 
 static int ring_commit(struct io_uring *ring, int fd, struct stmdev_commit *c)
 {
-	struct io_uring_cqe *cqe;
-	int res;
-
-	t_prep_cmd(io_uring_get_sqe(ring), fd, STMDEV_IOC_COMMIT, c, sizeof(*c), 7);
-	if (io_uring_submit(ring) != 1 || io_uring_wait_cqe(ring, &cqe))
-		return -EIO;
-	res = cqe->user_data == 7 ? cqe->res : -EIO;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
+	return t_uring_cmd1(ring, fd, STMDEV_IOC_COMMIT, c, sizeof(*c));
 }
 
 TEST_F(badd, uring)

@@ -614,20 +614,6 @@ TEST_F_TIMEOUT(rg, reads_see_whole_commits, 600)
 
 /* ---- io_uring --------------------------------------------------------- */
 
-static int uring1(struct io_uring *ring, int fd, unsigned int op, void *arg,
-		  unsigned int len)
-{
-	struct io_uring_cqe *cqe;
-	int res;
-
-	t_prep_cmd(io_uring_get_sqe(ring), fd, op, arg, len, 1);
-	if (io_uring_submit(ring) != 1 || io_uring_wait_cqe(ring, &cqe))
-		return -1000;
-	res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
-}
-
 TEST_F(rg, io_uring)
 {
 	unsigned char buf[4096];
@@ -641,7 +627,7 @@ TEST_F(rg, io_uring)
 		SKIP(return, "io_uring not available");
 	/* The first RANGE of a prefix declares it (from an io-wq worker) */
 	range_init(&a, "p/", buf, sizeof(buf));
-	EXPECT_EQ(0, uring1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
+	EXPECT_EQ(0, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
 	EXPECT_EQ((__u64)(2), a.count);
 	EXPECT_EQ((__u64)(2), a.members);
 	EXPECT_EQ(0, rset_add(&r, buf, sizeof(buf), a.count));
@@ -650,36 +636,36 @@ TEST_F(rg, io_uring)
 	rset_free(&r);
 	/* Declared: inline now, the same answer as the ioctl */
 	range_init(&a, "p/", buf, sizeof(buf));
-	EXPECT_EQ(0, uring1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
+	EXPECT_EQ(0, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
 	EXPECT_EQ((__u64)(2), a.count);
 	ASSERT_EQ(0, range_all(self->fd, "p/", RBUF, 0, 0, &r));
 	EXPECT_EQ(r.version, a.version);
 	rset_free(&r);
 	range_init(&a, "p/", buf, sizeof(buf));
 	a.flags = 4;
-	EXPECT_EQ(-EINVAL, uring1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
+	EXPECT_EQ(-EINVAL, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
 	range_init(&a, "p/", buf, 8);
-	EXPECT_EQ(-E2BIG, uring1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
+	EXPECT_EQ(-E2BIG, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
 
 	/* A commit's RANGE entry through the ring */
 	range_init(&a, "p/", buf, sizeof(buf));
-	ASSERT_EQ(0, uring1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
+	ASSERT_EQ(0, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
 	ASSERT_EQ(0, in_child(self->name, child_put, "p/ring"));
 	cent_put(&e[0], "elsewhere", 9, "x", 1);
 	cent_range(&e[1], "p/", a.version);
 	memset(&c, 0, sizeof(c));
 	c.entries = t_ptr(e);
 	c.count = 2;
-	EXPECT_EQ(-ESTALE, uring1(&ring, self->fd, STMDEV_IOC_COMMIT, &c, sizeof(c)));
+	EXPECT_EQ(-ESTALE, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_COMMIT, &c, sizeof(c)));
 	EXPECT_EQ((__u64)(1), c.conflict);
 	range_init(&a, "p/", buf, sizeof(buf));
-	ASSERT_EQ(0, uring1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
+	ASSERT_EQ(0, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_RANGE, &a, sizeof(a)));
 	EXPECT_EQ((__u64)(3), a.count);
 	cent_range(&e[1], "p/", a.version);
 	memset(&c, 0, sizeof(c));
 	c.entries = t_ptr(e);
 	c.count = 2;
-	EXPECT_EQ(0, uring1(&ring, self->fd, STMDEV_IOC_COMMIT, &c, sizeof(c)));
+	EXPECT_EQ(0, t_uring_cmd1(&ring, self->fd, STMDEV_IOC_COMMIT, &c, sizeof(c)));
 	io_uring_queue_exit(&ring);
 }
 

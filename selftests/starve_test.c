@@ -438,20 +438,6 @@ TEST_F(resv, per_user_limit)
 
 /* ---- io_uring ------------------------------------------------------------ */
 
-static int run1(struct io_uring *ring, int fd, unsigned int op, void *arg,
-		unsigned int len)
-{
-	struct io_uring_cqe *cqe;
-	int res;
-
-	t_prep_cmd(io_uring_get_sqe(ring), fd, op, arg, len, 1);
-	if (io_uring_submit(ring) != 1 || io_uring_wait_cqe(ring, &cqe))
-		return -1000;
-	res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
-}
-
 TEST_F(resv, uring)
 {
 	struct stmdev_wait_ent e;
@@ -469,13 +455,13 @@ TEST_F(resv, uring)
 	r.entries = t_ptr(&e);
 	r.count = 1;
 	r.flags = 2;
-	EXPECT_EQ(-EINVAL, run1(&ring, self->a, STMDEV_IOC_RESERVE, &r, sizeof(r)));
+	EXPECT_EQ(-EINVAL, t_uring_cmd1(&ring, self->a, STMDEV_IOC_RESERVE, &r, sizeof(r)));
 	r.flags = 0;
-	EXPECT_EQ(0, run1(&ring, self->a, STMDEV_IOC_RESERVE, &r, sizeof(r)));
+	EXPECT_EQ(0, t_uring_cmd1(&ring, self->a, STMDEV_IOC_RESERVE, &r, sizeof(r)));
 	EXPECT_LT(0U, r.bound_ms);
 	EXPECT_EQ(-EBUSY, t_put_one(self->b, "k1", 1, true, false, 0));
 	r.count = 0;
-	EXPECT_EQ(0, run1(&ring, self->a, STMDEV_IOC_RESERVE, &r, sizeof(r)));
+	EXPECT_EQ(0, t_uring_cmd1(&ring, self->a, STMDEV_IOC_RESERVE, &r, sizeof(r)));
 	EXPECT_EQ(0, t_put_one(self->b, "k1", 2, true, false, 0));
 	io_uring_queue_exit(&ring);
 }

@@ -20,21 +20,6 @@
 #include "stm_test_util.h"
 #include "uring_test_util.h"
 
-/* Submit one command and return its CQE's res. */
-static int run1(struct io_uring *ring, int fd, unsigned int op, void *arg,
-		unsigned int len)
-{
-	struct io_uring_cqe *cqe;
-	int res;
-
-	t_prep_cmd(io_uring_get_sqe(ring), fd, op, arg, len, 1);
-	if (io_uring_submit(ring) != 1 || io_uring_wait_cqe(ring, &cqe))
-		return -1000;
-	res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
-}
-
 static int child_status(pid_t pid)
 {
 	int st;
@@ -84,18 +69,18 @@ TEST_F(u, commands_match_their_ioctls)
 	struct stmdev_read rd = { .entries = (unsigned long)&re, .count = 1 };
 	char val[16] = {};
 
-	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_GET_FEATURES, &ft, sizeof(ft)));
+	EXPECT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_GET_FEATURES, &ft, sizeof(ft)));
 	EXPECT_TRUE((ft.features & STMDEV_F_URING) != 0);
-	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
+	EXPECT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
 	nop.reserved = 1;
-	EXPECT_EQ(-EINVAL, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
+	EXPECT_EQ(-EINVAL, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
 	ASSERT_EQ(0, t_put_str(self->fd, "k", "hello", NULL));
 	re.val_addr = (unsigned long)val;
 	re.val_len = sizeof(val);
-	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_READ, &rd, sizeof(rd)));
+	EXPECT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_READ, &rd, sizeof(rd)));
 	EXPECT_STREQ("hello", val);
 	EXPECT_EQ(5U, re.val_len);
-	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_INFO, &info, sizeof(info)));
+	EXPECT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_INFO, &info, sizeof(info)));
 	EXPECT_STREQ(self->name, info.name);
 	EXPECT_EQ(1ULL, info.keys);
 }
@@ -117,11 +102,11 @@ TEST_F(u, export_and_import)
 	ASSERT_EQ(0, t_put_str(self->fd, "b", "a value kept on the heap", NULL));
 	ex.addr = (unsigned long)buf;
 	ex.len = sizeof(buf);
-	ASSERT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_EXPORT, &ex, sizeof(ex)));
+	ASSERT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_EXPORT, &ex, sizeof(ex)));
 	ASSERT_EQ(2U, ex.count);
 	ASSERT_EQ(0ULL, ex.cursor);
 	ex.reserved = 1;
-	EXPECT_EQ(-EINVAL, run1(&self->ring, self->fd, STMDEV_IOC_EXPORT, &ex, sizeof(ex)));
+	EXPECT_EQ(-EINVAL, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_EXPORT, &ex, sizeof(ex)));
 
 	snprintf(name2, sizeof(name2), "uring2-%d", getpid());
 	fd2 = t_open_attach(name2, STMDEV_ATTACH_CREAT | STMDEV_ATTACH_EXCL, 0600);
@@ -129,9 +114,9 @@ TEST_F(u, export_and_import)
 	im.addr = (unsigned long)buf;
 	im.len = 2 * sizeof(struct stmdev_key_rec) + 8 + 32;	/* "a1", "b" + 24 */
 	im.count = 2;
-	EXPECT_EQ(0, run1(&self->ring, fd2, STMDEV_IOC_IMPORT, &im, sizeof(im)));
+	EXPECT_EQ(0, t_uring_cmd1(&self->ring, fd2, STMDEV_IOC_IMPORT, &im, sizeof(im)));
 	EXPECT_LE(ex.clock, im.clock);
-	EXPECT_EQ(-ENOTEMPTY, run1(&self->ring, fd2, STMDEV_IOC_IMPORT, &im, sizeof(im)));
+	EXPECT_EQ(-ENOTEMPTY, t_uring_cmd1(&self->ring, fd2, STMDEV_IOC_IMPORT, &im, sizeof(im)));
 	snprintf(un.name, sizeof(un.name), "%s", name2);
 	ioctl(fd2, STMDEV_IOC_UNLINK, &un);
 	close(fd2);
@@ -144,13 +129,13 @@ TEST_F(u, malformed_sqes_are_rejected)
 	struct io_uring_sqe *sqe;
 
 	/* wrong length for the command's struct */
-	EXPECT_EQ(-EINVAL, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, 4));
+	EXPECT_EQ(-EINVAL, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, 4));
 	/* unknown command */
-	EXPECT_EQ(-ENOTTY, run1(&self->ring, self->fd,
+	EXPECT_EQ(-ENOTTY, t_uring_cmd1(&self->ring, self->fd,
 				_IOWR(STMDEV_IOC_MAGIC, 0x7f, struct stmdev_nop),
 				&nop, sizeof(nop)));
 	/* unmapped struct */
-	EXPECT_EQ(-EFAULT, run1(&self->ring, self->fd, STMDEV_IOC_NOP,
+	EXPECT_EQ(-EFAULT, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_NOP,
 				(void *)8, sizeof(nop)));
 	/* payload flags are reserved */
 	sqe = io_uring_get_sqe(&self->ring);
@@ -226,11 +211,11 @@ TEST_F(u, async_wait_times_out)
 	struct stmdev_wait w;
 
 	prep_wait(&w, &e, "w", 0, 50 * 1000 * 1000);
-	EXPECT_EQ(-ETIMEDOUT, run1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
+	EXPECT_EQ(-ETIMEDOUT, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
 	/* already changed: completes at once with the index */
 	ASSERT_EQ(0, t_put_str(self->fd, "w", "1", NULL));
 	prep_wait(&w, &e, "w", 0, -1);
-	EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
+	EXPECT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_WAIT, &w, sizeof(w)));
 	EXPECT_EQ(0U, w.index);
 }
 
@@ -249,7 +234,7 @@ TEST_F(u, async_wait_completed_by_another_process)
 	ASSERT_EQ(1, io_uring_submit(&self->ring));
 	/* The ring keeps serving other commands meanwhile. */
 	for (i = 0; i < 4; i++)
-		EXPECT_EQ(0, run1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
+		EXPECT_EQ(0, t_uring_cmd1(&self->ring, self->fd, STMDEV_IOC_NOP, &nop, sizeof(nop)));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
