@@ -320,21 +320,12 @@ static int stm_uring_transfer(void *p, uint64_t *rng, struct bank_counts *c)
 	if (!h->bound)
 		return stm_uring_transfer_checked(h, rng, c);
 	for (i = 0; i < BADD_BATCH; i++) {
-		struct stmdev_uring_cmd *u;
-
 		pick(rng, &a, &b, &amt);
 		badd_transfer(e[i], &cm[i], in[i], a, b, amt);
 		sqe = io_uring_get_sqe(&h->ring);
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, h->fd, NULL, 0, 0);
-		sqe->cmd_op = STMDEV_IOC_COMMIT;
-		sqe->__pad1 = 0;
-		u = (struct stmdev_uring_cmd *)sqe->cmd;
-		u->addr = (uintptr_t)&cm[i];
-		u->len = sizeof(cm[i]);
-		u->flags = 0;
-		sqe->user_data = i;
+		prep_stm_cmd(sqe, h->fd, STMDEV_IOC_COMMIT, &cm[i], sizeof(cm[i]), i);
 	}
 	if (io_uring_submit_and_wait(&h->ring, BADD_BATCH) < 0)
 		return -EIO;
@@ -422,8 +413,6 @@ static int stm_uring_transfer_checked(struct stm_h *h, uint64_t *rng,
 	if (ioctl(h->fd, STMDEV_IOC_READ, &r))
 		return -errno;
 	for (i = 0; i < BANK_BATCH; i++) {
-		struct stmdev_uring_cmd *u;
-
 		if (bal[2 * i] < amt[i]) {
 			c->declined++;
 			done++;
@@ -439,14 +428,7 @@ static int stm_uring_transfer_checked(struct stm_h *h, uint64_t *rng,
 		sqe = io_uring_get_sqe(&h->ring);
 		if (!sqe)
 			return -EBUSY;
-		io_uring_prep_rw(IORING_OP_URING_CMD, sqe, h->fd, NULL, 0, 0);
-		sqe->cmd_op = STMDEV_IOC_COMMIT;
-		sqe->__pad1 = 0;
-		u = (struct stmdev_uring_cmd *)sqe->cmd;
-		u->addr = (uintptr_t)&cm[i];
-		u->len = sizeof(cm[i]);
-		u->flags = 0;
-		sqe->user_data = i;
+		prep_stm_cmd(sqe, h->fd, STMDEV_IOC_COMMIT, &cm[i], sizeof(cm[i]), i);
 		n++;
 	}
 	if (n && io_uring_submit_and_wait(&h->ring, n) < 0)

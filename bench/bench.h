@@ -93,6 +93,10 @@ int run_bpf_update(struct item *it, uint64_t n, double *ns);
 int lmdb_init(char *why, size_t whylen);
 int run_lmdb_put(struct item *it, uint64_t n, double *ns);
 int store_stats_json(FILE *f);
+struct io_uring_sqe;
+/* An IORING_OP_URING_CMD of stm command @op on @arg (@len bytes) on @fd. */
+void prep_stm_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op, void *arg,
+		  uint32_t len, uint64_t tag);
 
 /* mem.c */
 struct mem_result {

@@ -346,8 +346,8 @@ int run_read8(struct item *it, uint64_t n, double *ns)
 
 /* ---- stm through io_uring ---- */
 
-static void prep_stm_cmd(struct io_uring_sqe *sqe, unsigned int op, void *arg,
-			 uint32_t len, uint64_t tag)
+void prep_stm_cmd(struct io_uring_sqe *sqe, int fd, unsigned int op, void *arg,
+		  uint32_t len, uint64_t tag)
 {
 	struct stmdev_uring_cmd *p;
 
@@ -403,7 +403,7 @@ int run_uring_nop(struct item *it, uint64_t n, double *ns)
 	t0 = now_ns();
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < b; j++)
-			prep_stm_cmd(io_uring_get_sqe(&ring), STMDEV_IOC_NOP,
+			prep_stm_cmd(io_uring_get_sqe(&ring), fd, STMDEV_IOC_NOP,
 				     &nop[j], sizeof(nop[j]), j);
 		err = submit_reap(b);
 		if (err)
@@ -438,7 +438,7 @@ int run_uring_commit(struct item *it, uint64_t n, double *ns)
 		for (j = 0; j < b; j++) {
 			e[j].key_addr = (uintptr_t)&keys[R_URING][k++ % REGION_KEYS];
 			val[j] = i;
-			prep_stm_cmd(io_uring_get_sqe(&ring), STMDEV_IOC_COMMIT,
+			prep_stm_cmd(io_uring_get_sqe(&ring), fd, STMDEV_IOC_COMMIT,
 				     &c[j], sizeof(c[j]), j);
 		}
 		err = submit_reap(b);
