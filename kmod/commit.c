@@ -52,11 +52,50 @@ static bool stm_went_fetches(const struct stm_went *r)
 	return r->op == STMDEV_OP_READ && r->flags & STMDEV_CENT_FETCH;
 }
 
-static int stm_went_cmp(const void *a, const void *b)
-{
-	const struct stm_went *x = a, *y = b;
+/*
+ * An entry's key and place in the user's array: what the entries are
+ * sorted by, before the rest of each is loaded in sorted order.  Sorting
+ * these rather than the entries moves 24 bytes a step instead of ~170.
+ */
+struct stm_wkey {
+	struct stm_kref kr;
+	u32 idx;
+};
 
-	return stm_kref_cmp(&x->kr, &y->kr);
+static int stm_wkey_cmp(const void *a, const void *b)
+{
+	return stm_kref_cmp(&((const struct stm_wkey *)a)->kr,
+			    &((const struct stm_wkey *)b)->kr);
+}
+
+/*
+ * A commit has few entries: insertion sort, with no call through a
+ * pointer, costs less than sort()'s setup for them, and nothing when they
+ * come sorted; many take sort().  -EINVAL when a key repeats.
+ */
+#define STM_SORT_SMALL	16
+
+static int stm_wkey_sort(struct stm_wkey *k, u32 n)
+{
+	struct stm_wkey t;
+	u32 i, j;
+
+	if (n > STM_SORT_SMALL) {
+		sort(k, n, sizeof(*k), stm_wkey_cmp, NULL);
+	} else {
+		for (i = 1; i < n; i++) {
+			if (stm_kref_cmp(&k[i - 1].kr, &k[i].kr) <= 0)
+				continue;
+			t = k[i];
+			for (j = i; j && stm_kref_cmp(&k[j - 1].kr, &t.kr) > 0; j--)
+				k[j] = k[j - 1];
+			k[j] = t;
+		}
+	}
+	for (i = 1; i < n; i++)
+		if (!stm_kref_cmp(&k[i - 1].kr, &k[i].kr))
+			return -EINVAL;
+	return 0;
 }
 
 struct stm_commit_ctx {
@@ -112,7 +151,8 @@ static void stm_unlock_all(struct stm_commit_ctx *c)
 		}
 		w->k = NULL;
 	}
-	stm_range_unlock(c->s, &c->rc, 0);
+	if (c->rc.held)
+		stm_range_unlock(c->s, &c->rc, 0);
 }
 
 /*
@@ -230,7 +270,8 @@ static int stm_lock_ranges(struct stm_commit_ctx *c)
 		if (stm_went_flips(&c->w[i]))
 			stm_range_note(c->s, &c->rc, &c->w[i].kr,
 				       stm_went_puts(&c->w[i]));
-	return stm_range_lock(c->s, &c->rc, c->nonblock);
+	/* Most commits touch no declared range: no call then. */
+	return c->rc.want ? stm_range_lock(c->s, &c->rc, c->nonblock) : 0;
 }
 
 /* Entry @w conflicts: the key's version is @cur. */
@@ -563,7 +604,8 @@ static void stm_apply(struct stm_commit_ctx *c, u64 wv)
 		w->k = NULL;
 	}
 	/* The keys before the ranges' versions: see stm_range_walk(). */
-	stm_range_unlock(c->s, &c->rc, wv);
+	if (c->rc.held)
+		stm_range_unlock(c->s, &c->rc, wv);
 }
 
 /* Ready a placeholder for every write whose key is absent now.  May sleep. */
@@ -702,7 +744,7 @@ static int stm_went_load_add(struct stm_went *w,
 {
 	__le64 in[3];
 
-	if (copy_from_user(in, u64_to_user_ptr(e->val_addr), e->val_len))
+	if (stm_copy_in(in, u64_to_user_ptr(e->val_addr), e->val_len))
 		return -EFAULT;
 	w->vlen = sizeof(u64);
 	w->delta = (s64)le64_to_cpu(in[0]);
@@ -719,12 +761,11 @@ static int stm_went_load_add(struct stm_went *w,
 	return 0;
 }
 
-static int stm_went_load(struct stm_store *s, struct stm_went *w,
-			 const struct stmdev_commit_ent *e, u8 **cur)
+/* An entry's fields alone: -EINVAL (or -E2BIG) before anything is copied. */
+static int stm_went_check(const struct stmdev_commit_ent *e)
 {
-	u8 *data;
-	int err;
-
+	if (e->op == STMDEV_OP_RANGE)
+		return e->reserved || e->flags || e->val_len ? -EINVAL : 0;
 	if (e->reserved || e->op > STMDEV_OP_ADD ||
 	    e->flags & ~(STMDEV_CENT_CHECK | STMDEV_CENT_FETCH |
 			 STMDEV_CENT_BOUND))
@@ -743,9 +784,14 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 		return -EINVAL;
 	if (e->op == STMDEV_OP_PUT && e->val_len > READ_ONCE(stm_max_value_size))
 		return -E2BIG;
-	err = stm_copy_key(s, &w->kr, cur, e->key_addr, e->key_len);
-	if (err)
-		return err;
+	return 0;
+}
+
+/* The rest of a checked entry whose key @w has: its operands and value. */
+static int stm_went_load(struct stm_went *w, const struct stmdev_commit_ent *e)
+{
+	u8 *data;
+
 	w->op = e->op;
 	w->flags = e->flags;
 	w->expect = e->version;
@@ -771,22 +817,15 @@ static int stm_went_load(struct stm_store *s, struct stm_went *w,
 			return -ENOMEM;
 		data = w->nval->data;
 	}
-	if (copy_from_user(data, u64_to_user_ptr(e->val_addr), w->vlen))
+	if (stm_copy_in(data, u64_to_user_ptr(e->val_addr), w->vlen))
 		return -EFAULT;
 	return 0;
 }
 
 /* A RANGE entry: the prefix of a declared range and its version seen. */
 static int stm_went_load_range(struct stm_store *s, struct stm_went *w,
-			       const struct stmdev_commit_ent *e, u8 **cur)
+			       const struct stmdev_commit_ent *e)
 {
-	int err;
-
-	if (e->reserved || e->flags || e->val_len)
-		return -EINVAL;
-	err = stm_copy_key(s, &w->kr, cur, e->key_addr, e->key_len);
-	if (err)
-		return err;
 	if (!stm_range_declared(s, &w->kr))
 		return -EINVAL;
 	w->op = e->op;
@@ -802,16 +841,6 @@ static void stm_went_release(struct stm_store *s, struct stm_went *w)
 		stm_val_put(w->nval);
 	if (w->fresh)
 		stm_key_free(s, w->fresh);
-}
-
-static bool stm_went_dups(const struct stm_went *w, u32 n)
-{
-	u32 i;
-
-	for (i = 1; i < n; i++)
-		if (!stm_kref_cmp(&w[i - 1].kr, &w[i].kr))
-			return true;
-	return false;
 }
 
 /*
@@ -911,8 +940,9 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stm_scratch sc;
 	struct stmdev_commit_ent *ents;
 	struct stm_went *all;
-	u32 i, n = cm->count;
-	u8 *keys, *cur;
+	struct stm_wkey *wk;
+	u32 i, iw, ir, ig, n = cm->count;
+	u8 *cur;
 	u64 t0 = trace_stm_commit_enabled() ? ktime_get_ns() : 0;
 	int err;
 
@@ -937,50 +967,66 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	stm_scratch_begin(&sc);
 	err = stm_load_request(&sc, cm->entries, n, sizeof(*ents),
 			       offsetof(struct stmdev_commit_ent, key_len),
-			       sizeof(*all), (void **)&ents, (void **)&all);
+			       sizeof(*all) + sizeof(*wk), (void **)&ents,
+			       (void **)&all);
 	if (err)
 		goto out_free;
 	memset(all, 0, array_size(n, sizeof(*all)));
-	keys = (u8 *)(all + n);
+	wk = (struct stm_wkey *)(all + n);
+	cur = (u8 *)(wk + n);
 
-	/* Writes first, READ entries after them, each group in key order. */
+	/*
+	 * Writes first, READ entries after them, RANGE entries last (range.c),
+	 * each group in key order: check each entry and copy its key in the
+	 * user's order, sort the keys, then load the rest in key order.
+	 */
 	for (i = 0; i < n; i++)
 		if (ents[i].op == STMDEV_OP_RANGE)
-			c.ng++;	/* RANGE entries last, apart (range.c) */
+			c.ng++;
 		else if (ents[i].op != STMDEV_OP_READ)
 			c.nw++;
 	err = -EBADF;
 	if (c.nw && (f->flags & STMDEV_ATTACH_RDONLY))
 		goto out_free;
+	c.nr = n - c.nw - c.ng;
 	c.w = all;
 	c.r = all + c.nw;
 	c.g = all + n - c.ng;
-	c.ng = 0;
-	cur = keys;
-	for (i = 0; i < n; i++) {
-		struct stm_went *w;
+	for (i = 0, iw = 0, ir = c.nw, ig = n - c.ng; i < n; i++) {
+		struct stm_wkey *k;
 
-		if (ents[i].op == STMDEV_OP_RANGE) {
-			w = &c.g[c.ng++];
-			w->idx = i;
-			err = stm_went_load_range(c.s, w, &ents[i], &cur);
-			if (err)
-				goto out_release;
-			continue;
-		}
-		w = ents[i].op == STMDEV_OP_READ ? &c.r[c.nr++] : &c.w[i - c.nr - c.ng];
-		w->idx = i;
-		err = stm_went_load(c.s, w, &ents[i], &cur);
+		err = stm_went_check(&ents[i]);
+		if (err)
+			goto out_free;
+		if (ents[i].op == STMDEV_OP_RANGE)
+			k = &wk[ig++];
+		else if (ents[i].op == STMDEV_OP_READ)
+			k = &wk[ir++];
+		else
+			k = &wk[iw++];
+		k->idx = i;
+		err = stm_copy_key(c.s, &k->kr, &cur, ents[i].key_addr,
+				   ents[i].key_len);
+		if (err)
+			goto out_free;
+	}
+	err = stm_wkey_sort(wk, c.nw);
+	if (!err)
+		err = stm_wkey_sort(wk + c.nw, c.nr);
+	if (!err)
+		err = stm_wkey_sort(wk + n - c.ng, c.ng);
+	if (err)
+		goto out_free;
+	for (i = 0; i < n; i++) {
+		all[i].kr = wk[i].kr;
+		all[i].idx = wk[i].idx;
+		if (i >= n - c.ng)
+			err = stm_went_load_range(c.s, &all[i], &ents[all[i].idx]);
+		else
+			err = stm_went_load(&all[i], &ents[all[i].idx]);
 		if (err)
 			goto out_release;
 	}
-	sort(c.w, c.nw, sizeof(*c.w), stm_went_cmp, NULL);
-	sort(c.r, c.nr, sizeof(*c.r), stm_went_cmp, NULL);
-	sort(c.g, c.ng, sizeof(*c.g), stm_went_cmp, NULL);
-	err = -EINVAL;
-	if (stm_went_dups(c.w, c.nw) || stm_went_dups(c.r, c.nr) ||
-	    stm_went_dups(c.g, c.ng))
-		goto out_release;
 	err = stm_pair_fetches(&c, uents, ents);
 	if (err)
 		goto out_release;
@@ -1006,7 +1052,8 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		stm_fetch_out(&c, uents);	/* the room needed */
 	if (err)
 		goto out_release;
-	stm_resv_release(f);	/* its work is done */
+	if (READ_ONCE(f->resv))
+		stm_resv_release(f);	/* its work is done */
 	stm_stat_inc(c.s, commits);
 	if (c.nfetch)
 		err = stm_fetch_out(&c, uents);
@@ -1021,14 +1068,15 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 
 		if (!(w->flags & STMDEV_CENT_FETCH))
 			continue;
-		if (copy_to_user(u64_to_user_ptr(ents[w->idx].val_addr), &res,
+		if (stm_copy_out(u64_to_user_ptr(ents[w->idx].val_addr), &res,
 				 sizeof(res)))
 			err = -EFAULT;
 	}
 out_release:
 	for (i = 0; i < n; i++)
 		stm_went_release(c.s, &all[i]);
-	stm_range_release(&c.rc);
+	if (c.rc.pool)
+		stm_range_release(&c.rc);
 out_free:
 	trace_stm_commit(c.s, n, c.nw, cm->family, err, err ? 0 : c.version, t0);
 	stm_scratch_end(&sc);

@@ -232,7 +232,7 @@ static int stm_probe_writable(void __user *uarg, const void *k, size_t len)
 }
 
 /* Outputs are meaningful on success and on these errors. */
-static bool stm_copy_out(const struct stm_cmd *c, int err)
+static bool stm_has_out(const struct stm_cmd *c, int err)
 {
 	return !err || err == -ESTALE || err == -E2BIG || err == -EBUSY ||
 	       err == -ETIMEDOUT ||
@@ -262,7 +262,7 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 	/* Pairs with the release in stm_store_attach(). */
 	if (c->flags & STM_ATTACHED && !smp_load_acquire(&f->store))
 		return -ENOTCONN;
-	if (copy_from_user(&u, uarg, len))
+	if (stm_copy_in(&u, uarg, len))
 		return -EFAULT;
 	off = c->out_off;
 	olen = c->out_len ?: len;
@@ -270,8 +270,8 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 	    stm_probe_writable(uarg + off, (u8 *)&u + off, olen))
 		return -EFAULT;
 	err = c->fn(f, &u, how);
-	if (c->flags & STM_OUT && stm_copy_out(c, err) &&
-	    copy_to_user(uarg + off, (u8 *)&u + off, olen))
+	if (c->flags & STM_OUT && stm_has_out(c, err) &&
+	    stm_copy_out(uarg + off, (u8 *)&u + off, olen))
 		return -EFAULT;
 	return err;
 }

@@ -75,11 +75,11 @@ int stm_read(struct stm_file *f, struct stmdev_read *r)
 			e2big = true;
 			continue;
 		}
-		if (copy_to_user(u64_to_user_ptr(ents[i].val_addr), data, len))
+		if (stm_copy_out(u64_to_user_ptr(ents[i].val_addr), data, len))
 			err = -EFAULT;
 	}
 	stm_rslots_put(rs, n);
-	if (!err && copy_to_user(uents, ents, array_size(n, sizeof(*ents))))
+	if (!err && stm_copy_out(uents, ents, array_size(n, sizeof(*ents))))
 		err = -EFAULT;
 	if (!err && e2big)
 		err = -E2BIG;

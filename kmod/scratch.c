@@ -12,14 +12,10 @@
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include "stm.h"
 
-struct stm_scratch_area {
-	unsigned long busy;		/* bit 0: claimed */
-	u8 data[STM_SCRATCH_SIZE] __aligned(8);
-};
-
-static DEFINE_PER_CPU(struct stm_scratch_area *, stm_scratch_areas);
+DEFINE_PER_CPU(struct stm_scratch_area *, stm_scratch_areas);
 
 /* A CPU whose page cannot be allocated uses the heap: never fails. */
 void stm_scratch_init(void)
@@ -43,27 +39,11 @@ void stm_scratch_exit(void)
 	}
 }
 
-/* Claim this CPU's page if it is free. */
-void stm_scratch_begin(struct stm_scratch *sc)
-{
-	struct stm_scratch_area *a = this_cpu_read(stm_scratch_areas);
-
-	memset(sc, 0, sizeof(*sc));
-	if (a && !test_and_set_bit_lock(0, &a->busy))
-		sc->area = a;
-}
-
-/* @size bytes, 8-aligned, from the claimed page or the heap; NULL: ENOMEM. */
-void *stm_scratch_alloc(struct stm_scratch *sc, size_t size)
+/* stm_scratch_alloc() when the page is taken, too small or used up. */
+void *stm_scratch_heap(struct stm_scratch *sc, size_t size)
 {
 	void *p;
 
-	size = size_add(size, 7) & ~(size_t)7;
-	if (sc->area && size <= STM_SCRATCH_SIZE - sc->used) {
-		p = sc->area->data + sc->used;
-		sc->used += size;
-		return p;
-	}
 	if (WARN_ON_ONCE(sc->nheap == ARRAY_SIZE(sc->heap)))
 		return NULL;
 	p = kvmalloc(size, GFP_KERNEL_ACCOUNT);
@@ -72,12 +52,59 @@ void *stm_scratch_alloc(struct stm_scratch *sc, size_t size)
 	return p;
 }
 
-/* Free what came from the heap and release the page. */
-void stm_scratch_end(struct stm_scratch *sc)
+void stm_scratch_free_heap(struct stm_scratch *sc)
 {
 	while (sc->nheap)
 		kvfree(sc->heap[--sc->nheap]);
-	if (sc->area)
-		clear_bit_unlock(0, &sc->area->busy);
-	sc->area = NULL;
+}
+
+/*
+ * copy_from_user() and copy_to_user() for the small copies of every call:
+ * its argument struct, entries, keys, ADD operands and inline values, of
+ * lengths the caller bounded, to and from memory it sized for them.  The
+ * same access_ok(), speculation barrier and fault handling, without
+ * hardened usercopy's object check, which costs more than such a copy:
+ * about a sixth of a 1-key commit beyond its system call, under TCG
+ * (Documentation/bench.rst, "Where the time goes").  Longer copies, where
+ * the check is cheap next to the copy, take copy_{from,to}_user().  KASAN
+ * still checks every byte these store or load on the kernel side.
+ * Return 0 or -EFAULT.
+ */
+int stm_copy_in(void *dst, const void __user *src, size_t len)
+{
+	const u8 __user *s = src;
+	u8 *d = dst;
+	u64 v;
+
+	if (len > STM_COPY_SMALL)
+		return copy_from_user(dst, src, len) ? -EFAULT : 0;
+	if (!user_access_begin(src, len))
+		return -EFAULT;
+	for (; len >= sizeof(v); len -= sizeof(v), s += sizeof(v), d += sizeof(v)) {
+		unsafe_get_user(v, (const u64 __user *)s, efault);
+		put_unaligned(v, (u64 *)d);
+	}
+	for (; len; len--, s++, d++)
+		unsafe_get_user(*d, s, efault);
+	user_access_end();
+	return 0;
+
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+int stm_copy_out(void __user *dst, const void *src, size_t len)
+{
+	if (len > STM_COPY_SMALL)
+		return copy_to_user(dst, src, len) ? -EFAULT : 0;
+	if (!user_access_begin(dst, len))
+		return -EFAULT;
+	unsafe_copy_to_user(dst, src, len, efault);
+	user_access_end();
+	return 0;
+
+efault:
+	user_access_end();
+	return -EFAULT;
 }

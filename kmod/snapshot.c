@@ -52,37 +52,13 @@ int stm_load_request(struct stm_scratch *sc, u64 uaddr, u32 n, size_t esz,
 	*ents = stm_scratch_alloc(sc, array_size(n, esz));
 	if (!*ents)
 		return -ENOMEM;
-	if (copy_from_user(*ents, u64_to_user_ptr(uaddr), array_size(n, esz)))
+	if (stm_copy_in(*ents, u64_to_user_ptr(uaddr), array_size(n, esz)))
 		return -EFAULT;
 	kbytes = stm_key_bytes(*ents, esz, len_off, n);
 	if (kbytes < 0)
 		return kbytes;
 	*work = stm_scratch_alloc(sc, array_size(n, wsz) + kbytes);
 	return *work ? 0 : -ENOMEM;
-}
-
-/* Key bytes of a request, copied from user memory into one buffer. */
-int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
-		 u64 addr, u32 len)
-{
-	if (!len || len > STMDEV_KEY_MAX)
-		return -EINVAL;
-	if (copy_from_user(*cursor, u64_to_user_ptr(addr), len))
-		return -EFAULT;
-	kr->p = *cursor;
-	kr->len = len;
-	kr->hash = stm_hash(s, kr->p, len);
-	*cursor += len;
-	return 0;
-}
-
-int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b)
-{
-	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return memcmp(a->p, b->p, a->len);
 }
 
 /*

@@ -27,6 +27,11 @@
 #include <linux/wait.h>
 #include <linux/poll.h>
 #include <linux/percpu.h>
+#include <linux/jhash.h>
+#include <linux/bitops.h>
+#include <linux/kernel.h>
+#include <linux/overflow.h>
+#include <linux/uaccess.h>
 #include <linux/stmdev.h>
 
 /* Module parameters (main.c). */
@@ -312,7 +317,12 @@ size_t stm_val_cost(u32 vlen);
 size_t stm_table_cost(struct stm_store *s, u64 nkeys);
 int stm_table_init(struct stm_store *s);
 void stm_table_destroy(struct stm_store *s);
-u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len);
+
+/* A key's hash: its bucket, wait queue and place in the lock order. */
+static inline u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
+{
+	return jhash(p, len, s->seed);
+}
 struct stm_key *stm_key_lookup(struct stm_store *s, const struct stm_kref *kr);
 struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr);
 struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k);
@@ -339,7 +349,12 @@ void stm_val_put(struct stm_val *v);
  */
 #define STM_SCRATCH_SIZE	(PAGE_SIZE - sizeof(unsigned long))
 
-struct stm_scratch_area;
+struct stm_scratch_area {
+	unsigned long busy;		/* bit 0: claimed */
+	u8 data[STM_SCRATCH_SIZE] __aligned(8);
+};
+
+DECLARE_PER_CPU(struct stm_scratch_area *, stm_scratch_areas);
 
 struct stm_scratch {
 	struct stm_scratch_area *area;	/* claimed, or NULL */
@@ -350,16 +365,81 @@ struct stm_scratch {
 
 void stm_scratch_init(void);
 void stm_scratch_exit(void);
-void stm_scratch_begin(struct stm_scratch *sc);
-void *stm_scratch_alloc(struct stm_scratch *sc, size_t size);
-void stm_scratch_end(struct stm_scratch *sc);
+void *stm_scratch_heap(struct stm_scratch *sc, size_t size);
+void stm_scratch_free_heap(struct stm_scratch *sc);
+
+/*
+ * Every READ and COMMIT begins, allocates from and ends its scratch: inline,
+ * the common case is a few instructions.  Claim this CPU's page if it is free.
+ */
+static inline void stm_scratch_begin(struct stm_scratch *sc)
+{
+	struct stm_scratch_area *a = this_cpu_read(stm_scratch_areas);
+
+	sc->area = NULL;
+	sc->used = 0;
+	sc->nheap = 0;
+	if (a && !test_and_set_bit_lock(0, &a->busy))
+		sc->area = a;
+}
+
+/* @size bytes, 8-aligned, from the claimed page or the heap; NULL: ENOMEM. */
+static inline void *stm_scratch_alloc(struct stm_scratch *sc, size_t size)
+{
+	void *p;
+
+	size = size_add(size, 7) & ~(size_t)7;
+	if (sc->area && size <= STM_SCRATCH_SIZE - sc->used) {
+		p = sc->area->data + sc->used;
+		sc->used += size;
+		return p;
+	}
+	return stm_scratch_heap(sc, size);
+}
+
+/* Free what came from the heap and release the page. */
+static inline void stm_scratch_end(struct stm_scratch *sc)
+{
+	if (sc->nheap)
+		stm_scratch_free_heap(sc);
+	if (sc->area)
+		clear_bit_unlock(0, &sc->area->busy);
+	sc->area = NULL;
+}
+
+/* Longer copies take copy_{from,to}_user() and its object check. */
+#define STM_COPY_SMALL	256
+int stm_copy_in(void *dst, const void __user *src, size_t len);
+int stm_copy_out(void __user *dst, const void *src, size_t len);
 
 /* snapshot.c */
 int stm_load_request(struct stm_scratch *sc, u64 uaddr, u32 n, size_t esz,
 		     size_t len_off, size_t wsz, void **ents, void **work);
-int stm_copy_key(struct stm_store *s, struct stm_kref *kr, u8 **cursor,
-		 u64 addr, u32 len);
-int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b);
+
+/* Key bytes of a request, copied from user memory into one buffer. */
+static inline int stm_copy_key(struct stm_store *s, struct stm_kref *kr,
+			       u8 **cursor, u64 addr, u32 len)
+{
+	if (!len || len > STMDEV_KEY_MAX)
+		return -EINVAL;
+	if (stm_copy_in(*cursor, u64_to_user_ptr(addr), len))
+		return -EFAULT;
+	kr->p = *cursor;
+	kr->len = len;
+	kr->hash = stm_hash(s, kr->p, len);
+	*cursor += len;
+	return 0;
+}
+
+/* The commits' one lock order: hash, length, bytes. */
+static inline int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *b)
+{
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return memcmp(a->p, b->p, a->len);
+}
 bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs, bool values);
 int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
 		 bool at, bool values, u64 *rv, u32 *bad);

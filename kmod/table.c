@@ -176,11 +176,6 @@ size_t stm_table_cost(struct stm_store *s, u64 nkeys)
 	return stm_tbl_cost(max(size, stm_tbl_want(size, nkeys)));
 }
 
-u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
-{
-	return jhash(p, len, s->seed);
-}
-
 static struct stm_tbl *stm_tbl_alloc(u32 size)
 {
 	struct stm_tbl *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
