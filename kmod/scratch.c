@@ -6,6 +6,10 @@
  * whose CPU's page is taken (its holder sleeps or was preempted), or that
  * needs more than fits, uses the heap.  The holder may migrate: the page
  * is only memory, released by pointer.
+ *
+ * The small copies in and out of user memory that every READ and COMMIT
+ * makes into such memory, stm_copy_in() and stm_copy_out(), are inline in
+ * stm.h; their long copies are here.
  */
 #include <linux/bitops.h>
 #include <linux/cpumask.h>
@@ -58,53 +62,13 @@ void stm_scratch_free_heap(struct stm_scratch *sc)
 		kvfree(sc->heap[--sc->nheap]);
 }
 
-/*
- * copy_from_user() and copy_to_user() for the small copies of every call:
- * its argument struct, entries, keys, ADD operands and inline values, of
- * lengths the caller bounded, to and from memory it sized for them.  The
- * same access_ok(), speculation barrier and fault handling, without
- * hardened usercopy's object check, which costs more than such a copy:
- * about a sixth of a 1-key commit beyond its system call, under TCG
- * (Documentation/bench.rst, "Where the time goes").  Longer copies, where
- * the check is cheap next to the copy, take copy_{from,to}_user().  KASAN
- * still checks every byte these store or load on the kernel side.
- * Return 0 or -EFAULT.
- */
-int stm_copy_in(void *dst, const void __user *src, size_t len)
+/* stm_copy_in() and stm_copy_out() beyond STM_COPY_SMALL bytes. */
+int stm_copy_in_large(void *dst, const void __user *src, size_t len)
 {
-	const u8 __user *s = src;
-	u8 *d = dst;
-	u64 v;
-
-	if (len > STM_COPY_SMALL)
-		return copy_from_user(dst, src, len) ? -EFAULT : 0;
-	if (!user_access_begin(src, len))
-		return -EFAULT;
-	for (; len >= sizeof(v); len -= sizeof(v), s += sizeof(v), d += sizeof(v)) {
-		unsafe_get_user(v, (const u64 __user *)s, efault);
-		put_unaligned(v, (u64 *)d);
-	}
-	for (; len; len--, s++, d++)
-		unsafe_get_user(*d, s, efault);
-	user_access_end();
-	return 0;
-
-efault:
-	user_access_end();
-	return -EFAULT;
+	return copy_from_user(dst, src, len) ? -EFAULT : 0;
 }
 
-int stm_copy_out(void __user *dst, const void *src, size_t len)
+int stm_copy_out_large(void __user *dst, const void *src, size_t len)
 {
-	if (len > STM_COPY_SMALL)
-		return copy_to_user(dst, src, len) ? -EFAULT : 0;
-	if (!user_access_begin(dst, len))
-		return -EFAULT;
-	unsafe_copy_to_user(dst, src, len, efault);
-	user_access_end();
-	return 0;
-
-efault:
-	user_access_end();
-	return -EFAULT;
+	return copy_to_user(dst, src, len) ? -EFAULT : 0;
 }

@@ -61,63 +61,6 @@ int stm_load_request(struct stm_scratch *sc, u64 uaddr, u32 n, size_t esz,
 	return *work ? 0 : -ENOMEM;
 }
 
-/*
- * Read @k's version and presence as one instant, and with @values its value
- * too: inline bytes copied, a heap value pinned.  A seqlock read keyed on
- * the version word.  Returns false while the key is locked.  Caller is in
- * an RCU read-side section.
- */
-bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs, bool values)
-{
-	struct stm_val *v;
-	u8 state, ilen;
-	u64 lv;
-
-	for (;;) {
-		/* Pairs with the release that unlocks: value after version. */
-		lv = smp_load_acquire(&k->lockver);
-		if (lv & STM_LOCKED)
-			return false;
-		v = NULL;
-		rs->vlen = 0;
-		state = READ_ONCE(k->dead) ? STM_ABSENT : READ_ONCE(k->state);
-		if (state == STM_INLINE) {
-			ilen = min_t(u8, READ_ONCE(k->ilen), STM_INLINE_MAX);
-			if (values)
-				memcpy(rs->inl, k->inl, ilen);
-			rs->vlen = ilen;
-		} else if (state == STM_HEAP) {
-			v = rcu_dereference(k->val);
-			rs->vlen = v ? v->len : 0;
-			if (!values || (v && !refcount_inc_not_zero(&v->ref)))
-				v = NULL;
-		}
-		smp_rmb();	/* value, state and dead flag before the recheck */
-		if (READ_ONCE(k->lockver) == lv)
-			break;
-		if (v)
-			stm_val_put(v);
-	}
-	rs->present = state != STM_ABSENT;
-	rs->ver = rs->present ? stm_version(lv) : 0;
-	rs->val = v;
-	/* A dead key's version still orders it against a reader's clock. */
-	if (!rs->present && READ_ONCE(k->dead))
-		rs->ver = stm_version(lv);
-	return true;
-}
-
-void stm_rslots_put(struct stm_rslot *rs, u32 n)
-{
-	u32 i;
-
-	for (i = 0; i < n; i++) {
-		if (rs[i].val)
-			stm_val_put(rs[i].val);
-		rs[i].val = NULL;
-	}
-}
-
 /* One distinct key of a locked snapshot. */
 struct stm_hold {
 	struct stm_key *k;	/* locked by us */

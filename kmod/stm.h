@@ -323,7 +323,85 @@ static inline u32 stm_hash(const struct stm_store *s, const u8 *p, u32 len)
 {
 	return jhash(p, len, s->seed);
 }
-struct stm_key *stm_key_lookup(struct stm_store *s, const struct stm_kref *kr);
+
+/*
+ * The key table (table.c): a bucket array of RCU chains, resized by moving
+ * one bucket at a time to a @future table under a seqcount.  The lookup is
+ * inline: every command makes one per key.
+ */
+struct stm_tbl {
+	u32 size;			/* buckets, a power of two */
+	u32 moved;			/* buckets moved to @future so far */
+	unsigned int seq;		/* odd while a bucket moves */
+	struct stm_tbl __rcu *future;	/* a resize's new table */
+	struct rcu_head rcu;
+	struct stm_key __rcu **b;	/* the buckets */
+};
+
+/* A reader's section of @t: waits out a bucket that is moving. */
+static inline unsigned int stm_tbl_begin(struct stm_tbl *t)
+{
+	unsigned int seq;
+
+	/* Pairs with the smp_wmb() after a move: the count, then the chains. */
+	while ((seq = smp_load_acquire(&t->seq)) & 1)
+		cpu_relax();
+	return seq;
+}
+
+/* Did a bucket of @t move since stm_tbl_begin() returned @seq? */
+static inline bool stm_tbl_retry(struct stm_tbl *t, unsigned int seq)
+{
+	smp_rmb();	/* the chain before the count */
+	return READ_ONCE(t->seq) != seq;
+}
+
+/* Equal key bytes, a word at a time: keys are short, memcmp() a call. */
+static inline bool stm_key_eq(const u8 *a, const u8 *b, u32 len)
+{
+	for (; len >= sizeof(u64); len -= sizeof(u64), a += sizeof(u64),
+	     b += sizeof(u64))
+		if (get_unaligned((const u64 *)a) != get_unaligned((const u64 *)b))
+			return false;
+	for (; len; len--, a++, b++)
+		if (*a != *b)
+			return false;
+	return true;
+}
+
+static inline struct stm_key *stm_chain_find(struct stm_tbl *t,
+					     const struct stm_kref *kr)
+{
+	struct stm_key *k;
+
+	for (k = rcu_dereference(t->b[kr->hash & (t->size - 1)]); k;
+	     k = rcu_dereference(k->next))
+		if (READ_ONCE(k->hash) == kr->hash && READ_ONCE(k->len) == kr->len &&
+		    stm_key_eq(k->key, kr->p, kr->len))
+			return k;
+	return NULL;
+}
+
+/* Caller is in an RCU read-side section. */
+static inline struct stm_key *stm_key_lookup(struct stm_store *s,
+					     const struct stm_kref *kr)
+{
+	struct stm_tbl *t;
+	struct stm_key *k;
+	unsigned int seq;
+
+	for (t = rcu_dereference(s->tbl); t; t = rcu_dereference(t->future)) {
+		do {
+			seq = stm_tbl_begin(t);
+			k = stm_chain_find(t, kr);
+			if (k)
+				return k;
+		} while (stm_tbl_retry(t, seq));
+		smp_rmb();	/* a move's future table before its moves */
+	}
+	return NULL;
+}
+
 struct stm_key *stm_key_alloc(struct stm_store *s, const struct stm_kref *kr);
 struct stm_key *stm_key_insert(struct stm_store *s, struct stm_key *k);
 void stm_key_remove(struct stm_store *s, struct stm_key *k);
@@ -408,9 +486,61 @@ static inline void stm_scratch_end(struct stm_scratch *sc)
 }
 
 /* Longer copies take copy_{from,to}_user() and its object check. */
-#define STM_COPY_SMALL	256
-int stm_copy_in(void *dst, const void __user *src, size_t len);
-int stm_copy_out(void __user *dst, const void *src, size_t len);
+#define STM_COPY_SMALL	512
+int stm_copy_in_large(void *dst, const void __user *src, size_t len);
+int stm_copy_out_large(void __user *dst, const void *src, size_t len);
+
+/*
+ * copy_from_user() and copy_to_user() for the small copies of every call:
+ * its argument struct, entries, keys, ADD operands and inline values, of
+ * lengths the caller bounded, to and from memory it sized for them.  The
+ * same access_ok(), speculation barrier and fault handling, without
+ * hardened usercopy's object check, which costs more than such a copy:
+ * about a sixth of a 1-key commit beyond its system call, under TCG
+ * (Documentation/bench.rst, "Where the time goes").  Longer copies, where
+ * the check is cheap next to the copy, take copy_{from,to}_user().  KASAN
+ * still checks every byte these store or load on the kernel side.
+ * Return 0 or -EFAULT.  Inline: under TCG a call costs as much as a short
+ * copy.
+ */
+static inline int stm_copy_in(void *dst, const void __user *src, size_t len)
+{
+	const u8 __user *s = src;
+	u8 *d = dst;
+	u64 v;
+
+	if (len > STM_COPY_SMALL)
+		return stm_copy_in_large(dst, src, len);
+	if (!user_access_begin(src, len))
+		return -EFAULT;
+	for (; len >= sizeof(v); len -= sizeof(v), s += sizeof(v), d += sizeof(v)) {
+		unsafe_get_user(v, (const u64 __user *)s, efault);
+		put_unaligned(v, (u64 *)d);
+	}
+	for (; len; len--, s++, d++)
+		unsafe_get_user(*d, s, efault);
+	user_access_end();
+	return 0;
+
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+static inline int stm_copy_out(void __user *dst, const void *src, size_t len)
+{
+	if (len > STM_COPY_SMALL)
+		return stm_copy_out_large(dst, src, len);
+	if (!user_access_begin(dst, len))
+		return -EFAULT;
+	unsafe_copy_to_user(dst, src, len, efault);
+	user_access_end();
+	return 0;
+
+efault:
+	user_access_end();
+	return -EFAULT;
+}
 
 /* snapshot.c */
 int stm_load_request(struct stm_scratch *sc, u64 uaddr, u32 n, size_t esz,
@@ -440,10 +570,8 @@ static inline int stm_kref_cmp(const struct stm_kref *a, const struct stm_kref *
 		return a->len < b->len ? -1 : 1;
 	return memcmp(a->p, b->p, a->len);
 }
-bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs, bool values);
 int stm_snapshot(struct stm_store *s, struct stm_rslot *rs, u32 n,
 		 bool at, bool values, u64 *rv, u32 *bad);
-void stm_rslots_put(struct stm_rslot *rs, u32 n);
 
 /* read.c */
 int stm_read(struct stm_file *f, struct stmdev_read *r);
@@ -541,6 +669,64 @@ static inline bool stm_zero(const void *p, size_t len)
 static inline u64 stm_version(u64 lockver)
 {
 	return lockver >> 1;
+}
+
+/*
+ * Read @k's version and presence as one instant, and with @values its value
+ * too: inline bytes copied, a heap value pinned.  A seqlock read keyed on
+ * the version word.  Returns false while the key is locked.  Caller is in
+ * an RCU read-side section.  Inline: every command makes one per key.
+ */
+static inline bool stm_key_snap(struct stm_key *k, struct stm_rslot *rs,
+				bool values)
+{
+	struct stm_val *v;
+	u8 state, ilen;
+	u64 lv;
+
+	for (;;) {
+		/* Pairs with the release that unlocks: value after version. */
+		lv = smp_load_acquire(&k->lockver);
+		if (lv & STM_LOCKED)
+			return false;
+		v = NULL;
+		rs->vlen = 0;
+		state = READ_ONCE(k->dead) ? STM_ABSENT : READ_ONCE(k->state);
+		if (state == STM_INLINE) {
+			ilen = min_t(u8, READ_ONCE(k->ilen), STM_INLINE_MAX);
+			if (values)
+				memcpy(rs->inl, k->inl, ilen);
+			rs->vlen = ilen;
+		} else if (state == STM_HEAP) {
+			v = rcu_dereference(k->val);
+			rs->vlen = v ? v->len : 0;
+			if (!values || (v && !refcount_inc_not_zero(&v->ref)))
+				v = NULL;
+		}
+		smp_rmb();	/* value, state and dead flag before the recheck */
+		if (READ_ONCE(k->lockver) == lv)
+			break;
+		if (v)
+			stm_val_put(v);
+	}
+	rs->present = state != STM_ABSENT;
+	rs->ver = rs->present ? stm_version(lv) : 0;
+	rs->val = v;
+	/* A dead key's version still orders it against a reader's clock. */
+	if (!rs->present && READ_ONCE(k->dead))
+		rs->ver = stm_version(lv);
+	return true;
+}
+
+static inline void stm_rslots_put(struct stm_rslot *rs, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (rs[i].val)
+			stm_val_put(rs[i].val);
+		rs[i].val = NULL;
+	}
 }
 
 #endif /* _STM_H */

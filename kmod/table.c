@@ -45,15 +45,6 @@
 #define STM_TBL_MAX	(1U << 27)	/* a 1 GiB array: kvmalloc() takes < 2 GiB */
 #define STM_TBL_LOAD	2
 
-struct stm_tbl {
-	u32 size;			/* buckets, a power of two */
-	u32 moved;			/* buckets moved to @future so far */
-	unsigned int seq;		/* odd while a bucket moves */
-	struct stm_tbl __rcu *future;	/* a resize's new table */
-	struct rcu_head rcu;
-	struct stm_key __rcu **b;	/* the buckets */
-};
-
 /* Slab caches for keys of 1..8, 9..16, 17..24 and 25..32 bytes. */
 #define STM_KEY_SLABS	4
 
@@ -261,55 +252,6 @@ void stm_table_destroy(struct stm_store *s)
 	stm_tbl_free(t);
 	RCU_INIT_POINTER(s->tbl, NULL);
 	mutex_destroy(&s->resize_lock);
-}
-
-/* A reader's section of @t: waits out a bucket that is moving. */
-static unsigned int stm_tbl_begin(struct stm_tbl *t)
-{
-	unsigned int seq;
-
-	/* Pairs with the smp_wmb() after a move: the count, then the chains. */
-	while ((seq = smp_load_acquire(&t->seq)) & 1)
-		cpu_relax();
-	return seq;
-}
-
-/* Did a bucket of @t move since stm_tbl_begin() returned @seq? */
-static bool stm_tbl_retry(struct stm_tbl *t, unsigned int seq)
-{
-	smp_rmb();	/* the chain before the count */
-	return READ_ONCE(t->seq) != seq;
-}
-
-static struct stm_key *stm_chain_find(struct stm_tbl *t, const struct stm_kref *kr)
-{
-	struct stm_key *k;
-
-	for (k = rcu_dereference(t->b[kr->hash & (t->size - 1)]); k;
-	     k = rcu_dereference(k->next))
-		if (READ_ONCE(k->hash) == kr->hash && READ_ONCE(k->len) == kr->len &&
-		    !memcmp(k->key, kr->p, kr->len))
-			return k;
-	return NULL;
-}
-
-/* Caller is in an RCU read-side section. */
-struct stm_key *stm_key_lookup(struct stm_store *s, const struct stm_kref *kr)
-{
-	struct stm_tbl *t;
-	struct stm_key *k;
-	unsigned int seq;
-
-	for (t = rcu_dereference(s->tbl); t; t = rcu_dereference(t->future)) {
-		do {
-			seq = stm_tbl_begin(t);
-			k = stm_chain_find(t, kr);
-			if (k)
-				return k;
-		} while (stm_tbl_retry(t, seq));
-		smp_rmb();	/* a move's future table before its moves */
-	}
-	return NULL;
 }
 
 /* A new key, locked from birth and absent (no value).  May sleep. */

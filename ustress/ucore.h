@@ -457,6 +457,9 @@ size_t fault_in_writeable(char *p, size_t n);
 	do { if (get_user(x, ptr)) goto label; } while (0)
 #define unsafe_copy_to_user(d, s, n, label)				\
 	do { if (copy_to_user(d, s, n)) goto label; } while (0)
+#define get_unaligned(p) ({						\
+	__typeof__(*(p)) _gu;						\
+	memcpy(&_gu, (p), sizeof(_gu)); _gu; })
 #define put_unaligned(v, p) ({						\
 	__typeof__(*(p)) _pu = (v);					\
 	memcpy((p), &_pu, sizeof(_pu)); })
