@@ -1096,8 +1096,15 @@ out_release:
 out_free:
 	trace_stm_commit(c.s, n, c.nw, cm->family, err, err ? 0 : c.version, t0);
 	stm_scratch_end(&sc);
-	if (!c.nowait)
-		stm_table_resize(c.s);	/* to the key count, now and then */
+	/*
+	 * The table follows the key count: resize after a commit that changed
+	 * it, or the first one after io_uring ran such a commit inline, where
+	 * it may not sleep; a commit that overwrote does not look.
+	 */
+	if (c.dkeys && c.nowait)
+		smp_store_release(&c.s->resize_due, true);	/* after tbl_n */
+	else if (!c.nowait && (c.dkeys || READ_ONCE(c.s->resize_due)))
+		stm_table_resize(c.s);
 	return err;
 }
 

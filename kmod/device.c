@@ -226,9 +226,16 @@ static int stm_probe_writable(void __user *uarg, const void *k, size_t len)
 	u8 __user *u = uarg;
 	const u8 *b = k;
 
-	if (put_user(b[0], u) || put_user(b[len - 1], u + len - 1))
+	if (!user_access_begin(u, len))
 		return -EFAULT;
+	unsafe_put_user(b[0], u, efault);
+	unsafe_put_user(b[len - 1], u + len - 1, efault);
+	user_access_end();
 	return 0;
+
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /* Outputs are meaningful on success and on these errors. */

@@ -196,6 +196,7 @@ struct stm_store {
 	spinlock_t tbl_lock;		/* inserts, removals, a resize's moves */
 	struct mutex resize_lock;	/* one resize at a time */
 	u32 tbl_n;			/* keys in the table, under tbl_lock */
+	bool resize_due;		/* an io_uring commit changed tbl_n */
 	u64 inserts;			/* keys ever inserted, under tbl_lock */
 
 	atomic64_t clock;		/* commit clock */

@@ -375,6 +375,9 @@ void stm_table_resize(struct stm_store *s)
 	struct stm_tbl *t, *f;
 	u32 size, i;
 
+	WRITE_ONCE(s->resize_due, false);
+	/* Cleared before the count is read: pairs with the release in stm_commit(). */
+	smp_mb();
 	rcu_read_lock();
 	t = rcu_dereference(s->tbl);
 	size = t->size;
