@@ -296,6 +296,17 @@ static void stm_conflict(struct stm_commit_ctx *c, const struct stm_went *w,
  * Validate the read set and the checked writes, after the clock was taken.
  * Returns 0, -ESTALE (c->conflict set), -EBUSY or STM_BACKOFF (c->wait).
  */
+/* The checked writes: each held key still at the version expected? */
+static inline void stm_validate_writes(struct stm_commit_ctx *c)
+{
+	u32 i;
+
+	for (i = 0; c->nchk && i < c->nw; i++)
+		if (c->w[i].flags & STMDEV_CENT_CHECK &&
+		    stm_held_version(&c->w[i]) != c->w[i].expect)
+			stm_conflict(c, &c->w[i], stm_held_version(&c->w[i]));
+}
+
 static int stm_validate_all(struct stm_commit_ctx *c)
 {
 	u32 i, j = 0;
@@ -305,10 +316,7 @@ static int stm_validate_all(struct stm_commit_ctx *c)
 	c->absent = false;
 	if (!c->nw)
 		stm_debug_delay(STM_DBG_COMMIT_RO_CLOCK, true);
-	for (i = 0; i < c->nw; i++)
-		if (c->w[i].flags & STMDEV_CENT_CHECK &&
-		    stm_held_version(&c->w[i]) != c->w[i].expect)
-			stm_conflict(c, &c->w[i], stm_held_version(&c->w[i]));
+	stm_validate_writes(c);
 
 	for (i = 0; i < c->nr; i++) {
 		struct stm_went *r = &c->r[i];
@@ -361,12 +369,16 @@ static int stm_validate_all(struct stm_commit_ctx *c)
 	return c->conflict == STMDEV_NO_CONFLICT ? 0 : -ESTALE;
 }
 
-/* Blind writes alone (a bank's bounded ADDs) have nothing to validate. */
+/*
+ * Writes alone, the common commit, validate inline: blind ones (a bank's
+ * bounded ADDs) have nothing to check, checked ones their held versions.
+ */
 static int stm_validate(struct stm_commit_ctx *c)
 {
-	if (c->nw && !c->nr && !c->ng && !c->nchk)
-		return 0;
-	return stm_validate_all(c);
+	if (!c->nw || c->nr || c->ng)
+		return stm_validate_all(c);
+	stm_validate_writes(c);
+	return c->conflict == STMDEV_NO_CONFLICT ? 0 : -ESTALE;
 }
 
 /*
