@@ -71,11 +71,11 @@ static int stm_wkey_cmp(const void *a, const void *b)
 /*
  * A commit has few entries: insertion sort, with no call through a
  * pointer, costs less than sort()'s setup for them, and nothing when they
- * come sorted; many take sort().  -EINVAL when a key repeats.
+ * come sorted; many take sort().  True when a key repeats.
  */
 #define STM_SORT_SMALL	16
 
-static int stm_wkey_sort_n(struct stm_wkey *k, u32 n)
+static bool stm_wkey_sort_n(struct stm_wkey *k, u32 n)
 {
 	struct stm_wkey t;
 	u32 i, j;
@@ -94,13 +94,13 @@ static int stm_wkey_sort_n(struct stm_wkey *k, u32 n)
 	}
 	for (i = 1; i < n; i++)
 		if (!stm_kref_cmp(&k[i - 1].kr, &k[i].kr))
-			return -EINVAL;
-	return 0;
+			return true;
+	return false;
 }
 
-static int stm_wkey_sort(struct stm_wkey *k, u32 n)
+static bool stm_wkey_sort(struct stm_wkey *k, u32 n)
 {
-	return n > 1 ? stm_wkey_sort_n(k, n) : 0;
+	return n > 1 && stm_wkey_sort_n(k, n);
 }
 
 struct stm_commit_ctx {
@@ -292,10 +292,6 @@ static void stm_conflict(struct stm_commit_ctx *c, const struct stm_went *w,
 	c->hot_cur = cur;
 }
 
-/*
- * Validate the read set and the checked writes, after the clock was taken.
- * Returns 0, -ESTALE (c->conflict set), -EBUSY or STM_BACKOFF (c->wait).
- */
 /* The checked writes: each held key still at the version expected? */
 static inline void stm_validate_writes(struct stm_commit_ctx *c)
 {
@@ -307,6 +303,10 @@ static inline void stm_validate_writes(struct stm_commit_ctx *c)
 			stm_conflict(c, &c->w[i], stm_held_version(&c->w[i]));
 }
 
+/*
+ * Validate the read set and the checked writes, after the clock was taken.
+ * Returns 0, -ESTALE (c->conflict set), -EBUSY or STM_BACKOFF (c->wait).
+ */
 static int stm_validate_all(struct stm_commit_ctx *c)
 {
 	u32 i, j = 0;
@@ -967,7 +967,8 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	struct stmdev_commit_ent *ents;
 	struct stm_went *all;
 	struct stm_wkey *wk;
-	u32 i, iw, ir, ig, n = cm->count;
+	u32 i, iw, ir, ig, *pos, n = cm->count;
+	bool dup;
 	u8 *cur;
 	u64 t0 = trace_stm_commit_enabled() ? ktime_get_ns() : 0;
 	int err;
@@ -993,18 +994,22 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 	stm_scratch_begin(&sc);
 	err = stm_load_request(&sc, cm->entries, n, sizeof(*ents),
 			       offsetof(struct stmdev_commit_ent, key_len),
-			       sizeof(*all) + sizeof(*wk), (void **)&ents,
-			       (void **)&all);
+			       sizeof(*all) + sizeof(*wk) + sizeof(*pos),
+			       (void **)&ents, (void **)&all);
 	if (err)
 		goto out_free;
 	memset(all, 0, array_size(n, sizeof(*all)));
 	wk = (struct stm_wkey *)(all + n);
-	cur = (u8 *)(wk + n);
+	pos = (u32 *)(wk + n);
+	cur = (u8 *)(pos + n);
 
 	/*
 	 * Writes first, READ entries after them, RANGE entries last (range.c),
-	 * each group in key order: check each entry and copy its key in the
-	 * user's order, sort the keys, then load the rest in key order.
+	 * each group in key order: check each entry and copy its key, sort
+	 * the keys, then load the rest of each into its place.  Checks and
+	 * loads go in the user's order, so that which error a request with
+	 * several gets does not depend on the store's hash seed: every
+	 * entry's fields and key, then every value, then duplicate keys.
 	 */
 	for (i = 0; i < n; i++)
 		if (ents[i].op == STMDEV_OP_RANGE)
@@ -1036,25 +1041,30 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		if (err)
 			goto out_free;
 	}
-	err = stm_wkey_sort(wk, c.nw);
-	if (!err)
-		err = stm_wkey_sort(wk + c.nw, c.nr);
-	if (!err)
-		err = stm_wkey_sort(wk + n - c.ng, c.ng);
-	if (err)
-		goto out_free;
+	/* Each group sorted, whatever the others hold. */
+	dup = stm_wkey_sort(wk, c.nw);
+	dup = stm_wkey_sort(wk + c.nw, c.nr) || dup;
+	dup = stm_wkey_sort(wk + n - c.ng, c.ng) || dup;
 	for (i = 0; i < n; i++) {
 		all[i].kr = wk[i].kr;
 		all[i].idx = wk[i].idx;
-		if (i >= n - c.ng)
-			err = stm_went_load_range(c.s, &all[i], &ents[all[i].idx]);
+		pos[wk[i].idx] = i;
+	}
+	for (i = 0; i < n; i++) {
+		struct stm_went *w = &all[pos[i]];
+
+		if (pos[i] >= n - c.ng)
+			err = stm_went_load_range(c.s, w, &ents[i]);
 		else
-			err = stm_went_load(&all[i], &ents[all[i].idx]);
+			err = stm_went_load(w, &ents[i]);
 		if (err)
 			goto out_release;
-		if (i < c.nw && all[i].flags & STMDEV_CENT_CHECK)
+		if (pos[i] < c.nw && w->flags & STMDEV_CENT_CHECK)
 			c.nchk++;
 	}
+	err = -EINVAL;
+	if (dup)
+		goto out_release;
 	err = stm_pair_fetches(&c, uents, ents);
 	if (err)
 		goto out_release;
@@ -1080,7 +1090,7 @@ int stm_commit(struct stm_file *f, struct stmdev_commit *cm, unsigned int how)
 		stm_fetch_out(&c, uents);	/* the room needed */
 	if (err)
 		goto out_release;
-	if (READ_ONCE(f->resv))
+	if (READ_ONCE(f->resv))		/* no call in the common case */
 		stm_resv_release(f);	/* its work is done */
 	stm_stat_inc(c.s, commits);
 	if (c.nfetch)
@@ -1113,10 +1123,13 @@ out_free:
 	 * it, or the first one after io_uring ran such a commit inline, where
 	 * it may not sleep; a commit that overwrote does not look.
 	 */
-	if (c.dkeys && c.nowait)
-		smp_store_release(&c.s->resize_due, true);	/* after tbl_n */
-	else if (!c.nowait && (c.dkeys || READ_ONCE(c.s->resize_due)))
+	if (c.dkeys && c.nowait) {
+		smp_mb();	/* tbl_n before the flag: pairs with the resize's */
+		WRITE_ONCE(c.s->resize_due, true);
+	} else if (!c.nowait && (c.dkeys || STM_RESIZE_ALWAYS ||
+				 READ_ONCE(c.s->resize_due))) {
 		stm_table_resize(c.s);
+	}
 	return err;
 }
 

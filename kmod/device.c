@@ -264,7 +264,7 @@ long stm_dispatch(struct stm_file *f, unsigned int cmd, void __user *uarg,
 	c = &stm_cmds[array_index_nospec(nr, ARRAY_SIZE(stm_cmds))];
 	if (c->cmd != cmd)
 		return -ENOTTY;
-	if (len != _IOC_SIZE(cmd))
+	if (len != _IOC_SIZE(cmd) || WARN_ON_ONCE(len > sizeof(u)))
 		return -EINVAL;
 	/* Pairs with the release in stm_store_attach(). */
 	if (c->flags & STM_ATTACHED && !smp_load_acquire(&f->store))

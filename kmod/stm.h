@@ -316,6 +316,12 @@ size_t stm_kv_cost(size_t size);
 size_t stm_key_cost(u32 klen);
 size_t stm_val_cost(u32 vlen);
 size_t stm_table_cost(struct stm_store *s, u64 nkeys);
+/* ustress's STM_TBL_CHURN: every commit resizes, racing the lookups. */
+#ifdef STM_TBL_CHURN
+#define STM_RESIZE_ALWAYS	true
+#else
+#define STM_RESIZE_ALWAYS	false
+#endif
 int stm_table_init(struct stm_store *s);
 void stm_table_destroy(struct stm_store *s);
 
@@ -500,9 +506,9 @@ int stm_copy_out_large(void __user *dst, const void *src, size_t len);
  * about a sixth of a 1-key commit beyond its system call, under TCG
  * (Documentation/bench.rst, "Where the time goes").  Longer copies, where
  * the check is cheap next to the copy, take copy_{from,to}_user().  KASAN
- * still checks every byte these store or load on the kernel side.
- * Return 0 or -EFAULT.  Inline: under TCG a call costs as much as a short
- * copy.
+ * still checks every byte these store or load on the kernel side, and
+ * might_fault() a call from atomic context.  Return 0 or -EFAULT.  Inline:
+ * under TCG a call costs as much as a short copy.
  */
 static inline int stm_copy_in(void *dst, const void __user *src, size_t len)
 {
@@ -510,6 +516,7 @@ static inline int stm_copy_in(void *dst, const void __user *src, size_t len)
 	u8 *d = dst;
 	u64 v;
 
+	might_fault();
 	if (len > STM_COPY_SMALL)
 		return stm_copy_in_large(dst, src, len);
 	if (!user_access_begin(src, len))
@@ -530,6 +537,7 @@ efault:
 
 static inline int stm_copy_out(void __user *dst, const void *src, size_t len)
 {
+	might_fault();
 	if (len > STM_COPY_SMALL)
 		return stm_copy_out_large(dst, src, len);
 	if (!user_access_begin(dst, len))

@@ -7,7 +7,8 @@
  * kvmalloc() does not round it up to the next power of two of pages), at a
  * load of 1/2 to 2 keys per bucket: 4 to 16 bytes per key.
  *
- * A resize (stm_table_resize(), in process context after a commit) makes
+ * A resize (stm_table_resize(), in process context after a commit that
+ * changed the key count, or the next one after it could not run) makes
  * a new table, hangs it on the old one as its future, moves the old
  * buckets one at a time under tbl_lock and then publishes the new table.
  * Each move is a write section of the old table's sequence count: a
@@ -37,7 +38,7 @@
 /*
  * Buckets: at least, at most, and keys per bucket before growing.  (The
  * ustress builds define STM_TBL_MIN 4 and STM_TBL_CHURN: the table then
- * resizes after every commit, between 4 and 64 buckets.)
+ * resizes after every commit, between 4 and 64 buckets: STM_RESIZE_ALWAYS.)
  */
 #ifndef STM_TBL_MIN
 #define STM_TBL_MIN	64
@@ -367,28 +368,32 @@ static void stm_tbl_move(struct stm_tbl *t, struct stm_tbl *f, u32 i)
 /*
  * Bring the table to the size its key count wants: grow past STM_TBL_LOAD
  * keys per bucket, shrink below a quarter of one.  Process context, no
- * lock held; one resize at a time (a caller that finds one running leaves
- * it to it).  Without memory it stays as it is and tries again next time.
+ * lock held; one resize at a time.  Called after a commit that changed the
+ * key count, or by the next commit once s->resize_due is set: by an
+ * io_uring commit that could not sleep, by a caller that found a resize
+ * running (it may have read an older count), or when memory ran out.
  */
 void stm_table_resize(struct stm_store *s)
 {
 	struct stm_tbl *t, *f;
+	bool due = true;
 	u32 size, i;
 
 	WRITE_ONCE(s->resize_due, false);
-	/* Cleared before the count is read: pairs with the release in stm_commit(). */
-	smp_mb();
+	smp_mb();	/* cleared before the count is read: see stm_commit() */
 	rcu_read_lock();
 	t = rcu_dereference(s->tbl);
 	size = t->size;
 	rcu_read_unlock();
-	if (stm_tbl_want(size, READ_ONCE(s->tbl_n)) == size ||
-	    !mutex_trylock(&s->resize_lock))
+	if (stm_tbl_want(size, READ_ONCE(s->tbl_n)) == size)
 		return;
+	if (!mutex_trylock(&s->resize_lock))
+		goto out;
 	/* Only a resize, which we now exclude, replaces the table. */
 	t = rcu_dereference_protected(s->tbl, lockdep_is_held(&s->resize_lock));
 	size = stm_tbl_want(t->size, READ_ONCE(s->tbl_n));
-	if (size == t->size)
+	due = size != t->size;
+	if (!due)
 		goto out_unlock;
 	f = stm_tbl_alloc(size);
 	if (!f)
@@ -408,8 +413,12 @@ void stm_table_resize(struct stm_store *s)
 	spin_unlock(&s->tbl_lock);
 	/* Readers still on @t find every key through its future. */
 	call_rcu(&t->rcu, stm_tbl_free_rcu);
+	due = false;
 out_unlock:
 	mutex_unlock(&s->resize_lock);
+out:
+	if (due)
+		WRITE_ONCE(s->resize_due, true);	/* the next commit looks */
 }
 
 /*

@@ -454,11 +454,12 @@ size_t fault_in_writeable(char *p, size_t n);
 #define user_access_begin(p, n)		((void)(p), (void)(n), true)
 #define user_access_end()		do { } while (0)
 #define unsafe_get_user(x, ptr, label)					\
-	do { if (get_user(x, ptr)) goto label; } while (0)
+	do { if (copy_from_user(&(x), (ptr), sizeof(x))) goto label; } while (0)
+#define might_fault()			do { } while (0)
 #define unsafe_copy_to_user(d, s, n, label)				\
 	do { if (copy_to_user(d, s, n)) goto label; } while (0)
 #define get_unaligned(p) ({						\
-	__typeof__(*(p)) _gu;						\
+	__typeof__(+*(p)) _gu;						\
 	memcpy(&_gu, (p), sizeof(_gu)); _gu; })
 #define put_unaligned(v, p) ({						\
 	__typeof__(*(p)) _pu = (v);					\
