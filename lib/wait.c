@@ -143,14 +143,13 @@ int stm_families(struct stm_store *s,
 	return s->be->families(s, cb, arg);
 }
 
-int stm_reserve_n(struct stm_store *s, const void *const *keys, const size_t *lens,
-		  size_t n, unsigned int bound_ms)
+/* stm_reserve_n() and stm_reserve() (@lens NULL: NUL-terminated keys). */
+static int reserve_keys(struct stm_store *s, const void *const *keys,
+			const size_t *lens, size_t n, unsigned int bound_ms)
 {
 	struct stm_wkey stack[STACK_KEYS], *k;
 	int ret;
 
-	if (!s || (n && !lens))
-		return -EINVAL;
 	if (!s->be->reserve)
 		return -EOPNOTSUPP;
 	ret = make_wkeys(s, keys, lens, NULL, n, stack, &k);
@@ -162,21 +161,18 @@ int stm_reserve_n(struct stm_store *s, const void *const *keys, const size_t *le
 	return ret;
 }
 
+int stm_reserve_n(struct stm_store *s, const void *const *keys, const size_t *lens,
+		  size_t n, unsigned int bound_ms)
+{
+	if (!s || (n && !lens))
+		return -EINVAL;
+	return reserve_keys(s, keys, lens, n, bound_ms);
+}
+
 int stm_reserve(struct stm_store *s, const char *const *keys, size_t n,
 		unsigned int bound_ms)
 {
-	struct stm_wkey stack[STACK_KEYS], *k;
-	int ret;
-
 	if (!s)
 		return -EINVAL;
-	if (!s->be->reserve)
-		return -EOPNOTSUPP;
-	ret = make_wkeys(s, (const void *const *)keys, NULL, NULL, n, stack, &k);
-	if (ret)
-		return ret;
-	ret = s->be->reserve(s, k, n, bound_ms);
-	if (k != stack)
-		free(k);
-	return ret;
+	return reserve_keys(s, (const void *const *)keys, NULL, n, bound_ms);
 }

@@ -462,6 +462,42 @@ TEST_F(st, i64_and_delete)
 	stm_value_free(v);
 }
 
+/*
+ * stm_reserve() and stm_reserve_n(): the argument checks, a reservation's
+ * remaining bound, the release.  Each reservation on its own handle: a
+ * handle that released one waits out a cooldown before the next.
+ */
+TEST_F(st, reserve_and_reserve_n)
+{
+	const char *const keys[] = { "ra", "rb" };
+	const char *const bad[] = { "ra", NULL };
+	const void *const bkeys[] = { "r\0x", "ra" };
+	const size_t lens[] = { 3, 2 };
+	struct stm_store *s2;
+	int ret;
+
+	ASSERT_EQ(-EINVAL, stm_reserve(NULL, keys, 2, 20));
+	ASSERT_EQ(-EINVAL, stm_reserve_n(NULL, bkeys, lens, 2, 20));
+	ASSERT_EQ(-EINVAL, stm_reserve_n(self->s, bkeys, NULL, 2, 20));
+	ret = stm_reserve(self->s, keys, 2, 20);
+	if (ret == -EOPNOTSUPP) {
+		ASSERT_EQ(-EOPNOTSUPP, stm_reserve_n(self->s, bkeys, lens, 2, 20));
+		SKIP(return, "the backend has no reservations (etcd, or no STMDEV_F_RESERVE)");
+	}
+	ASSERT_LT(0, ret);
+	ASSERT_GE(20, ret);
+	ASSERT_EQ(0, stm_reserve(self->s, keys, 0, 0));	/* released */
+
+	ASSERT_EQ(0, stm_open(self->name, 0, 0, &s2));
+	ASSERT_EQ(-EINVAL, stm_reserve(s2, bad, 2, 20));
+	ASSERT_EQ(-EINVAL, stm_reserve_n(s2, (const void *const *)bad, lens, 2, 20));
+	ret = stm_reserve_n(s2, bkeys, lens, 2, 20);
+	EXPECT_LT(0, ret);
+	EXPECT_GE(20, ret);
+	EXPECT_EQ(0, stm_reserve_n(s2, NULL, NULL, 0, 0));
+	stm_close(s2);
+}
+
 TEST_F(st, cas)
 {
 	uint64_t v1, v2, stored;
