@@ -489,6 +489,39 @@ static uint64_t version_for(struct tstate *t, uint64_t *r, uint32_t v, int fd,
 }
 
 /*
+ * The key entries of a WAIT, WATCH (@versions: each a version worth
+ * waiting on) or RESERVE (versions must be 0: V_STALE breaks that), up to
+ * 64 of @n filled; the array may be the unmapped page.
+ */
+static struct stmdev_wait_ent *wait_ents(struct tstate *t, uint64_t *r, uint32_t v,
+					 int fd, uint32_t n, bool versions)
+{
+	struct stmdev_wait_ent *e;
+	uint32_t i, klen;
+	void *k;
+
+	e = buf(t, r, sizeof(*e) * (n > 64 ? 64 : (n ? n : 1)), v);
+	if (e == (void *)t->unmapped)
+		return e;
+	for (i = 0; i < n && i < 64; i++) {
+		if ((v & V_DUPKEY) && i && rnd(r, 2)) {
+			e[i] = e[i - 1];
+			continue;
+		}
+		k = key(t, r, v, &klen);
+		e[i].key_addr = (uintptr_t)k;
+		e[i].key_len = klen;
+		if (versions)
+			e[i].version = version_for(t, r, v, fd, k, klen);
+		else if ((v & V_STALE) && !rnd(r, 3))
+			e[i].version = 1 + rnd(r, 1000);
+		if ((v & V_RESERVED) && !rnd(r, 3))
+			e[i].reserved = 1;
+	}
+	return e;
+}
+
+/*
  * A bounded ADD's delta, min, max: mostly within reach (passes or ERANGE
  * on the stored value), sometimes an int64 overflow, min > max, a bound
  * of a single value.
@@ -865,21 +898,7 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 		static const int64_t tmo[] = { 0, 1000000, 20000000, -1, INT64_MAX, 100000 };
 
 		n = nr == 11 ? count(r, v, 4) - 1 : count(r, v, 4);
-		e = buf(t, r, sizeof(*e) * (n > 64 ? 64 : (n ? n : 1)), v);
-		if (e != (void *)t->unmapped) {
-			for (i = 0; i < n && i < 64; i++) {
-				if ((v & V_DUPKEY) && i && rnd(r, 2)) {
-					e[i] = e[i - 1];
-					continue;
-				}
-				k = key(t, r, v, &klen);
-				e[i].key_addr = (uintptr_t)k;
-				e[i].key_len = klen;
-				e[i].version = version_for(t, r, v, fd, k, klen);
-				if ((v & V_RESERVED) && !rnd(r, 3))
-					e[i].reserved = 1;
-			}
-		}
+		e = wait_ents(t, r, v, fd, n, true);
 		if (nr == 10) {
 			struct stmdev_wait *a = alloc(t, sizeof(*a));
 
@@ -1025,22 +1044,7 @@ static void *build(struct tstate *t, uint64_t *r, unsigned int nr, uint32_t v,
 		if (a == (void *)t->unmapped)
 			return a;
 		n = rnd(r, 6) ? count(r, v, 4) : 0;	/* count 0 releases */
-		e = buf(t, r, sizeof(*e) * (n > 64 ? 64 : (n ? n : 1)), v);
-		if (e != (void *)t->unmapped) {
-			for (i = 0; i < n && i < 64; i++) {
-				if ((v & V_DUPKEY) && i && rnd(r, 2)) {
-					e[i] = e[i - 1];
-					continue;
-				}
-				k = key(t, r, v, &klen);
-				e[i].key_addr = (uintptr_t)k;
-				e[i].key_len = klen;
-				if ((v & V_STALE) && !rnd(r, 3))	/* must be 0 */
-					e[i].version = 1 + rnd(r, 1000);
-				if ((v & V_RESERVED) && !rnd(r, 3))
-					e[i].reserved = 1;
-			}
-		}
+		e = wait_ents(t, r, v, fd, n, false);
 		a->entries = (uintptr_t)e;
 		a->count = n;
 		a->bound_ms = bounds[rnd(r, 7)];
