@@ -2075,8 +2075,11 @@ static void *bank_worker(void *arg)
 			__atomic_fetch_add(&uring_count[7], 1, __ATOMIC_RELAXED);
 			__atomic_fetch_add(&total_calls, 1, __ATOMIC_RELAXED);
 			io_uring_submit(&ring);
-			if (io_uring_wait_cqe(&ring, &cqe)) {
-				fail("bank: io_uring_wait_cqe");
+			ret = io_uring_wait_cqe(&ring, &cqe);
+			if (ret == -EINTR && stop)
+				break;	/* the run's end signalled the wait */
+			if (ret) {
+				fail("bank: io_uring_wait_cqe: %s", strerror(-ret));
 				break;
 			}
 			ret = cqe->res;
